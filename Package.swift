@@ -1,0 +1,27 @@
+// swift-tools-version:6.1
+// kvmdump: read FreeBSD kernel crash dumps on any host. No package dependencies, by design.
+import PackageDescription
+
+let package = Package(
+    name: "kvmdump",
+    products: [
+        .library(name: "MinidumpCore", targets: ["MinidumpCore"]),
+        .library(name: "KernelImage", targets: ["KernelImage"]),
+        .executable(name: "kvmdump", targets: ["kvmdump"]),
+        .executable(name: "mkvmcore", targets: ["mkvmcore"]),
+    ],
+    targets: [
+        // The dump reader: file bytes -> sections -> index -> translator -> reads. No Foundation.
+        .target(name: "MinidumpCore"),
+        // ELF64 reader for the kernel image (symbols, initialised data). No Foundation.
+        .target(name: "KernelImage"),
+        // Deterministic fixture generator (the tests' ground truth); independent of MinidumpCore.
+        .target(name: "VMCoreBuilder"),
+        .executableTarget(name: "mkvmcore", dependencies: ["VMCoreBuilder"]),
+        .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage"]),
+        .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
+        .testTarget(name: "MinidumpCoreTests", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
+        .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "VMCoreBuilder"]),
+        .testTarget(name: "kvmdumpTests", dependencies: ["VMCoreBuilder"]),
+    ]
+)
