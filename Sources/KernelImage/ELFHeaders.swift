@@ -1,0 +1,308 @@
+/// One section header (`Elf64_Shdr`) with its resolved name.
+public struct Section: Sendable, Hashable {
+    /// SHT_PROGBITS: initialised contents stored in the file.
+    public static let typeProgBits: UInt32 = 1
+    /// SHT_SYMTAB: the full symbol table.
+    public static let typeSymTab: UInt32 = 2
+    /// SHT_STRTAB: a string table.
+    public static let typeStrTab: UInt32 = 3
+    /// SHT_NOBITS: occupies memory but no file bytes (e.g. `.bss`).
+    public static let typeNoBits: UInt32 = 8
+    /// SHT_DYNSYM: the dynamic symbol table.
+    public static let typeDynSym: UInt32 = 11
+    /// SHF_ALLOC: the section occupies memory at run time.
+    public static let flagAlloc: UInt64 = 0x2
+
+    /// Index in the section header table.
+    public let index: Int
+    /// Name from the section header string table (empty if the file has none).
+    public let name: String
+    /// `sh_type`.
+    public let type: UInt32
+    /// `sh_flags`.
+    public let flags: UInt64
+    /// `sh_addr`: virtual address when allocated.
+    public let address: UInt64
+    /// `sh_offset`: file offset of the contents, in bytes.
+    public let offset: UInt64
+    /// `sh_size` in bytes.
+    public let size: UInt64
+    /// `sh_link`: for symbol tables, the index of their string table.
+    public let link: UInt32
+    /// `sh_info`.
+    public let info: UInt32
+    /// `sh_addralign` in bytes.
+    public let addressAlignment: UInt64
+    /// `sh_entsize`: entry size in bytes for table sections, else 0.
+    public let entrySize: UInt64
+
+    /// True if SHF_ALLOC is set.
+    public var isAllocated: Bool { flags & Section.flagAlloc != 0 }
+}
+
+/// One program header (`Elf64_Phdr`).
+public struct Segment: Sendable, Hashable {
+    /// PT_LOAD: a loadable segment.
+    public static let typeLoad: UInt32 = 1
+
+    /// Index in the program header table.
+    public let index: Int
+    /// `p_type`.
+    public let type: UInt32
+    /// `p_flags` (PF_X = 1, PF_W = 2, PF_R = 4).
+    public let flags: UInt32
+    /// `p_offset`: file offset of the first byte, in bytes.
+    public let offset: UInt64
+    /// `p_vaddr`: virtual address of the first byte.
+    public let virtualAddress: UInt64
+    /// `p_paddr`: physical address of the first byte.
+    public let physicalAddress: UInt64
+    /// `p_filesz`: bytes present in the file.
+    public let fileSize: UInt64
+    /// `p_memsz`: bytes occupied in memory (the excess over `fileSize` is zero-filled, like `.bss`).
+    public let memorySize: UInt64
+    /// `p_align` in bytes.
+    public let alignment: UInt64
+
+    /// True for PT_LOAD.
+    public var isLoad: Bool { type == Segment.typeLoad }
+}
+
+/// Everything decoded from the file, validated.
+struct ParsedELF {
+    var fileType: UInt16 = 0
+    var machine: UInt16 = 0
+    var osABI: UInt8 = 0
+    var entry: UInt64 = 0
+    var sections: [Section] = []
+    var segments: [Segment] = []
+    var symbols: [Symbol] = []
+}
+
+/// A string table's location, already checked to lie inside the file.
+private struct StringTable {
+    let label: String
+    let offset: UInt64
+    let size: UInt64
+}
+
+private let elfHeaderSize: UInt64 = 64
+private let sectionHeaderSize: UInt64 = 64
+private let programHeaderSize: UInt64 = 56
+private let symbolSize: UInt64 = 24
+private let shnXIndex: UInt16 = 0xffff
+private let pnXNum: UInt16 = 0xffff
+
+/// Decodes and validates an ELF64 little-endian image held in `view`.
+struct ELFParser {
+    let view: ByteView
+    let file: String
+
+    private var fileSize: UInt64 { UInt64(view.count) }
+
+    /// Throws `.truncated` unless `count` entries of `entrySize` bytes at `offset` fit in the file.
+    private func requireFits(_ what: String, offset: UInt64, entrySize: UInt64, count: UInt64) throws(KernelImageError) {
+        let (length, overflow) = entrySize.multipliedReportingOverflow(by: count)
+        guard !overflow, view.contains(offset: offset, length: length) else {
+            throw .truncated(file: file, what: what, offset: offset, entrySize: entrySize, count: count, fileSize: fileSize)
+        }
+    }
+
+    /// Loads a field the caller has already range-checked; throws rather than trapping if not.
+    private func load<T: FixedWidthInteger>(_ offset: UInt64, _ value: T?) throws(KernelImageError) -> T {
+        guard let value else {
+            throw .truncated(file: file, what: "field", offset: offset, entrySize: UInt64(MemoryLayout<T>.size), count: 1, fileSize: fileSize)
+        }
+        return value
+    }
+    private func u8(_ o: UInt64) throws(KernelImageError) -> UInt8 { try load(o, view.u8(o)) }
+    private func u16(_ o: UInt64) throws(KernelImageError) -> UInt16 { try load(o, view.u16(o)) }
+    private func u32(_ o: UInt64) throws(KernelImageError) -> UInt32 { try load(o, view.u32(o)) }
+    private func u64(_ o: UInt64) throws(KernelImageError) -> UInt64 { try load(o, view.u64(o)) }
+
+    /// Decodes the whole image; every offset and size is checked against the file first.
+    func parse() throws(KernelImageError) -> ParsedELF {
+        var elf = ParsedELF()
+        let magic = view.bytes(0, min(4, fileSize)) ?? []
+        guard magic == [0x7f, 0x45, 0x4c, 0x46] else { throw .badMagic(file: file, found: magic) }
+        try requireFits("ELF identification", offset: 0, entrySize: 16, count: 1)
+        let elfClass = try u8(4)
+        guard elfClass == 2 else { throw .unsupportedClass(file: file, value: elfClass) }
+        let data = try u8(5)
+        guard data == 1 else { throw .unsupportedByteOrder(file: file, value: data) }
+        let identVersion = try u8(6)
+        guard identVersion == 1 else {
+            throw .badField(file: file, field: "EI_VERSION", value: UInt64(identVersion), reason: "expected EV_CURRENT (1)")
+        }
+        elf.osABI = try u8(7)
+        try requireFits("ELF header", offset: 0, entrySize: elfHeaderSize, count: 1)
+        elf.fileType = try u16(16)
+        elf.machine = try u16(18)
+        elf.entry = try u64(24)
+        let phoff = try u64(32)
+        let shoff = try u64(40)
+        let phentsize = try u16(54)
+        var phnum = UInt64(try u16(56))
+        let shentsize = try u16(58)
+        var shnum = UInt64(try u16(60))
+        var shstrndx = UInt64(try u16(62))
+
+        if shoff == 0 {
+            guard shnum == 0 else {
+                throw .badField(file: file, field: "e_shoff", value: 0, reason: "e_shnum is \(shnum) but there is no section header table")
+            }
+        } else {
+            guard shentsize == sectionHeaderSize else {
+                throw .badField(file: file, field: "e_shentsize", value: UInt64(shentsize), reason: "expected 0x40 (sizeof Elf64_Shdr)")
+            }
+            // Section 0 holds the real counts when they do not fit in the header (extended numbering).
+            if shnum == 0 || shstrndx == UInt64(shnXIndex) || phnum == UInt64(pnXNum) {
+                try requireFits("section header 0", offset: shoff, entrySize: sectionHeaderSize, count: 1)
+                if shnum == 0 { shnum = try u64(shoff + 32) }
+                if shstrndx == UInt64(shnXIndex) { shstrndx = UInt64(try u32(shoff + 40)) }
+                if phnum == UInt64(pnXNum) { phnum = UInt64(try u32(shoff + 44)) }
+            }
+            try requireFits("section header table", offset: shoff, entrySize: sectionHeaderSize, count: shnum)
+        }
+        guard shstrndx == 0 || shstrndx < shnum else {
+            throw .badField(file: file, field: "e_shstrndx", value: shstrndx, reason: "there are only \(shnum) sections")
+        }
+
+        if phnum > 0 {
+            guard phentsize == programHeaderSize else {
+                throw .badField(file: file, field: "e_phentsize", value: UInt64(phentsize), reason: "expected 0x38 (sizeof Elf64_Phdr)")
+            }
+            try requireFits("program header table", offset: phoff, entrySize: programHeaderSize, count: phnum)
+        }
+        elf.segments = try parseSegments(at: phoff, count: Int(phnum))
+        elf.sections = try parseSections(at: shoff, count: Int(shnum), nameIndex: Int(shstrndx))
+        for section in elf.sections where section.type == Section.typeSymTab || section.type == Section.typeDynSym {
+            try parseSymbols(section, sections: elf.sections, into: &elf.symbols)
+        }
+        return elf
+    }
+
+    private func parseSegments(at phoff: UInt64, count: Int) throws(KernelImageError) -> [Segment] {
+        var segments: [Segment] = []
+        segments.reserveCapacity(count)
+        for i in 0..<count {
+            let h = phoff + UInt64(i) * programHeaderSize
+            let segment = Segment(
+                index: i, type: try u32(h), flags: try u32(h + 4), offset: try u64(h + 8),
+                virtualAddress: try u64(h + 16), physicalAddress: try u64(h + 24),
+                fileSize: try u64(h + 32), memorySize: try u64(h + 40), alignment: try u64(h + 48))
+            if segment.isLoad {
+                try requireFits("PT_LOAD segment \(i) contents", offset: segment.offset, entrySize: segment.fileSize, count: 1)
+                guard segment.fileSize <= segment.memorySize else {
+                    throw .badField(file: file, field: "p_filesz of segment \(i)", value: segment.fileSize,
+                                    reason: "larger than p_memsz \(hex(segment.memorySize))")
+                }
+                guard !segment.virtualAddress.addingReportingOverflow(segment.memorySize).overflow else {
+                    throw .badField(file: file, field: "p_memsz of segment \(i)", value: segment.memorySize,
+                                    reason: "p_vaddr \(hex(segment.virtualAddress)) + p_memsz overflows")
+                }
+            }
+            segments.append(segment)
+        }
+        return segments
+    }
+
+    private func parseSections(at shoff: UInt64, count: Int, nameIndex: Int) throws(KernelImageError) -> [Section] {
+        func header(_ i: Int) -> UInt64 { shoff + UInt64(i) * sectionHeaderSize }
+        var names: StringTable?
+        if nameIndex != 0 {
+            let h = header(nameIndex)
+            let type = try u32(h + 4)
+            guard type == Section.typeStrTab else {
+                throw .badField(file: file, field: "e_shstrndx", value: UInt64(nameIndex),
+                                reason: "section \(nameIndex) has sh_type \(type), not SHT_STRTAB (3)")
+            }
+            names = try stringTable(at: h, label: "section \(nameIndex) (section names)")
+        }
+        var sections: [Section] = []
+        sections.reserveCapacity(count)
+        for i in 0..<count {
+            let h = header(i)
+            let nameOffset = try u32(h)
+            var name = ""
+            if let names {
+                name = try string(in: names, at: nameOffset, field: "sh_name of section \(i)")
+            }
+            let section = Section(
+                index: i, name: name, type: try u32(h + 4), flags: try u64(h + 8),
+                address: try u64(h + 16), offset: try u64(h + 24), size: try u64(h + 32),
+                link: try u32(h + 40), info: try u32(h + 44),
+                addressAlignment: try u64(h + 48), entrySize: try u64(h + 56))
+            if section.isAllocated && i != 0 {
+                if section.type != Section.typeNoBits {
+                    try requireFits("section \(label(section)) contents", offset: section.offset, entrySize: section.size, count: 1)
+                }
+                guard !section.address.addingReportingOverflow(section.size).overflow else {
+                    throw .badField(file: file, field: "sh_size of section \(label(section))", value: section.size,
+                                    reason: "sh_addr \(hex(section.address)) + sh_size overflows")
+                }
+            }
+            sections.append(section)
+        }
+        return sections
+    }
+
+    private func label(_ section: Section) -> String {
+        section.name.isEmpty ? "\(section.index)" : "\(section.index) (\(section.name))"
+    }
+
+    /// The string table whose section header is at `h`, checked to lie in the file.
+    private func stringTable(at h: UInt64, label: String) throws(KernelImageError) -> StringTable {
+        let offset = try u64(h + 24)
+        let size = try u64(h + 32)
+        try requireFits("string table \(label)", offset: offset, entrySize: size, count: 1)
+        return StringTable(label: label, offset: offset, size: size)
+    }
+
+    /// The NUL-terminated string at `offset` in `table`; `field` names the referring field.
+    private func string(in table: StringTable, at offset: UInt32, field: @autoclosure () -> String) throws(KernelImageError) -> String {
+        let offset = UInt64(offset)
+        guard offset < table.size else {
+            throw .nameOutOfBounds(file: file, field: field(), offset: offset, table: table.label, size: table.size)
+        }
+        guard let nul = view.firstNUL(table.offset + offset, table.size - offset) else {
+            throw .unterminatedName(file: file, offset: offset, table: table.label)
+        }
+        return view.string(table.offset + offset, nul - (table.offset + offset)) ?? ""
+    }
+
+    private func parseSymbols(_ section: Section, sections: [Section], into symbols: inout [Symbol]) throws(KernelImageError) {
+        let name = label(section)
+        guard section.entrySize == symbolSize else {
+            throw .badField(file: file, field: "sh_entsize of section \(name)", value: section.entrySize,
+                            reason: "expected 0x18 (sizeof Elf64_Sym)")
+        }
+        guard section.size % symbolSize == 0 else {
+            throw .badField(file: file, field: "sh_size of section \(name)", value: section.size,
+                            reason: "not a multiple of 0x18 (sizeof Elf64_Sym)")
+        }
+        let count = section.size / symbolSize
+        try requireFits("symbol table \(name)", offset: section.offset, entrySize: symbolSize, count: count)
+        guard Int(section.link) < sections.count, section.link != 0 else {
+            throw .badLink(file: file, section: name, link: section.link, reason: "there are only \(sections.count) sections")
+        }
+        let linked = sections[Int(section.link)]
+        guard linked.type == Section.typeStrTab else {
+            throw .badLink(file: file, section: name, link: section.link,
+                           reason: "section \(label(linked)) has sh_type \(linked.type), not SHT_STRTAB (3)")
+        }
+        let strings = StringTable(label: label(linked), offset: linked.offset, size: linked.size)
+        try requireFits("string table \(strings.label)", offset: strings.offset, entrySize: strings.size, count: 1)
+        let dynamic = section.type == Section.typeDynSym
+        symbols.reserveCapacity(symbols.count + Int(count))
+        for i in 0..<count {
+            let e = section.offset + i * symbolSize
+            let info = try u8(e + 4)
+            symbols.append(Symbol(
+                name: try string(in: strings, at: try u32(e), field: "st_name of symbol \(i) in \(name)"),
+                value: try u64(e + 8), size: try u64(e + 16),
+                kind: Symbol.Kind(rawValue: info & 0xf), binding: Symbol.Binding(rawValue: info >> 4),
+                sectionIndex: try u16(e + 6), isDynamic: dynamic))
+        }
+    }
+}
