@@ -1,0 +1,201 @@
+/// The amd64 minidump, versions 1 to 3 (spec §2): header decoding and the kernel-map walk.
+
+/// amd64 minidump backend.
+struct AMD64Minidump: MinidumpArchitecture {
+    static let name = "amd64"
+    /// Versions this backend reads.
+    static let versions: ClosedRange<UInt32> = 1...3
+
+    /// Entry bits.
+    static let valid: UInt64 = 1 << 0
+    static let writable: UInt64 = 1 << 1
+    static let pageSizeBit: UInt64 = 1 << 7
+    static let noExecute: UInt64 = 1 << 63
+    /// Frame masks.
+    static let frame4K: UInt64 = 0x000f_ffff_ffff_f000
+    static let frame2M: UInt64 = 0x000f_ffff_ffe0_0000
+
+    let version: UInt32
+    let kernbase: UInt64
+    let directMapBase: UInt64
+    let directMapEnd: UInt64
+    /// Entries the header says the map has.
+    let entryCount: UInt64
+    /// The map bytes present in the file.
+    let map: ByteView
+    /// File offset of the map section.
+    let mapOffset: UInt64
+    /// log2 of the VA span of one map entry: 12 for v1 PTEs, 21 for v2+ PDEs.
+    let entryShift: UInt64
+
+    static func parseHeader(_ page: ByteView) throws(DumpError.Problem) -> MinidumpHeader {
+        func u32(_ offset: UInt64) -> UInt32 { page.uint32(at: offset) ?? 0 }
+        func u64(_ offset: UInt64) -> UInt64 { page.uint64(at: offset) ?? 0 }
+        let version = u32(24)
+        guard versions.contains(version) else { throw .unsupportedVersion(version, supported: versions) }
+        let header = MinidumpHeader(
+            architecture: name, version: version, msgbufSize: u32(28), bitmapSize: u32(32),
+            pageTableMapSize: u32(36), kernbase: VirtualAddress(u64(40)), directMapBase: VirtualAddress(u64(48)),
+            directMapEnd: VirtualAddress(u64(56)), dumpAvailSize: version >= 3 ? u32(64) : 0)
+        let mapField = version == 1 ? "ptesize" : "pmapsize"
+        let mapSize = UInt64(header.pageTableMapSize)
+        guard mapSize > 0 else { throw .invalidField(field: mapField, value: 0, reason: "the kernel map is empty") }
+        let mapAlignment: UInt64 = version == 1 ? 8 : 4096
+        guard mapSize % mapAlignment == 0 else {
+            throw .misaligned(field: mapField, value: mapSize, alignment: mapAlignment)
+        }
+        let bitmapAlignment: UInt64 = version >= 3 ? 4096 : 8
+        guard UInt64(header.bitmapSize) % bitmapAlignment == 0 else {
+            throw .misaligned(field: "bitmapsize", value: UInt64(header.bitmapSize), alignment: bitmapAlignment)
+        }
+        guard header.bitmapSize > 0 else {
+            throw .invalidField(field: "bitmapsize", value: 0, reason: "the bitmap is empty")
+        }
+        if version >= 3 {
+            guard header.dumpAvailSize > 0 else {
+                throw .invalidField(field: "dumpavailsize", value: 0, reason: "version 3 needs a dump_avail section")
+            }
+            guard header.dumpAvailSize % 16 == 0 else {
+                throw .misaligned(field: "dumpavailsize", value: UInt64(header.dumpAvailSize), alignment: 16)
+            }
+        }
+        let kernbaseAlignment: UInt64 = version == 1 ? 0x1000 : 0x20_0000
+        guard header.kernbase.rawValue % kernbaseAlignment == 0 else {
+            throw .misaligned(field: "kernbase", value: header.kernbase.rawValue, alignment: kernbaseAlignment)
+        }
+        guard header.directMapBase.rawValue % 0x1000 == 0 else {
+            throw .misaligned(field: "dmapbase", value: header.directMapBase.rawValue, alignment: 0x1000)
+        }
+        guard header.directMapBase < header.directMapEnd else {
+            throw .invalidField(field: "dmapend", value: header.directMapEnd.rawValue,
+                                reason: "not above dmapbase (\(header.directMapBase))")
+        }
+        return header
+    }
+
+    static func sectionOrder(for header: MinidumpHeader) -> [SectionLayout.Section] {
+        header.version >= 3
+            ? [.messageBuffer, .dumpAvail, .bitmap, .pageTableMap]
+            : [.messageBuffer, .bitmap, .pageTableMap]
+    }
+
+    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset) {
+        self.mapOffset = mapOffset.rawValue
+        version = header.version
+        kernbase = header.kernbase.rawValue
+        directMapBase = header.directMapBase.rawValue
+        directMapEnd = header.directMapEnd.rawValue
+        entryCount = UInt64(header.pageTableMapSize) / 8
+        entryShift = header.version == 1 ? 12 : 21
+        self.map = map
+    }
+
+    var kernelMapRange: ClosedRange<UInt64>? {
+        let span = entryCount << entryShift
+        guard span > 0 else { return nil }
+        let last = kernbase.addingReportingOverflow(span - 1)
+        return last.overflow ? kernbase...UInt64.max : kernbase...last.partialValue
+    }
+
+    var directMapRange: ClosedRange<UInt64>? { directMapBase...(directMapEnd - 1) }
+
+    /// The kernel map is checked first, as libkvm does (on amd64 the direct map lies below kernbase).
+    func walk(_ va: VirtualAddress, pages: DataPages) throws(TranslationError) -> MapWalk? {
+        if let walk = try walkKernelMap(va, pages: pages) { return walk }
+        guard va.rawValue >= directMapBase, va.rawValue < directMapEnd else { return nil }
+        return MapWalk(physicalAddress: PhysicalAddress(va.rawValue - directMapBase), pageSize: .size4K, map: .directMap)
+    }
+
+    /// The map entry at `index`, or nil if it lies past the end of a truncated file.
+    @inline(__always)
+    private func entry(_ index: UInt64) -> UInt64? { map.word(Int(truncatingIfNeeded: index)) }
+
+    /// Walks the kernel map; nil if `va` is outside it.
+    @inline(__always)
+    private func walkKernelMap(_ va: VirtualAddress, pages: DataPages) throws(TranslationError) -> MapWalk? {
+        guard va.rawValue >= kernbase else { return nil }
+        let index = (va.rawValue - kernbase) >> entryShift
+        guard index < entryCount else { return nil }
+        guard let entry = entry(index) else {
+            throw TranslationError(virtualAddress: va, reason: .mapEntryPastEndOfFile(
+                index: index, offset: FileOffset(mapOffset + index * 8)))
+        }
+        guard entry & Self.valid != 0 else {
+            throw TranslationError(virtualAddress: va, reason: .mapEntryInvalid(
+                index: index, entry: entry, kind: version == 1 ? "PTE" : "PDE"))
+        }
+        if version == 1 {
+            return MapWalk(physicalAddress: PhysicalAddress(entry & Self.frame4K), pageSize: .size4K,
+                           map: .kernelMap, mapIndex: index, pte: entry)
+        }
+        if entry & Self.pageSizeBit != 0 {
+            let pa = (entry & Self.frame2M) | (va.rawValue & 0x1f_f000)
+            return MapWalk(physicalAddress: PhysicalAddress(pa), pageSize: .size2M,
+                           map: .kernelMap, mapIndex: index, pde: entry)
+        }
+        let table = PhysicalAddress(entry & Self.frame4K)
+        let located: FileOffset
+        do throws(DataPages.Miss) {
+            located = try pages.locate(table).offset
+        } catch .pastEndOfFile(let offset) {
+            throw TranslationError(virtualAddress: va, reason: .pageTablePagePastEndOfFile(
+                pde: entry, physicalAddress: table, offset: offset))
+        } catch {
+            throw TranslationError(virtualAddress: va, reason: .pageTablePageMissing(pde: entry, physicalAddress: table))
+        }
+        let pte = pages.file.uint64(at: located.rawValue + ((va.rawValue >> 12) & 511) * 8) ?? 0
+        guard pte & Self.valid != 0 else {
+            throw TranslationError(virtualAddress: va, reason: .pteInvalid(pde: entry, pte: pte))
+        }
+        return MapWalk(physicalAddress: PhysicalAddress(pte & Self.frame4K), pageSize: .size4K,
+                       map: .kernelMap, mapIndex: index, pde: entry, pte: pte, pageTablePage: table)
+    }
+
+    func forEachKernelPage(pages: DataPages, census: inout KernelMapCensus, _ body: (MappedPage) -> Bool) {
+        census.entries = entryCount
+        for index in 0..<entryCount {
+            guard let entry = entry(index) else {
+                census.entriesPastEndOfFile = entryCount - index
+                return
+            }
+            guard entry & Self.valid != 0 else { continue }
+            census.validEntries += 1
+            let va = kernbase &+ (index << entryShift)
+            if version == 1 {
+                census.smallPages += 1
+                guard body(page(va: va, entry: entry, size: .size4K, pages: pages)) else { return }
+            } else if entry & Self.pageSizeBit != 0 {
+                census.largePages += 1
+                guard body(page(va: va, entry: entry, size: .size2M, pages: pages)) else { return }
+            } else {
+                guard let table = pages.offset(of: PhysicalAddress(entry & Self.frame4K)) else {
+                    census.pageTablePagesMissing += 1
+                    continue
+                }
+                census.pageTablePagesPresent += 1
+                for slot in UInt64(0)..<512 {
+                    let pte = pages.file.uint64(at: table.rawValue + slot * 8) ?? 0
+                    guard pte & Self.valid != 0 else { continue }
+                    census.smallPages += 1
+                    guard body(page(va: va &+ slot << 12, entry: pte, size: .size4K, pages: pages)) else { return }
+                }
+            }
+        }
+    }
+
+    /// Describes the page mapped by `entry` at `va`.
+    private func page(va: UInt64, entry: UInt64, size: PageSize, pages: DataPages) -> MappedPage {
+        let pa = entry & (size == .size2M ? Self.frame2M : Self.frame4K)
+        var present = 0
+        var first: FileOffset?
+        for piece in 0..<(size.bytes >> 12) {
+            if let offset = pages.offset(of: PhysicalAddress(pa &+ piece << 12)) {
+                if piece == 0 { first = offset }
+                present += 1
+            }
+        }
+        return MappedPage(virtualAddress: VirtualAddress(va), physicalAddress: PhysicalAddress(pa), size: size,
+                          writable: entry & Self.writable != 0, executable: entry & Self.noExecute == 0,
+                          fileOffset: first, presentPages: present)
+    }
+}

@@ -1,0 +1,74 @@
+/// The table of operations every architecture's minidump backend fills in. The core (`Dump`)
+/// never names an architecture; adding one means adding a file and a line to `registered`.
+
+/// Where a successful page-table walk ended, before the physical page is looked up in the dump.
+struct MapWalk: Sendable {
+    /// The physical address the virtual address maps to.
+    let physicalAddress: PhysicalAddress
+    /// Size of the mapping page.
+    let pageSize: PageSize
+    /// The map it was found in.
+    let map: AddressMap
+    /// Kernel-map entry index, PDE, PTE and page-table page seen (nil where not used).
+    var mapIndex: UInt64? = nil
+    var pde: UInt64? = nil
+    var pte: UInt64? = nil
+    var pageTablePage: PhysicalAddress? = nil
+}
+
+/// One architecture's minidump format: header decoding, section order, and translation.
+protocol MinidumpArchitecture: Sendable {
+    /// The name in the magic, e.g. "amd64" in "minidump FreeBSD/amd64".
+    static var name: String { get }
+
+    /// Decodes and validates the header page (`page` holds at least 4096 bytes).
+    static func parseHeader(_ page: ByteView) throws(DumpError.Problem) -> MinidumpHeader
+
+    /// The sections that follow the header page, in file order, for this header.
+    static func sectionOrder(for header: MinidumpHeader) -> [SectionLayout.Section]
+
+    /// Builds the translator over the page-table map bytes present in the file (`map` may be
+    /// shorter than the header says if the file is truncated).
+    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset)
+
+    /// The kernel map's virtual range, or nil if it is empty.
+    var kernelMapRange: ClosedRange<UInt64>? { get }
+
+    /// The direct map's virtual range, or nil if the architecture or dump has none.
+    var directMapRange: ClosedRange<UInt64>? { get }
+
+    /// Finds the physical address of `va` in the kernel map or the direct map, in the order the
+    /// architecture requires; nil if `va` is in neither.
+    /// - Throws: `TranslationError` when the walk reaches an invalid or missing entry.
+    func walk(_ va: VirtualAddress, pages: DataPages) throws(TranslationError) -> MapWalk?
+
+    /// Calls `body` for every mapped page of the kernel map in VA order until it returns false;
+    /// counts what it saw into `census`.
+    func forEachKernelPage(pages: DataPages, census: inout KernelMapCensus, _ body: (MappedPage) -> Bool)
+}
+
+/// Counts gathered while walking the kernel map, for statistics.
+public struct KernelMapCensus: Sendable, Equatable {
+    /// Entries in the page-table map section.
+    public var entries: UInt64 = 0
+    /// Entries whose valid bit is set.
+    public var validEntries: UInt64 = 0
+    /// Valid entries that map a 2 MiB page.
+    public var largePages: UInt64 = 0
+    /// Valid 4 KiB PTEs (from the map section in v1, from page-table pages in v2+).
+    public var smallPages: UInt64 = 0
+    /// Page-table pages referenced by valid PDEs and present in the file.
+    public var pageTablePagesPresent: UInt64 = 0
+    /// Page-table pages referenced by valid PDEs but absent from the dump or past the end of the file.
+    public var pageTablePagesMissing: UInt64 = 0
+    /// Entries that lie past the end of a truncated file.
+    public var entriesPastEndOfFile: UInt64 = 0
+}
+
+/// Every architecture this build can read, probed in order by magic.
+let registeredArchitectures: [any MinidumpArchitecture.Type] = [AMD64Minidump.self]
+
+/// The length of the magic field at the start of the header page.
+let magicLength = 24
+/// What every minidump magic starts with.
+let magicPrefix = "minidump FreeBSD/"

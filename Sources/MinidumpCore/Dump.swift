@@ -1,0 +1,329 @@
+/// The dump façade: opens a minidump and answers questions about it.
+
+/// The bytes a read got, and why it stopped early if it did.
+public struct ReadResult: Sendable, Equatable {
+    /// The bytes read, starting at the requested address; shorter than requested if `error` is set.
+    public let bytes: [UInt8]
+    /// The failure at the first unreadable address (`bytes.count` bytes after the start), or nil.
+    public let error: TranslationError?
+}
+
+/// Something about the dump that is not fatal but worth knowing.
+public enum IntegrityFinding: Sendable, Equatable, CustomStringConvertible {
+    /// The file is shorter than its header and bitmap say; pages past the end are absent.
+    case truncated(expectedSize: UInt64, fileSize: UInt64, missingPages: UInt64)
+    /// The file is longer than its header and bitmap say.
+    case trailingBytes(expectedSize: UInt64, fileSize: UInt64)
+    /// Bitmap bits are set past the last dump_avail range: their pages have no physical address.
+    case bitsBeyondRanges(count: UInt64, firstBit: UInt64)
+    /// The page-table map section itself is cut short; its later entries are unknown.
+    case pageTableMapTruncated(entriesPresent: UInt64, entries: UInt64)
+    /// The kernel map's virtual range overlaps the direct map.
+    case kernelMapOverlapsDirectMap(kernelMap: ClosedRange<UInt64>, directMap: ClosedRange<UInt64>)
+
+    /// A sentence a person can act on.
+    public var description: String {
+        switch self {
+        case .truncated(let expected, let size, let missing):
+            return "file is truncated: \(hex(size)) bytes of the expected \(hex(expected)); \(missing) dumped pages are missing"
+        case .trailingBytes(let expected, let size):
+            return "file has \(size - expected) bytes after the last data page (expected size \(hex(expected)))"
+        case .bitsBeyondRanges(let count, let first):
+            return "\(count) bitmap bits are set past the last dump_avail range (first: bit \(first))"
+        case .pageTableMapTruncated(let present, let entries):
+            return "page-table map is truncated: \(present) of \(entries) entries are in the file"
+        case .kernelMapOverlapsDirectMap(let kernel, let direct):
+            return "kernel map [\(hex(kernel.lowerBound)), \(hex(kernel.upperBound))] overlaps the direct map [\(hex(direct.lowerBound)), \(hex(direct.upperBound))]"
+        }
+    }
+}
+
+/// An open FreeBSD kernel minidump. Immutable and safe to share between threads and tasks.
+///
+/// Opening maps the file read-only, validates the header and every section offset, reads the
+/// physical ranges and builds the page index. A truncated file opens (pages past its end are
+/// reported absent) as long as everything up to the end of the bitmap is present.
+public final class Dump: Sendable {
+    /// The path the dump was opened with.
+    public let path: String
+    /// The header fields.
+    public let header: MinidumpHeader
+    /// Where each section is; `layout.data.length` counts every page the bitmap lists.
+    public let layout: SectionLayout
+    /// The physical ranges the bitmap describes (v3: dump_avail; v1/v2: one range from 0).
+    public var physicalRanges: [PhysicalRange] { pages.memory.ranges }
+    /// Non-fatal problems found while opening.
+    public let findings: [IntegrityFinding]
+
+    private let file: MappedFile
+    private let architecture: any MinidumpArchitecture
+    private let pages: DataPages
+
+    /// Size of the file in bytes.
+    public var fileSize: UInt64 { file.size }
+    /// True if the file ends before the last data page.
+    public var isTruncated: Bool { file.size < layout.expectedFileSize }
+    /// Number of pages the bitmap lists (set bits).
+    public var dumpedPageCount: UInt64 { pages.index.population }
+    /// Bytes of memory used by the page index (the popcount bins).
+    public var indexMemoryBytes: Int { pages.index.memoryBytes }
+    /// The kernel map's virtual range, or nil if empty.
+    public var kernelMapRange: ClosedRange<UInt64>? { architecture.kernelMapRange }
+    /// The direct map's virtual range, or nil if there is none.
+    public var directMapRange: ClosedRange<UInt64>? { architecture.directMapRange }
+
+    /// Opens the minidump at `path` read-only.
+    /// - Throws: `DumpError` naming the file, the field or section, and the value at fault.
+    public init(path: String) throws(DumpError) {
+        self.path = path
+        let file = try MappedFile(path: path)
+        self.file = file
+        do throws(DumpError.Problem) {
+            let bytes = file.bytes
+            guard file.size >= SectionLayout.headerPageSize,
+                  let page = bytes.slice(offset: 0, length: SectionLayout.headerPageSize)
+            else { throw .fileTooSmall(size: file.size) }
+            let backend = try Self.architecture(for: page)
+            let header = try backend.parseHeader(page)
+            var layout = try SectionLayout.compute(header: header, order: backend.sectionOrder(for: header))
+            for range in [layout.messageBuffer, layout.dumpAvail, layout.bitmap]
+            where range.end.rawValue > file.size {
+                let name = range == layout.messageBuffer ? "msgbuf" : range == layout.bitmap ? "bitmap" : "dump_avail"
+                throw .sectionPastEndOfFile(section: name, end: range.end.rawValue, fileSize: file.size)
+            }
+            let bitmapView = bytes.slice(offset: layout.bitmap.offset.rawValue, length: layout.bitmap.length)!
+            let bitmapBits = layout.bitmap.length * 8
+            let memory: PhysicalMemory
+            if layout.dumpAvail.length > 0 {
+                let view = bytes.slice(offset: layout.dumpAvail.offset.rawValue, length: layout.dumpAvail.length)!
+                memory = try PhysicalMemory(dumpAvail: view, bitmapBits: bitmapBits)
+            } else {
+                memory = PhysicalMemory(impliedBy: bitmapBits)
+            }
+            let index = PageIndex(bitmap: bitmapView)
+            layout = try layout.withDataPages(index.population)
+            let mapStart = layout.pageTableMap.offset.rawValue
+            let mapPresent = mapStart >= file.size ? 0 : min(layout.pageTableMap.length, file.size - mapStart)
+            let map = bytes.slice(offset: mapStart, length: mapPresent) ?? ByteView(base: nil, count: 0)
+            architecture = backend.init(header: header, map: map, mapOffset: layout.pageTableMap.offset)
+            pages = DataPages(memory: memory, index: index, dataOffset: layout.data.offset.rawValue,
+                              fileSize: file.size, file: bytes)
+            self.header = header
+            self.layout = layout
+            findings = Self.findings(layout: layout, fileSize: file.size, pages: pages, mapPresent: mapPresent,
+                                     kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange)
+        } catch {
+            throw DumpError(path: path, problem: error)
+        }
+    }
+
+    /// Picks the backend whose magic the header page carries.
+    private static func architecture(for page: ByteView) throws(DumpError.Problem) -> any MinidumpArchitecture.Type {
+        let magic = page.bytes(at: 0, length: magicLength) ?? []
+        let text = magic.prefix { $0 != 0 }
+        let printable = String(decoding: text.map { $0 >= 0x20 && $0 < 0x7f ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+        guard printable.hasPrefix(magicPrefix), text.count < magicLength else { throw .badMagic(found: printable) }
+        let name = String(printable.dropFirst(magicPrefix.count))
+        guard let backend = registeredArchitectures.first(where: { $0.name == name }) else {
+            throw .unsupportedArchitecture(name)
+        }
+        return backend
+    }
+
+    private static func findings(layout: SectionLayout, fileSize: UInt64, pages: DataPages, mapPresent: UInt64,
+                                 kernelMap: ClosedRange<UInt64>?, directMap: ClosedRange<UInt64>?) -> [IntegrityFinding] {
+        var findings: [IntegrityFinding] = []
+        let expected = layout.expectedFileSize
+        if fileSize < expected {
+            let dataPresent = fileSize > layout.data.offset.rawValue ? (fileSize - layout.data.offset.rawValue) >> 12 : 0
+            findings.append(.truncated(expectedSize: expected, fileSize: fileSize,
+                                       missingPages: pages.index.population - dataPresent))
+        } else if fileSize > expected {
+            findings.append(.trailingBytes(expectedSize: expected, fileSize: fileSize))
+        }
+        if mapPresent < layout.pageTableMap.length {
+            findings.append(.pageTableMapTruncated(entriesPresent: mapPresent / 8, entries: layout.pageTableMap.length / 8))
+        }
+        var beyond: UInt64 = 0
+        var first: UInt64 = 0
+        pages.index.forEachSetBit(from: pages.memory.totalBits) { bit in
+            if beyond == 0 { first = bit }
+            beyond += 1
+            return true
+        }
+        if beyond > 0 { findings.append(.bitsBeyondRanges(count: beyond, firstBit: first)) }
+        if let kernelMap, let directMap, kernelMap.overlaps(directMap) {
+            findings.append(.kernelMapOverlapsDirectMap(kernelMap: kernelMap, directMap: directMap))
+        }
+        return findings
+    }
+
+    // MARK: Translation and reads
+
+    /// Translates a kernel virtual address to its physical address and file offset.
+    /// - Throws: `TranslationError` saying which step failed: outside both maps, invalid PDE/PTE,
+    ///   page-table page missing, physical page not dumped, or past the end of a truncated file.
+    @inline(__always)
+    public func translate(_ va: VirtualAddress) throws(TranslationError) -> Translation {
+        guard let walk = try architecture.walk(va, pages: pages) else {
+            throw TranslationError(virtualAddress: va, reason: .outsideMaps(
+                kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange))
+        }
+        let pa = walk.physicalAddress
+        do throws(DataPages.Miss) {
+            let (offset, lookup) = try pages.locate(pa)
+            return Translation(
+                virtualAddress: va, physicalAddress: PhysicalAddress(pa.rawValue | (va.rawValue & PageSize.mask4K)),
+                fileOffset: FileOffset(offset.rawValue | (va.rawValue & PageSize.mask4K)),
+                map: walk.map, pageSize: walk.pageSize,
+                walk: TranslationWalk(mapIndex: walk.mapIndex, pde: walk.pde, pte: walk.pte,
+                                      pageTablePage: walk.pageTablePage, bit: lookup.bit, bin: lookup.bin,
+                                      edgeCount: lookup.edgeCount, pagesBefore: lookup.pagesBefore))
+        } catch {
+            throw TranslationError(virtualAddress: va, reason: pages.reason(error, pa))
+        }
+    }
+
+    /// Reads `count` bytes of kernel memory starting at `va`, page by page.
+    ///
+    /// Unlike libkvm's all-or-nothing read, a read that fails part way returns the bytes before the
+    /// first unreadable address and the error for that address.
+    public func read(_ va: VirtualAddress, count: Int) -> ReadResult {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(max(count, 0), 1 << 20))
+        var cursor = va.rawValue
+        var remaining = max(count, 0)
+        while remaining > 0 {
+            let translation: Translation
+            do {
+                translation = try translate(VirtualAddress(cursor))
+            } catch {
+                return ReadResult(bytes: bytes, error: error)
+            }
+            let chunk = Int(min(UInt64(remaining), translation.contiguousBytes))
+            _ = file.bytes.append(at: translation.fileOffset.rawValue, length: chunk, to: &bytes)
+            remaining -= chunk
+            let (next, overflow) = cursor.addingReportingOverflow(UInt64(chunk))
+            if overflow && remaining > 0 {
+                return ReadResult(bytes: bytes, error: TranslationError(
+                    virtualAddress: VirtualAddress(0), reason: .outsideMaps(
+                        kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange)))
+            }
+            cursor = next
+        }
+        return ReadResult(bytes: bytes, error: nil)
+    }
+
+    /// Reads the little-endian 64-bit word at `va` (which may straddle two pages).
+    /// - Throws: `TranslationError` for the first unreadable byte.
+    public func readUInt64(_ va: VirtualAddress) throws(TranslationError) -> UInt64 {
+        let translation = try translate(va)
+        if translation.contiguousBytes >= 8, let word = file.bytes.uint64(at: translation.fileOffset.rawValue) {
+            return word
+        }
+        let result = read(va, count: 8)
+        if let error = result.error { throw error }
+        return result.bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// The bytes of the physical page at `pa` (4096 bytes), or nil if it is not in the file.
+    public func physicalPage(_ pa: PhysicalAddress) -> [UInt8]? {
+        guard let offset = pages.offset(of: pa) else { return nil }
+        return file.bytes.bytes(at: offset.rawValue, length: Int(PageSize.bytes4K))
+    }
+
+    /// The file offset of the physical page holding `pa`, or nil if it is not in the file.
+    public func fileOffset(ofPhysical pa: PhysicalAddress) -> FileOffset? {
+        pages.offset(of: pa).map { FileOffset($0.rawValue | (pa.rawValue & PageSize.mask4K)) }
+    }
+
+    // MARK: Message buffer
+
+    /// The message buffer from the msgbuf section, using the `struct msgbuf` the kernel keeps right
+    /// after the ring (in the section's padding) when it is there and valid.
+    public func messageBuffer() -> MessageBuffer {
+        let section = layout.messageBuffer
+        let ring = file.bytes.bytes(at: section.offset.rawValue, length: Int(section.length)) ?? []
+        var structure: MsgbufStructure?
+        if let padded = roundUpToPage(section.length), padded - section.length >= UInt64(MsgbufStructure.size),
+           let bytes = file.bytes.bytes(at: section.end.rawValue, length: MsgbufStructure.size) {
+            structure = MsgbufStructure(bytes: bytes)
+        }
+        return MessageBuffer(ring: ring, structure: structure)
+    }
+
+    // MARK: Page enumeration
+
+    /// Calls `body` for every mapped page of the kernel map, in VA order, until it returns false.
+    /// Page-table pages missing from the dump are skipped (`statistics()` counts them).
+    public func forEachKernelPage(_ body: (MappedPage) -> Bool) {
+        var census = KernelMapCensus()
+        architecture.forEachKernelPage(pages: pages, census: &census, body)
+    }
+
+    /// Every mapped page of the kernel map, in VA order.
+    public func kernelPages() -> [MappedPage] {
+        var result: [MappedPage] = []
+        forEachKernelPage { result.append($0); return true }
+        return result
+    }
+
+    /// Calls `body` with every dumped page that is reachable only through the direct map (not mapped
+    /// by the kernel map), in physical order, with its file offset (nil past the end of a truncated
+    /// file), until it returns false.
+    ///
+    /// Iterates the dump's own bitmap, skipping pages the kernel map reaches (spec §10 explains
+    /// why libkvm's walk gets this wrong).
+    public func forEachDirectMapOnlyPage(_ body: (PhysicalAddress, FileOffset?) -> Bool) {
+        var covered: [Range<UInt64>] = []
+        forEachKernelPage { page in
+            let pieces = page.size.bytes >> 12
+            for piece in 0..<pieces {
+                guard let bit = pages.memory.bit(for: PhysicalAddress(page.physicalAddress.rawValue &+ piece << 12))
+                else { continue }
+                if let last = covered.last, last.upperBound == bit {
+                    covered[covered.count - 1] = last.lowerBound..<(bit + 1)
+                } else {
+                    covered.append(bit..<(bit + 1))
+                }
+            }
+            return true
+        }
+        covered.sort { $0.lowerBound < $1.lowerBound }
+        var next = 0
+        let directMapSpan = header.directMapEnd.rawValue - header.directMapBase.rawValue
+        pages.index.forEachSetBit { bit in
+            guard bit < pages.memory.totalBits else { return false }
+            while next < covered.count, covered[next].upperBound <= bit { next += 1 }
+            if next < covered.count, covered[next].contains(bit) { return true }
+            guard let pa = pages.memory.physicalAddress(ofBit: bit) else { return false }
+            guard pa.rawValue < directMapSpan, directMapSpan - pa.rawValue >= PageSize.bytes4K else { return true }
+            return body(pa, pages.offset(of: pa))
+        }
+    }
+
+    /// Physical addresses of the dumped pages reachable only through the direct map.
+    public func directMapOnlyPages() -> [PhysicalAddress] {
+        var result: [PhysicalAddress] = []
+        forEachDirectMapOnlyPage { pa, _ in result.append(pa); return true }
+        return result
+    }
+
+    // MARK: Statistics
+
+    /// Counts over the whole dump; walks the kernel map, so it costs time on large dumps.
+    public func statistics() -> DumpStatistics {
+        var census = KernelMapCensus()
+        architecture.forEachKernelPage(pages: pages, census: &census) { _ in true }
+        let dataPresent = fileSize > layout.data.offset.rawValue
+            ? min((fileSize - layout.data.offset.rawValue) >> 12, dumpedPageCount) : 0
+        return DumpStatistics(
+            bitmapBits: pages.index.bitCount, dumpedPages: dumpedPageCount,
+            pagesInFile: dataPresent,
+            physicalBytesCovered: pages.memory.coveredBytes, physicalBytesDumped: dumpedPageCount * PageSize.bytes4K,
+            physicalRanges: physicalRanges, kernelMap: census,
+            kernelMapBytes: kernelMapRange.map { $0.upperBound - $0.lowerBound + 1 } ?? 0,
+            expectedFileSize: layout.expectedFileSize, fileSize: fileSize,
+            indexMemoryBytes: indexMemoryBytes, indexBins: pages.index.binCount, findings: findings)
+    }
+}

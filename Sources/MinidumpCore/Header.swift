@@ -1,0 +1,116 @@
+/// The minidump header, as every architecture's backend normalises it, and the section layout
+/// computed from it.
+
+/// The fields of a minidump header page, decoded and validated by the architecture's backend.
+public struct MinidumpHeader: Sendable, Equatable {
+    /// Architecture named by the magic, e.g. "amd64".
+    public let architecture: String
+    /// Format version (amd64: 1, 2 or 3).
+    public let version: UInt32
+    /// Bytes of message-buffer ring (`msg_size`).
+    public let msgbufSize: UInt32
+    /// Bytes of page bitmap.
+    public let bitmapSize: UInt32
+    /// Bytes of the page-table map (`ptesize` in v1, `pmapsize` from v2).
+    public let pageTableMapSize: UInt32
+    /// Virtual address described by page-table map entry 0.
+    public let kernbase: VirtualAddress
+    /// First virtual address of the direct map.
+    public let directMapBase: VirtualAddress
+    /// End (exclusive) of the direct map.
+    public let directMapEnd: VirtualAddress
+    /// Bytes of the dump_avail section (0 before amd64 v3).
+    public let dumpAvailSize: UInt32
+
+    /// Creates a header from decoded fields; `AMD64Minidump.parseHeader` is the usual way.
+    public init(architecture: String, version: UInt32, msgbufSize: UInt32, bitmapSize: UInt32,
+                pageTableMapSize: UInt32, kernbase: VirtualAddress, directMapBase: VirtualAddress,
+                directMapEnd: VirtualAddress, dumpAvailSize: UInt32) {
+        self.architecture = architecture
+        self.version = version
+        self.msgbufSize = msgbufSize
+        self.bitmapSize = bitmapSize
+        self.pageTableMapSize = pageTableMapSize
+        self.kernbase = kernbase
+        self.directMapBase = directMapBase
+        self.directMapEnd = directMapEnd
+        self.dumpAvailSize = dumpAvailSize
+    }
+}
+
+/// Where each section of a minidump lies in the file. Every section starts on a 4 KiB boundary
+/// and is padded to a 4 KiB multiple; `FileRange.length` is the unpadded size from the header.
+public struct SectionLayout: Sendable, Equatable {
+    /// The header page.
+    public let header: FileRange
+    /// The message-buffer ring.
+    public let messageBuffer: FileRange
+    /// The dump_avail ranges (empty before v3).
+    public let dumpAvail: FileRange
+    /// The page bitmap.
+    public let bitmap: FileRange
+    /// The page-table map (PTEs in v1, PDEs from v2).
+    public let pageTableMap: FileRange
+    /// Start of the data pages; `length` is 4096 × pages in the bitmap.
+    public let data: FileRange
+
+    /// Bytes the header page occupies.
+    public static let headerPageSize: UInt64 = 4096
+
+    /// Size the file should have: end of the data pages.
+    public var expectedFileSize: UInt64 { data.end.rawValue }
+
+    /// Computes the layout for `header` in the section order `order`, with overflow-checked
+    /// 64-bit arithmetic; `dataPages` is the number of set bits in the bitmap.
+    /// - Throws: `.sectionOffsetOverflow` naming the first section whose end does not fit in 64 bits.
+    static func compute(header: MinidumpHeader, order: [Section], dataPages: UInt64 = 0)
+        throws(DumpError.Problem) -> SectionLayout {
+        var cursor = headerPageSize
+        var ranges: [Section: FileRange] = [:]
+        for section in order {
+            let length = section.length(in: header)
+            guard let padded = roundUpToPage(length),
+                  case (let next, false) = cursor.addingReportingOverflow(padded)
+            else { throw .sectionOffsetOverflow(section: section.rawValue) }
+            ranges[section] = FileRange(offset: FileOffset(cursor), length: length)
+            cursor = next
+        }
+        guard case (let dataLength, false) = dataPages.multipliedReportingOverflow(by: PageSize.bytes4K),
+              case (_, false) = cursor.addingReportingOverflow(dataLength)
+        else { throw .sectionOffsetOverflow(section: "data") }
+        let empty = FileRange(offset: FileOffset(cursor), length: 0)
+        return SectionLayout(
+            header: FileRange(offset: FileOffset(0), length: headerPageSize),
+            messageBuffer: ranges[.messageBuffer] ?? empty,
+            dumpAvail: ranges[.dumpAvail] ?? FileRange(offset: (ranges[.messageBuffer] ?? empty).end, length: 0),
+            bitmap: ranges[.bitmap] ?? empty,
+            pageTableMap: ranges[.pageTableMap] ?? empty,
+            data: FileRange(offset: FileOffset(cursor), length: dataLength))
+    }
+
+    /// Returns the same layout with the data section sized for `pages` dumped pages.
+    func withDataPages(_ pages: UInt64) throws(DumpError.Problem) -> SectionLayout {
+        guard case (let length, false) = pages.multipliedReportingOverflow(by: PageSize.bytes4K),
+              case (_, false) = data.offset.rawValue.addingReportingOverflow(length)
+        else { throw .sectionOffsetOverflow(section: "data") }
+        return SectionLayout(header: header, messageBuffer: messageBuffer, dumpAvail: dumpAvail, bitmap: bitmap,
+                             pageTableMap: pageTableMap, data: FileRange(offset: data.offset, length: length))
+    }
+
+    /// The sections that follow the header page, named as in error messages.
+    enum Section: String, Sendable {
+        case messageBuffer = "msgbuf"
+        case dumpAvail = "dump_avail"
+        case bitmap = "bitmap"
+        case pageTableMap = "page-table map"
+
+        func length(in header: MinidumpHeader) -> UInt64 {
+            switch self {
+            case .messageBuffer: UInt64(header.msgbufSize)
+            case .dumpAvail: UInt64(header.dumpAvailSize)
+            case .bitmap: UInt64(header.bitmapSize)
+            case .pageTableMap: UInt64(header.pageTableMapSize)
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+/// The kernel message buffer (spec §4): the ring, its `struct msgbuf`, and the text read from them.
+
+/// The fields of the kernel's `struct msgbuf` (amd64 layout, 72 bytes).
+public struct MsgbufStructure: Sendable, Equatable {
+    /// Size of the structure in bytes.
+    public static let size = 72
+    /// The value of `msg_magic` in a valid structure.
+    public static let magic: UInt32 = 0x063062
+
+    /// `msg_ptr`: kernel virtual address of the ring.
+    public let ringAddress: VirtualAddress
+    /// `msg_magic`.
+    public let magic: UInt32
+    /// `msg_size`: bytes in the ring.
+    public let size: UInt32
+    /// `msg_wseq`: write sequence number.
+    public let writeSequence: UInt32
+    /// `msg_rseq`: read sequence number (what syslogd has consumed).
+    public let readSequence: UInt32
+    /// `msg_seqmod`: sequence numbers run modulo this (16 × msg_size).
+    public let sequenceModulus: UInt32
+
+    /// Decodes the 72 bytes of a `struct msgbuf`; nil if fewer than 72 bytes are given.
+    public init?(bytes: [UInt8]) {
+        guard bytes.count >= Self.size else { return nil }
+        func u32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * $1) } }
+        ringAddress = VirtualAddress(UInt64(u32(0)) | UInt64(u32(4)) << 32)
+        magic = u32(8)
+        size = u32(12)
+        writeSequence = u32(16)
+        readSequence = u32(20)
+        sequenceModulus = u32(28)
+    }
+}
+
+/// Where the read and write positions of the message buffer came from.
+public enum MessageBufferSource: Sendable, Equatable {
+    /// A valid `struct msgbuf` (found after the ring in the msgbuf section, or through `msgbufp`).
+    case structure(MsgbufStructure)
+    /// No valid structure; the text is a best-effort guess explained by `reason`.
+    case fallback(reason: String)
+}
+
+/// The message buffer: the raw ring and the text a person reads from it.
+public struct MessageBuffer: Sendable, Equatable {
+    /// The ring bytes as they are in the dump.
+    public let ring: [UInt8]
+    /// Where the positions came from.
+    public let source: MessageBufferSource
+    /// The ring unwrapped from the write position, leading NULs (never-written space) removed.
+    ///
+    /// Without a valid structure: the ring up to its first NUL if it starts with text (a ring
+    /// that never wrapped), otherwise the ring as it is (the write position is unknown).
+    public let text: [UInt8]
+    /// True when the ring has been written all the way round, so its oldest line is probably cut.
+    public let wrapped: Bool
+    /// What syslogd had not read yet (rseq to wseq, across the end of the ring if need be): what
+    /// kgdb prints as "Unread portion of the kernel message buffer". Empty without a structure.
+    public let unread: [UInt8]
+
+    /// Decodes `ring` with the positions in `structure`, if it is valid for this ring.
+    public init(ring: [UInt8], structure: MsgbufStructure?) {
+        let size = ring.count
+        guard let structure else {
+            self = MessageBuffer(fallbackFor: ring, reason: "no struct msgbuf after the ring")
+            return
+        }
+        guard structure.magic == MsgbufStructure.magic else {
+            self = MessageBuffer(fallbackFor: ring, reason: "struct msgbuf has magic \(hex(UInt64(structure.magic))), expected 0x63062")
+            return
+        }
+        guard structure.size == UInt32(truncatingIfNeeded: size), size > 0 else {
+            self = MessageBuffer(fallbackFor: ring, reason: "struct msgbuf has msg_size \(structure.size), the ring has \(size) bytes")
+            return
+        }
+        self.ring = ring
+        source = .structure(structure)
+        let write = Int(structure.writeSequence % structure.size)
+        let read = Int(structure.readSequence % structure.size)
+        var unwrapped = Array(ring[write...])
+        unwrapped.append(contentsOf: ring[..<write])
+        let firstText = unwrapped.firstIndex { $0 != 0 } ?? unwrapped.endIndex
+        wrapped = firstText == 0
+        text = Array(unwrapped[firstText...])
+        if read == write {
+            unread = []
+        } else if read < write {
+            unread = Array(ring[read..<write])
+        } else {
+            unread = Array(ring[read...]) + ring[..<write]
+        }
+    }
+
+    private init(fallbackFor ring: [UInt8], reason: String) {
+        self.ring = ring
+        source = .fallback(reason: reason)
+        unread = []
+        if let first = ring.first, first != 0, let end = ring.firstIndex(of: 0) {
+            text = Array(ring[..<end])
+            wrapped = false
+        } else {
+            let start = ring.firstIndex { $0 != 0 } ?? ring.endIndex
+            text = Array(ring[start...])
+            wrapped = start == 0 && !ring.isEmpty
+        }
+    }
+
+    /// The text as `dmesg` prints it: a leading `<digits>` syslog priority removed from each line,
+    /// and, unless `all`, the first line dropped when the ring has wrapped (it is probably cut) and
+    /// lines from facilities other than the kernel skipped. Ends with a newline unless empty.
+    public func dmesg(all: Bool = false) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.count + 1)
+        var lines = text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        for (number, line) in lines.enumerated() {
+            if number == 0 && wrapped && !all { continue }
+            var body = line[...]
+            if body.first == UInt8(ascii: "<"),
+               let close = body.firstIndex(of: UInt8(ascii: ">")), close > body.startIndex + 1,
+               body[(body.startIndex + 1)..<close].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+                let digits = body[(body.startIndex + 1)..<close]
+                let priority = digits.count <= 9 ? digits.reduce(0) { $0 * 10 + Int($1 - 0x30) } : Int.max
+                if !all && priority >> 3 != 0 { continue }
+                body = body[(close + 1)...]
+            }
+            output.append(contentsOf: body)
+            output.append(UInt8(ascii: "\n"))
+        }
+        return output
+    }
+}

@@ -1,0 +1,102 @@
+/// The physical memory a dump can describe: the dump_avail ranges (v3) or the single range implied
+/// by the bitmap (v1, v2), and the mapping between physical pages and bitmap bits.
+
+/// One dump_avail range and the bitmap bits it owns.
+public struct PhysicalRange: Sendable, Equatable, CustomStringConvertible {
+    /// First byte of the range.
+    public let start: PhysicalAddress
+    /// End of the range (exclusive).
+    public let end: PhysicalAddress
+    /// Bitmap bit of the range's first page.
+    public let firstBit: UInt64
+    /// Number of 4 KiB pages (bits) the range covers: ceil(end/4096) - floor(start/4096).
+    public let pageCount: UInt64
+
+    /// `[start, end) bits first..<first+count`.
+    public var description: String { "[\(start), \(end)) bits \(firstBit)..<\(firstBit + pageCount)" }
+}
+
+/// The ordered, validated list of physical ranges, and bit-index arithmetic over it.
+struct PhysicalMemory: Sendable {
+    /// The ranges in ascending order, non-overlapping.
+    let ranges: [PhysicalRange]
+    /// Total bits described by the ranges.
+    let totalBits: UInt64
+    /// True when the bit index is simply pa / 4096 (one range starting at 0).
+    private let identity: Bool
+
+    /// The single range implied by a v1/v2 bitmap: bit n is physical page n.
+    init(impliedBy bitmapBits: UInt64) {
+        ranges = [PhysicalRange(start: PhysicalAddress(0), end: PhysicalAddress(bitmapBits << 12),
+                                firstBit: 0, pageCount: bitmapBits)]
+        totalBits = bitmapBits
+        identity = true
+    }
+
+    /// Parses the v3 dump_avail section: u64 pairs `[start, end)` ending with a pair whose end is 0.
+    /// - Throws: unterminated list, empty/reversed or overlapping range, no memory, or more pages
+    ///   than the bitmap has bits.
+    init(dumpAvail view: ByteView, bitmapBits: UInt64) throws(DumpError.Problem) {
+        let pairs = view.count / 16
+        var ranges: [PhysicalRange] = []
+        var bits: UInt64 = 0
+        var terminated = false
+        for index in 0..<pairs {
+            guard let start = view.uint64(at: UInt64(index) * 16),
+                  let end = view.uint64(at: UInt64(index) * 16 + 8) else { break }
+            if end == 0 {
+                terminated = true
+                break
+            }
+            guard start < end else { throw .dumpAvailEmptyRange(index: index, start: start, end: end) }
+            if let previous = ranges.last, start < previous.end.rawValue {
+                throw .dumpAvailOverlap(index: index, start: start, previousEnd: previous.end.rawValue)
+            }
+            let count = (end >> 12) + (end & PageSize.mask4K == 0 ? 0 : 1) - (start >> 12)
+            ranges.append(PhysicalRange(start: PhysicalAddress(start), end: PhysicalAddress(end),
+                                        firstBit: bits, pageCount: count))
+            bits += count
+            guard bits <= bitmapBits else { throw .dumpAvailExceedsBitmap(pages: bits, bitmapBits: bitmapBits) }
+        }
+        guard terminated else { throw .dumpAvailUnterminated(pairs: pairs) }
+        guard !ranges.isEmpty else { throw .dumpAvailEmpty }
+        self.ranges = ranges
+        totalBits = bits
+        identity = false
+    }
+
+    /// Total bytes of physical memory the ranges cover.
+    var coveredBytes: UInt64 { ranges.reduce(0) { $0 + ($1.end.rawValue - $1.start.rawValue) } }
+
+    /// The bitmap bit of the page holding `pa`, or nil if `pa` is in no range.
+    @inline(__always)
+    func bit(for pa: PhysicalAddress) -> UInt64? {
+        if identity {
+            let bit = pa.rawValue >> 12
+            return bit < totalBits ? bit : nil
+        }
+        var low = 0
+        var high = ranges.count
+        while low < high {
+            let mid = (low + high) / 2
+            if ranges[mid].end.rawValue <= pa.rawValue { low = mid + 1 } else { high = mid }
+        }
+        guard low < ranges.count, ranges[low].start.rawValue <= pa.rawValue else { return nil }
+        let range = ranges[low]
+        return range.firstBit + (pa.rawValue >> 12) - (range.start.rawValue >> 12)
+    }
+
+    /// The physical page of bitmap bit `bit`, or nil if the bit is past every range.
+    func physicalAddress(ofBit bit: UInt64) -> PhysicalAddress? {
+        if identity { return bit < totalBits ? PhysicalAddress(bit << 12) : nil }
+        var low = 0
+        var high = ranges.count
+        while low < high {
+            let mid = (low + high) / 2
+            if ranges[mid].firstBit + ranges[mid].pageCount <= bit { low = mid + 1 } else { high = mid }
+        }
+        guard low < ranges.count else { return nil }
+        let range = ranges[low]
+        return PhysicalAddress(((range.start.rawValue >> 12) + bit - range.firstBit) << 12)
+    }
+}

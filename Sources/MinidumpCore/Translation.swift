@@ -1,0 +1,116 @@
+/// What a translation and a page walk return: plain values a person or a script can print.
+
+/// Which of the kernel's address maps a virtual address was found in.
+public enum AddressMap: String, Sendable, CustomStringConvertible {
+    /// The kernel map, walked through the dump's page-table map section.
+    case kernelMap = "kernel"
+    /// The direct map: physical address = virtual address - direct-map base.
+    case directMap = "dmap"
+    /// "kernel" or "dmap".
+    public var description: String { rawValue }
+}
+
+/// The entries and index positions a translation went through, for `translate --explain`.
+public struct TranslationWalk: Sendable, Equatable {
+    /// Index of the kernel-map entry used (nil for the direct map).
+    public let mapIndex: UInt64?
+    /// The page-directory entry (v2+ kernel map), nil otherwise.
+    public let pde: UInt64?
+    /// The page-table entry: from the map section (v1) or from a page-table page (v2+ 4 KiB pages).
+    public let pte: UInt64?
+    /// Physical address of the page-table page read (v2+ 4 KiB pages), nil otherwise.
+    public let pageTablePage: PhysicalAddress?
+    /// Bitmap bit of the final physical page.
+    public let bit: UInt64
+    /// Popcount bin of that bit (bit / 1024).
+    public let bin: Int
+    /// Set bits below the bin edge the count started from.
+    public let edgeCount: UInt64
+    /// Dumped pages before this one: its position in the data section.
+    public let pagesBefore: UInt64
+}
+
+/// A successful translation of one virtual address to a byte of the dump file.
+public struct Translation: Sendable, Equatable {
+    /// The address translated.
+    public let virtualAddress: VirtualAddress
+    /// The physical address it maps to.
+    public let physicalAddress: PhysicalAddress
+    /// Where that byte is in the dump file.
+    public let fileOffset: FileOffset
+    /// The map the address was found in.
+    public let map: AddressMap
+    /// Size of the page that maps it (4 KiB or 2 MiB; 1 GiB pages are dumped as 2 MiB ones).
+    public let pageSize: PageSize
+    /// How the address was found.
+    public let walk: TranslationWalk
+
+    /// Bytes readable contiguously in the file from `fileOffset`: to the end of the 4 KiB page.
+    public var contiguousBytes: UInt64 { PageSize.bytes4K - (virtualAddress.rawValue & PageSize.mask4K) }
+}
+
+/// One page of the kernel map, as found by walking the page-table map section.
+public struct MappedPage: Sendable, Equatable {
+    /// First virtual address of the page.
+    public let virtualAddress: VirtualAddress
+    /// First physical address of the page.
+    public let physicalAddress: PhysicalAddress
+    /// 4 KiB or 2 MiB.
+    public let size: PageSize
+    /// The entry's RW bit.
+    public let writable: Bool
+    /// True unless the entry's NX bit is set.
+    public let executable: Bool
+    /// File offset of the page's first 4 KiB, or nil if that part is not in the file.
+    public let fileOffset: FileOffset?
+    /// How many of the page's 4 KiB pieces are in the file (0 to 1 or 512).
+    public let presentPages: Int
+}
+
+/// Resolves physical pages to file offsets: the physical ranges, the page index and the data
+/// section together. Shared by every architecture's translator.
+struct DataPages: Sendable {
+    /// The physical ranges and bit arithmetic.
+    let memory: PhysicalMemory
+    /// Popcount bins over the bitmap.
+    let index: PageIndex
+    /// Where the data pages start in the file.
+    let dataOffset: UInt64
+    /// Bytes of file actually present.
+    let fileSize: UInt64
+    /// The whole file.
+    let file: ByteView
+
+    /// Why `locate` failed.
+    enum Miss: Error {
+        case outsideRanges
+        case notDumped(bit: UInt64)
+        case pastEndOfFile(offset: FileOffset)
+    }
+
+    /// The file offset of the 4 KiB page holding `pa`, with the index positions used.
+    @inline(__always)
+    func locate(_ pa: PhysicalAddress) throws(Miss) -> (offset: FileOffset, lookup: PageLookup) {
+        guard let bit = memory.bit(for: pa) else { throw .outsideRanges }
+        guard let lookup = index.lookup(bit) else { throw .notDumped(bit: bit) }
+        let offset = dataOffset &+ lookup.pagesBefore &* PageSize.bytes4K
+        guard offset <= fileSize, fileSize - offset >= PageSize.bytes4K else {
+            throw .pastEndOfFile(offset: FileOffset(offset))
+        }
+        return (FileOffset(offset), lookup)
+    }
+
+    /// The file offset of the page holding `pa`, or nil if it is not in the file.
+    func offset(of pa: PhysicalAddress) -> FileOffset? {
+        try? locate(pa).offset
+    }
+
+    /// Converts a miss for `pa` into the reason a person reads.
+    func reason(_ miss: Miss, _ pa: PhysicalAddress) -> TranslationError.Reason {
+        switch miss {
+        case .outsideRanges: .physicalAddressOutsideRanges(pa)
+        case .notDumped(let bit): .pageNotDumped(pa.pageBase, bit: bit)
+        case .pastEndOfFile(let offset): .pagePastEndOfFile(pa.pageBase, offset: offset, fileSize: fileSize)
+        }
+    }
+}
