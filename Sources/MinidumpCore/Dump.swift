@@ -74,9 +74,20 @@ public final class Dump: Sendable {
 
     /// Opens the minidump at `path` read-only.
     /// - Throws: `DumpError` naming the file, the field or section, and the value at fault.
-    public init(path: String) throws(DumpError) {
+    public convenience init(path: String) throws(DumpError) {
+        try self.init(file: try MappedFile(path: path))
+    }
+
+    /// Opens a dump held in memory (for example one decompressed by the caller); `name` stands
+    /// for the path in error messages.
+    /// - Throws: `DumpError` as `init(path:)`.
+    public convenience init(contents: [UInt8], name: String) throws(DumpError) {
+        try self.init(file: MappedFile(name: name, contents: contents))
+    }
+
+    private init(file: MappedFile) throws(DumpError) {
+        let path = file.path
         self.path = path
-        let file = try MappedFile(path: path)
         self.file = file
         do throws(DumpError.Problem) {
             let bytes = file.bytes

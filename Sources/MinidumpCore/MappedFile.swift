@@ -16,6 +16,7 @@ final class MappedFile: @unchecked Sendable {
     /// Bounds-checked view of the whole file.
     let bytes: ByteView
     private let base: UnsafeMutableRawPointer?
+    private let isMapped: Bool
 
     /// Opens and maps `path`.
     /// - Throws: `DumpError` if the file cannot be opened, is not a regular file, or cannot be mapped.
@@ -29,6 +30,7 @@ final class MappedFile: @unchecked Sendable {
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw DumpError(path: path, problem: .notRegularFile) }
         let size = UInt64(info.st_size)
         self.size = size
+        isMapped = size > 0
         guard size > 0 else {
             base = nil
             bytes = ByteView(base: nil, count: 0)
@@ -43,8 +45,25 @@ final class MappedFile: @unchecked Sendable {
         bytes = ByteView(base: UnsafeRawPointer(mapped), count: Int(size))
     }
 
+    /// Holds a private copy of `contents` in place of a mapped file; `name` stands for the path.
+    init(name: String, contents: [UInt8]) {
+        path = name
+        size = UInt64(contents.count)
+        isMapped = false
+        guard !contents.isEmpty else {
+            base = nil
+            bytes = ByteView(base: nil, count: 0)
+            return
+        }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: contents.count, alignment: 16)
+        contents.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: contents.count) }
+        base = copy
+        bytes = ByteView(base: UnsafeRawPointer(copy), count: contents.count)
+    }
+
     deinit {
-        if let base { munmap(base, Int(size)) }
+        guard let base else { return }
+        if isMapped { munmap(base, Int(size)) } else { base.deallocate() }
     }
 }
 

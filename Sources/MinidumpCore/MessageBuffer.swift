@@ -105,16 +105,16 @@ public struct MessageBuffer: Sendable, Equatable {
         }
     }
 
-    /// The text as `dmesg` prints it: a leading `<digits>` syslog priority removed from each line,
-    /// and, unless `all`, the first line dropped when the ring has wrapped (it is probably cut) and
-    /// lines from facilities other than the kernel skipped. Ends with a newline unless empty.
+    /// The text as `dmesg -M` prints it: a leading `<digits>` syslog priority removed from each
+    /// line and, unless `all`, lines from facilities other than the kernel skipped. Ends with a
+    /// newline unless empty. Like current FreeBSD `dmesg` (which dropped this in main after 14),
+    /// the first line of a wrapped ring is kept even though it is probably cut; see `wrapped`.
     public func dmesg(all: Bool = false) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(text.count + 1)
         var lines = text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         if lines.last?.isEmpty == true { lines.removeLast() }
-        for (number, line) in lines.enumerated() {
-            if number == 0 && wrapped && !all { continue }
+        for line in lines {
             var body = line[...]
             if body.first == UInt8(ascii: "<"),
                let close = body.firstIndex(of: UInt8(ascii: ">")), close > body.startIndex + 1,
