@@ -1,0 +1,88 @@
+/// `kvmdump header`: the minidump header, the section layout computed from it, and the physical ranges.
+import MinidumpCore
+
+/// Prints every header field, each section's offset and size, and whether the file is truncated.
+struct HeaderCommand: Subcommand {
+    static let name = "header"
+    static let abstract = "Show the header fields, section offsets and sizes, and truncation."
+    static let usage = "[CORE]"
+    static let positionals = [Positional(name: "CORE", help: "The dump, instead of -M.")]
+    static let takesDumpPositionally = true
+
+    let shared: SharedOptions
+
+    init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
+        self.shared = shared
+    }
+
+    func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
+        let dump = try shared.openDump()
+        let header = dump.header
+        let layout = dump.layout
+        let sections: [(String, FileRange)] = [
+            ("header", layout.header), ("msgbuf", layout.messageBuffer), ("dump_avail", layout.dumpAvail),
+            ("bitmap", layout.bitmap), ("pmap", layout.pageTableMap), ("data", layout.data),
+        ]
+        let sizes: [(String, UInt32)] = [
+            ("msgbufsize", header.msgbufSize), ("bitmapsize", header.bitmapSize),
+            ("pmapsize", header.pageTableMapSize), ("dumpavailsize", header.dumpAvailSize),
+        ]
+        let addresses: [(String, VirtualAddress)] = [
+            ("kernbase", header.kernbase), ("dmapbase", header.directMapBase), ("dmapend", header.directMapEnd),
+        ]
+        if shared.json {
+            var members: [(String, JSON)] = [
+                ("path", .string(dump.path)), ("file_size", .uint(dump.fileSize)),
+                ("architecture", .string(header.architecture)), ("version", .uint(UInt64(header.version))),
+            ]
+            members += sizes.map { ($0.0, .uint(UInt64($0.1))) }
+            members += addresses.map { ($0.0, .virtualAddress($0.1.rawValue)) }
+            members.append(("sections", .array(sections.map { name, range in
+                .object([("name", .string(name)), ("offset", .address(range.offset.rawValue)), ("size", .uint(range.length))])
+            })))
+            members.append(("physical_ranges", .array(dump.physicalRanges.map { range in
+                .object([
+                    ("start", .address(range.start.rawValue)), ("end", .address(range.end.rawValue)),
+                    ("first_bit", .uint(range.firstBit)), ("pages", .uint(range.pageCount)),
+                ])
+            })))
+            members += [
+                ("expected_file_size", .uint(layout.expectedFileSize)), ("truncated", .bool(dump.isTruncated)),
+            ]
+            JSON.object(members).writeLine(to: console.out)
+            return .success
+        }
+        var fields = Table()
+        fields.rows = [
+            ["path", dump.path],
+            ["architecture", header.architecture],
+            ["version", String(header.version)],
+        ]
+        fields.rows += sizes.map { [$0.0, sizeText(UInt64($0.1))] }
+        fields.rows += addresses.map { [$0.0, Hex.padded($0.1.rawValue)] }
+        fields.rows += [
+            ["file size", sizeText(dump.fileSize)],
+            ["expected size", sizeText(layout.expectedFileSize)],
+            ["truncated", dump.isTruncated ? "yes" : "no"],
+        ]
+        fields.write(to: console.out)
+        console.out.line()
+        var table = Table(headers: ["SECTION", "OFFSET", "END", "SIZE"])
+        table.rows = sections.map { name, range in
+            [name, Hex.short(range.offset.rawValue), Hex.short(range.offset.rawValue &+ range.length), sizeText(range.length)]
+        }
+        table.write(to: console.out)
+        console.out.line()
+        var ranges = Table(headers: ["PHYSICAL START", "END", "FIRST BIT", "PAGES"])
+        ranges.rows = dump.physicalRanges.map { range in
+            [Hex.short(range.start.rawValue), Hex.short(range.end.rawValue), String(range.firstBit), String(range.pageCount)]
+        }
+        ranges.write(to: console.out)
+        return .success
+    }
+}
+
+/// `0x…` followed by the decimal value in parentheses.
+func sizeText(_ value: UInt64) -> String {
+    "\(Hex.short(value)) (\(value))"
+}

@@ -1,0 +1,74 @@
+/// `kvmdump msgbuf`: the kernel message buffer.
+import MinidumpCore
+
+/// Prints the message buffer unwrapped, only its unread part, or the ring bytes as they are.
+struct MsgbufCommand: Subcommand {
+    static let name = "msgbuf"
+    static let abstract = "Print the kernel message buffer (dmesg)."
+    static let usage = "[--unread | --raw] [CORE]"
+    static let positionals = [Positional(name: "CORE", help: "The dump, instead of -M.")]
+    static let takesDumpPositionally = true
+    static let unread = Option.flag(
+        "unread", help: "Only the part syslogd has not read (kgdb's \"Unread portion of the kernel message buffer\").")
+    static let raw = Option.flag("raw", help: "The ring bytes as they are in the dump, not unwrapped.")
+    static let options = [unread, raw]
+    static let discussion = """
+        The text is written as it is in the dump, with a newline added if the last line lacks one.
+        With --json the text is a string (invalid UTF-8 becomes U+FFFD); --raw --json gives the ring as hex digits.
+        """
+
+    /// What to print.
+    enum Part { case text, unread, ring }
+
+    let shared: SharedOptions
+    let part: Part
+
+    init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
+        try requireAtMostOne(of: [Self.unread, Self.raw], in: arguments)
+        self.shared = shared
+        part = arguments.has(Self.raw) ? .ring : arguments.has(Self.unread) ? .unread : .text
+    }
+
+    func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
+        let dump = try shared.openDump()
+        let buffer = dump.messageBuffer()
+        if case .fallback(let reason) = buffer.source, !shared.json {
+            console.diagnose("\(dump.path): warning: \(reason)")
+        }
+        if shared.json {
+            var members: [(String, JSON)] = []
+            var structure: MsgbufStructure?
+            switch buffer.source {
+            case .structure(let found):
+                structure = found
+                members += [("source", .string("structure")), ("fallback_reason", .null)]
+            case .fallback(let reason):
+                members += [("source", .string("fallback")), ("fallback_reason", .string(reason))]
+            }
+            members += [
+                ("msg_ptr", .optional(structure) { .virtualAddress($0.ringAddress.rawValue) }),
+                ("msg_magic", .optional(structure) { .address(UInt64($0.magic)) }),
+                ("msg_size", .optional(structure) { .uint(UInt64($0.size)) }),
+                ("msg_wseq", .optional(structure) { .uint(UInt64($0.writeSequence)) }),
+                ("msg_rseq", .optional(structure) { .uint(UInt64($0.readSequence)) }),
+                ("wrapped", .bool(buffer.wrapped)),
+            ]
+            switch part {
+            case .text: members.append(("text", .text(buffer.text)))
+            case .unread: members.append(("unread", .text(buffer.unread)))
+            case .ring: members.append(("ring_hex", .hexBytes(buffer.ring)))
+            }
+            JSON.object(members).writeLine(to: console.out)
+            return .success
+        }
+        switch part {
+        case .ring:
+            console.out.write(buffer.ring)
+        case .text, .unread:
+            let text = part == .text ? buffer.text : buffer.unread
+            console.out.write(text)
+            if let last = text.last, last != 0x0a { console.out.byte(0x0a) }
+        }
+        return .success
+    }
+}

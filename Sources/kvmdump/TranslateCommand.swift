@@ -1,0 +1,159 @@
+/// `kvmdump translate`: virtual address to physical address and file offset, from arguments or a stream.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MinidumpCore
+
+/// Translates addresses given as arguments, or streamed on standard input (`-`), one answer line per address.
+struct TranslateCommand: Subcommand {
+    static let name = "translate"
+    static let abstract = "Translate virtual addresses to physical addresses and file offsets."
+    static let usage = "[--explain] ADDR... | -"
+    static let positionals = [
+        Positional(name: "ADDR", help: "Kernel virtual address, 0x... hexadecimal or decimal."),
+        Positional(name: "-", help: "Read addresses from standard input, one per line."),
+    ]
+    static let explain = Option.flag(
+        "explain", help: "Show the walk: map index, PDE, PTE, bitmap bit, popcount bin and its count.")
+    static let options = [explain]
+    static let discussion = """
+        Each answer is one line: va, pa, offset, map (kernel or dmap), page (4K or 2M); --explain appends
+        map-index, pde, pte, pt-page ('-' when not used), bit, bin, bin-count (set bits below the bin
+        edge the count started from) and pages-before (the page's position in the data section).
+        With '-', every input line gets exactly one answer line on standard output, flushed whenever no
+        more input is waiting, so a program can write an address and read its answer. Failed or malformed
+        lines are answered with 'error: ...' (in JSON, an object with "error") and the walk goes on; the
+        exit status is 1 if any failed. With address arguments, failures go to standard error.
+        --json prints one array for arguments, one object per line (NDJSON) for '-'.
+        """
+
+    let shared: SharedOptions
+    let explainWalk: Bool
+    /// The addresses to translate, or nil to stream from standard input.
+    let addresses: [UInt64]?
+
+    init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
+        self.shared = shared
+        explainWalk = arguments.has(Self.explain)
+        let texts = arguments.positionals
+        if texts == ["-"] {
+            addresses = nil
+            return
+        }
+        guard !texts.isEmpty else { throw UsageError("missing address (ADDR... or -)") }
+        var parsed: [UInt64] = []
+        for text in texts {
+            if text == "-" { throw UsageError("'-' (standard input) cannot be combined with address arguments") }
+            guard let value = ValueParser.address(text) else {
+                throw UsageError("malformed address '\(text)' (use 0x... for hexadecimal)")
+            }
+            parsed.append(value)
+        }
+        addresses = parsed
+    }
+
+    func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
+        let dump = try shared.openDump()
+        guard let addresses else { return try stream(dump, console) }
+        var failed = false
+        var answers: [JSON] = []
+        for address in addresses {
+            do {
+                let translation = try dump.translate(VirtualAddress(address))
+                if shared.json {
+                    answers.append(json(translation))
+                } else {
+                    console.out.line(text(translation))
+                }
+            } catch {
+                failed = true
+                if shared.json { answers.append(json(error)) }
+                console.diagnose("\(dump.path): \(error)")
+            }
+        }
+        if shared.json { JSON.array(answers).writeLine(to: console.out) }
+        return failed ? .failure : .success
+    }
+
+    /// `translate -`: one answer line per input line, output flushed whenever input runs dry.
+    private func stream(_ dump: Dump, _ console: Console) throws(CommandFailure) -> ExitStatus {
+        let out = console.out
+        var failed = false
+        let reader = LineReader(fd: 0)
+        let readError = reader.forEachLine(idle: { out.flush() }) { line, overlong in
+            let trimmed = trim(line)
+            guard !overlong, let address = ValueParser.address(utf8: trimmed) else {
+                failed = true
+                let input = String(decoding: overlong ? trimmed.prefix(64) : trimmed, as: UTF8.self)
+                let reason = overlong ? "line too long" : trimmed.isEmpty ? "empty line" : "malformed address"
+                if shared.json {
+                    JSON.object([("input", .string(input)), ("error", .string(reason))]).writeLine(to: out)
+                } else {
+                    out.line("error: '\(input)': \(reason)")
+                }
+                return !out.isClosed
+            }
+            do throws(TranslationError) {
+                let translation = try dump.translate(VirtualAddress(address))
+                if shared.json { json(translation).writeLine(to: out) } else { out.line(text(translation)) }
+            } catch {
+                failed = true
+                if shared.json { json(error).writeLine(to: out) } else { out.line("error: \(error)") }
+            }
+            return !out.isClosed
+        }
+        if let readError {
+            throw CommandFailure(message: "standard input: \(errorText(readError))")
+        }
+        return failed ? .failure : .success
+    }
+
+    /// The line without leading and trailing blanks (space, tab, carriage return).
+    private func trim(_ line: UnsafeBufferPointer<UInt8>) -> Slice<UnsafeBufferPointer<UInt8>> {
+        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }
+        var slice = line[...]
+        while let first = slice.first, blank(first) { slice = slice.dropFirst() }
+        while let last = slice.last, blank(last) { slice = slice.dropLast() }
+        return slice
+    }
+
+    /// `va 0x… pa 0x… offset 0x… map kernel page 4K`, and the walk with --explain.
+    private func text(_ t: Translation) -> String {
+        var line = "va \(Hex.padded(t.virtualAddress.rawValue)) pa \(Hex.short(t.physicalAddress.rawValue))"
+            + " offset \(Hex.short(t.fileOffset.rawValue)) map \(t.map.rawValue)"
+            + " page \(t.pageSize)"
+        if explainWalk {
+            let walk = t.walk
+            line += " map-index \(walk.mapIndex.map { String($0) } ?? "-")"
+                + " pde \(walk.pde.map { Hex.padded($0) } ?? "-") pte \(walk.pte.map { Hex.padded($0) } ?? "-")"
+                + " pt-page \(walk.pageTablePage.map { Hex.short($0.rawValue) } ?? "-")"
+                + " bit \(walk.bit) bin \(walk.bin) bin-count \(walk.edgeCount) pages-before \(walk.pagesBefore)"
+        }
+        return line
+    }
+
+    private func json(_ t: Translation) -> JSON {
+        var members: [(String, JSON)] = [
+            ("va", .virtualAddress(t.virtualAddress.rawValue)), ("pa", .address(t.physicalAddress.rawValue)),
+            ("offset", .address(t.fileOffset.rawValue)), ("map", .string(t.map.rawValue)),
+            ("page_size", .uint(t.pageSize.rawValue)),
+        ]
+        if explainWalk {
+            let walk = t.walk
+            members.append(("walk", .object([
+                ("map_index", .optional(walk.mapIndex, JSON.uint)),
+                ("pde", .optional(walk.pde, JSON.entry)), ("pte", .optional(walk.pte, JSON.entry)),
+                ("page_table_page", .optional(walk.pageTablePage) { .address($0.rawValue) }),
+                ("bit", .uint(walk.bit)), ("bin", .int(Int64(walk.bin))), ("bin_count", .uint(walk.edgeCount)),
+                ("pages_before", .uint(walk.pagesBefore)),
+            ])))
+        }
+        return .object(members)
+    }
+
+    private func json(_ error: TranslationError) -> JSON {
+        .object([("va", .virtualAddress(error.virtualAddress.rawValue)), ("error", .string(error.reason.description))])
+    }
+}
