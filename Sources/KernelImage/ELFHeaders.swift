@@ -79,11 +79,23 @@ struct ParsedELF {
     var symbols: [Symbol] = []
 }
 
-/// A string table's location, already checked to lie inside the file.
+/// A string table's location, already checked to lie inside the file, with the names
+/// decoded so far. Decoding stops with an error once the bytes scanned exceed `budget`
+/// (twice the table plus 64 KiB), so names overlapping within one huge string cannot make
+/// a small file cost quadratic time or memory.
 private struct StringTable {
     let label: String
     let offset: UInt64
     let size: UInt64
+    var cache: [UInt32: String] = [:]
+    var budget: UInt64
+
+    init(label: String, offset: UInt64, size: UInt64) {
+        self.label = label
+        self.offset = offset
+        self.size = size
+        budget = size.multipliedReportingOverflow(by: 2).partialValue &+ 0x10000
+    }
 }
 
 private let elfHeaderSize: UInt64 = 64
@@ -176,8 +188,9 @@ struct ELFParser {
         }
         elf.segments = try parseSegments(at: phoff, count: Int(phnum))
         elf.sections = try parseSections(at: shoff, count: Int(shnum), nameIndex: Int(shstrndx))
+        var symbolBytes: UInt64 = 0
         for section in elf.sections where section.type == Section.typeSymTab || section.type == Section.typeDynSym {
-            try parseSymbols(section, sections: elf.sections, into: &elf.symbols)
+            try parseSymbols(section, sections: elf.sections, tableBytes: &symbolBytes, into: &elf.symbols)
         }
         return elf
     }
@@ -209,7 +222,7 @@ struct ELFParser {
 
     private func parseSections(at shoff: UInt64, count: Int, nameIndex: Int) throws(KernelImageError) -> [Section] {
         func header(_ i: Int) -> UInt64 { shoff + UInt64(i) * sectionHeaderSize }
-        var names: StringTable?
+        var names: StringTable? = nil
         if nameIndex != 0 {
             let h = header(nameIndex)
             let type = try u32(h + 4)
@@ -225,8 +238,8 @@ struct ELFParser {
             let h = header(i)
             let nameOffset = try u32(h)
             var name = ""
-            if let names {
-                name = try string(in: names, at: nameOffset, field: "sh_name of section \(i)")
+            if names != nil {
+                name = try string(in: &names!, at: nameOffset, field: "sh_name of section \(i)")
             }
             let section = Section(
                 index: i, name: name, type: try u32(h + 4), flags: try u64(h + 8),
@@ -260,18 +273,28 @@ struct ELFParser {
     }
 
     /// The NUL-terminated string at `offset` in `table`; `field` names the referring field.
-    private func string(in table: StringTable, at offset: UInt32, field: @autoclosure () -> String) throws(KernelImageError) -> String {
-        let offset = UInt64(offset)
-        guard offset < table.size else {
-            throw .nameOutOfBounds(file: file, field: field(), offset: offset, table: table.label, size: table.size)
+    private func string(in table: inout StringTable, at offset: UInt32, field: @autoclosure () -> String) throws(KernelImageError) -> String {
+        if let cached = table.cache[offset] { return cached }
+        let start = UInt64(offset)
+        guard start < table.size else {
+            throw .nameOutOfBounds(file: file, field: field(), offset: start, table: table.label, size: table.size)
         }
-        guard let nul = view.firstNUL(table.offset + offset, table.size - offset) else {
-            throw .unterminatedName(file: file, offset: offset, table: table.label)
+        let rest = table.size - start
+        let limit = min(rest, table.budget)
+        guard let nul = view.firstNUL(table.offset + start, limit) else {
+            if limit < rest { throw .namesTooLarge(file: file, table: table.label, budget: table.budget) }
+            throw .unterminatedName(file: file, offset: start, table: table.label)
         }
-        return view.string(table.offset + offset, nul - (table.offset + offset)) ?? ""
+        let length = nul - (table.offset + start)
+        table.budget -= length + 1
+        let name = view.string(table.offset + start, length) ?? ""
+        table.cache[offset] = name
+        return name
     }
 
-    private func parseSymbols(_ section: Section, sections: [Section], into symbols: inout [Symbol]) throws(KernelImageError) {
+    /// Appends the symbols of `section`; `tableBytes` totals the sizes of the tables seen so far.
+    private func parseSymbols(_ section: Section, sections: [Section], tableBytes: inout UInt64,
+                              into symbols: inout [Symbol]) throws(KernelImageError) {
         let name = label(section)
         guard section.entrySize == symbolSize else {
             throw .badField(file: file, field: "sh_entsize of section \(name)", value: section.entrySize,
@@ -283,6 +306,13 @@ struct ELFParser {
         }
         let count = section.size / symbolSize
         try requireFits("symbol table \(name)", offset: section.offset, entrySize: symbolSize, count: count)
+        // Tables do not overlap in a real file; bounding their total keeps many headers naming
+        // one range from multiplying the work. Both terms are at most the file size here.
+        tableBytes += section.size
+        guard tableBytes <= fileSize else {
+            throw .badField(file: file, field: "sh_size of section \(name)", value: section.size,
+                            reason: "symbol tables together exceed the file size \(hex(fileSize))")
+        }
         guard Int(section.link) < sections.count, section.link != 0 else {
             throw .badLink(file: file, section: name, link: section.link, reason: "there are only \(sections.count) sections")
         }
@@ -291,7 +321,7 @@ struct ELFParser {
             throw .badLink(file: file, section: name, link: section.link,
                            reason: "section \(label(linked)) has sh_type \(linked.type), not SHT_STRTAB (3)")
         }
-        let strings = StringTable(label: label(linked), offset: linked.offset, size: linked.size)
+        var strings = StringTable(label: label(linked), offset: linked.offset, size: linked.size)
         try requireFits("string table \(strings.label)", offset: strings.offset, entrySize: strings.size, count: 1)
         let dynamic = section.type == Section.typeDynSym
         symbols.reserveCapacity(symbols.count + Int(count))
@@ -299,7 +329,7 @@ struct ELFParser {
             let e = section.offset + i * symbolSize
             let info = try u8(e + 4)
             symbols.append(Symbol(
-                name: try string(in: strings, at: try u32(e), field: "st_name of symbol \(i) in \(name)"),
+                name: try string(in: &strings, at: try u32(e), field: "st_name of symbol \(i) in \(name)"),
                 value: try u64(e + 8), size: try u64(e + 16),
                 kind: Symbol.Kind(rawValue: info & 0xf), binding: Symbol.Binding(rawValue: info >> 4),
                 sectionIndex: try u16(e + 6), isDynamic: dynamic))

@@ -77,7 +77,8 @@ public final class KernelImage: Sendable {
 
     /// The symbol `address` belongs to and the offset into it in bytes, or nil.
     ///
-    /// A sized OBJECT/FUNC symbol containing `address` is preferred; otherwise the nearest
+    /// A sized OBJECT/FUNC symbol containing `address` (checked among the 8 sized symbols
+    /// starting nearest at or below it) is preferred; otherwise the nearest
     /// defined symbol at or below `address` (sized OBJECT/FUNC first among equal values,
     /// then global, weak, local), provided `address` lies in a loadable segment or an
     /// allocated section. SECTION, FILE, absolute and unnamed symbols are never used.

@@ -30,6 +30,9 @@ public enum KernelImageError: Error, Sendable, Equatable, CustomStringConvertibl
     case nameOutOfBounds(file: String, field: String, offset: UInt64, table: String, size: UInt64)
     /// The name at `offset` in string table `table` has no NUL before the table ends.
     case unterminatedName(file: String, offset: UInt64, table: String)
+    /// Decoding names from string table `table` scanned more than `budget` bytes, which only
+    /// happens when many names overlap within very long strings.
+    case namesTooLarge(file: String, table: String, budget: UInt64)
     /// No loadable segment or allocated section covers `[address, address + count)`.
     case unmappedAddress(file: String, address: UInt64, count: UInt64)
     /// `[address, address + count)` lies (at least partly) in memory the image does not
@@ -69,6 +72,8 @@ public enum KernelImageError: Error, Sendable, Equatable, CustomStringConvertibl
             return "\(file): \(field) \(hex(offset)) is outside string table \(table) (\(hex(size)) bytes)"
         case let .unterminatedName(file, offset, table):
             return "\(file): name at \(hex(offset)) in string table \(table) is not NUL-terminated"
+        case let .namesTooLarge(file, table, budget):
+            return "\(file): names in string table \(table) exceed \(hex(budget)) bytes in total (overlapping long names)"
         case let .unmappedAddress(file, address, count):
             return "\(file): address \(hex(address)) + \(hex(count)) is not in any loadable segment or section"
         case let .notInitialised(file, address, count, region):

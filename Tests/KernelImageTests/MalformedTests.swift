@@ -236,6 +236,32 @@ private func expectFailure(_ bytes: [UInt8], mentions: [String], sourceLocation:
         expectFailure(p.bytes, mentions: ["section 2 (.data) contents at 0xffffffffffffffff"])
     }
 
+    @Test func overlappingSymbolTables() {
+        // Sections 1-3 rewritten as copies of .symtab: together they exceed the file.
+        var p = ELFPatcher()
+        for i in 1...3 {
+            for (field, width) in [(4, 4), (24, 8), (32, 8), (40, 4), (56, 8)] {
+                p.setSection(i, field, p.sectionField(symtab, field, width), width)
+            }
+        }
+        expectFailure(p.bytes, mentions: ["sh_size of section", "symbol tables together exceed the file size"])
+    }
+
+    @Test func overlappingLongNames() {
+        // Thousands of symbols naming successive offsets inside one 5000-byte name: decoding
+        // stops at the budget instead of copying megabytes.
+        var symbols = [KernelELFSymbol(name: String(repeating: "a", count: 5000), value: Sample.textBase, size: 0,
+                                       type: .noType, section: .text)]
+        for _ in 0..<3000 {
+            symbols.append(.init(name: "", value: Sample.textBase, size: 0, type: .noType, section: .text))
+        }
+        var p = ELFPatcher(makeKernelELF(KernelELFDescription(symbols: symbols, text: [0])))
+        let table = Int(p.sectionField(symtab, shOffset, 8))
+        for k in 2...3001 { p.set(table + 24 * k, UInt64(k), 4) }
+        let e = expectFailure(p.bytes, mentions: ["names in string table 5 (.strtab) exceed"])
+        guard case .namesTooLarge = e else { Issue.record("wrong error \(String(describing: e))"); return }
+    }
+
     @Test func dynamicSymbolTable() throws {
         var p = ELFPatcher()
         p.setSection(symtab, 4, 11, 4)  // sh_type SHT_DYNSYM

@@ -139,8 +139,8 @@ import VMCoreBuilder
     }
 
     @Test func stringRunningIntoBss() throws {
-        // .data immediately followed by .bss in one PT_LOAD-like layout: use adjacent sections
-        // through a segment whose memsz exceeds filesz.
+        // A .data segment whose p_memsz exceeds p_filesz: its tail is zero-filled memory with
+        // no section naming it.
         var p = ELFPatcher()
         let dataSegment = 64 + 56
         p.set(dataSegment + 40, 0x100, 8)  // p_memsz of the .data segment: 0x80 → 0x100
