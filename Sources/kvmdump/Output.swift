@@ -102,9 +102,14 @@ final class Console {
     /// Buffered standard output.
     let out = OutputBuffer(fd: 1)
 
+    /// True once the reader of standard output has gone away (EPIPE): the tool then stops quietly.
+    var readerGone: Bool { out.isClosed && out.failure == nil }
+
     /// Prints `kvmdump: message` on standard error, after flushing standard output so the two stay in order.
+    /// Nothing is printed once the reader of standard output has gone: the rest of the work was not wanted.
     func diagnose(_ message: String) {
         out.flush()
+        if readerGone { return }
         var text = "kvmdump: " + message + "\n"
         text.withUTF8 { bytes in
             var offset = 0

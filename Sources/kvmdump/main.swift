@@ -1,4 +1,5 @@
-/// Entry point: ignore SIGPIPE (a closed pipe is seen as EPIPE and ends output quietly), run, flush, exit.
+/// Entry point: ignore SIGPIPE, run, flush, exit. A reader that closes the pipe early (`| head`) is seen as
+/// EPIPE: output stops, no error is printed, and the exit status is 0.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -12,5 +13,7 @@ console.out.flush()
 if let code = console.out.failure {
     console.diagnose("standard output: \(errorText(code))")
     status = .failure
+} else if console.readerGone {
+    status = .success
 }
 exit(status.rawValue)
