@@ -1,1 +1,115 @@
-print("placeholder")
+// mkvmcore: writes deterministic FreeBSD amd64 minidumps (fixtures, fuzz corpora, benchmark dumps).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import VMCoreBuilder
+
+let usage = """
+    usage: mkvmcore [--version 1|2|3] [--seed N] [--preset NAME] [--description-only] OUTPUT
+           mkvmcore --goldens DIR
+           mkvmcore --corrupt DIR
+    presets: \(DumpDescription.presetNames.joined(separator: ", ")) (default standard)
+    --description-only prints what the dump contains instead of writing it (OUTPUT is then optional).
+    --goldens regenerates every golden fixture into DIR; --corrupt writes damaged v1/v2/v3 dumps (fuzz seeds).
+    """
+
+/// Prints `message` to standard error and exits with `status`.
+func fail(_ message: String, status: Int32) -> Never {
+    let line = Array("mkvmcore: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(status)
+}
+
+/// Reports a command-line mistake (exit status 2).
+func usageError(_ message: String) -> Never { fail("\(message)\n\(usage)", status: 2) }
+
+/// What to do.
+enum Mode {
+    case single(output: String?)
+    case goldens(String)
+    case corrupt(String)
+}
+
+/// Parsed command line.
+struct Options {
+    var version: UInt32 = 3
+    var seed: UInt64 = 0
+    var preset = "standard"
+    var descriptionOnly = false
+    var mode: Mode?
+
+    init(_ arguments: [String]) {
+        var args = arguments[...]
+        func value(for option: String) -> String {
+            guard let v = args.popFirst() else { usageError("\(option) needs a value") }
+            return v
+        }
+        func setMode(_ m: Mode) {
+            if mode != nil { usageError("more than one output given") }
+            mode = m
+        }
+        while let arg = args.popFirst() {
+            switch arg {
+            case "--version":
+                guard let v = UInt32(value(for: arg)), (1...3).contains(v) else { usageError("--version must be 1, 2 or 3") }
+                version = v
+            case "--seed":
+                guard let s = UInt64(value(for: arg)) else { usageError("--seed must be an unsigned integer") }
+                seed = s
+            case "--preset": preset = value(for: arg)
+            case "--description-only": descriptionOnly = true
+            case "--goldens": setMode(.goldens(value(for: arg)))
+            case "--corrupt": setMode(.corrupt(value(for: arg)))
+            case "-h", "--help":
+                print(usage)
+                exit(0)
+            default:
+                if arg.hasPrefix("-") { usageError("unknown option \(arg)") }
+                setMode(.single(output: arg))
+            }
+        }
+        if mode == nil && descriptionOnly { mode = .single(output: nil) }
+    }
+}
+
+func run(_ o: Options) throws(GeneratorError) {
+    switch o.mode {
+    case .goldens(let dir):
+        for golden in goldenFixtures() {
+            let dump = try generateDump(golden.description)
+            try dump.write(to: dir + "/" + golden.fileName)
+            print("\(dir)/\(golden.fileName): \(dump.bytes.count) bytes")
+        }
+    case .corrupt(let dir):
+        var count = 0
+        for v: UInt32 in 1...3 {
+            let dump = try generateDump(.standard(version: v, seed: 0))
+            for variant in corruptVariants(of: dump) {
+                try GeneratedDump(bytes: variant.bytes, truth: dump.truth).write(to: "\(dir)/vmcore.v\(v).\(variant.name)")
+                count += 1
+            }
+        }
+        print("\(dir): \(count) corrupt dumps")
+    case .single(let output):
+        guard let d = DumpDescription.preset(o.preset, version: o.version, seed: o.seed) else {
+            usageError("unknown preset \(o.preset)")
+        }
+        if o.descriptionOnly {
+            print(try groundTruth(for: d).summary(), terminator: "")
+        } else {
+            guard let output else { usageError("missing OUTPUT") }
+            let truth = try writeDump(d, to: output)
+            print("\(output): \(truth.fileSize) bytes, \(truth.dumpedPages.count) data pages")
+        }
+    case nil:
+        usageError("missing OUTPUT")
+    }
+}
+
+do throws(GeneratorError) {
+    try run(Options(Array(CommandLine.arguments.dropFirst())))
+} catch {
+    fail(error.description, status: 1)
+}
