@@ -13,6 +13,13 @@ extension GroundTruth {
         out.append("offsets: msgbuf \(hex(msgbufOffset)), dump_avail \(hex(dumpAvailOffset)), bitmap \(hex(bitmapOffset)), page-table map \(hex(pageTableMapOffset)), data \(hex(dataOffset))")
         let cut = fileSize < completeFileSize ? " (truncated; complete size \(completeFileSize))" : ""
         out.append("file size \(fileSize)\(cut); \(dumpedPages.count) data pages; data pages \(stampPages ? "stamped" : "zero (holes)")")
+        if dumpedPages.count <= limit {
+            out.append("data pages in file order (index: pa): " + dumpedPages.enumerated().map { "\($0): \(hex($1))" }.joined(separator: ", "))
+        }
+        if fileSize < completeFileSize && fileSize > dataOffset {
+            let whole = Int((fileSize - dataOffset) / 4096), rest = (fileSize - dataOffset) % 4096
+            out.append("truncation: data pages 0..<\(whole) complete; page \(whole) (pa \(hex(dumpedPages[whole]))) has only \(rest) bytes; pages \(whole + 1)... missing")
+        }
         out.append("physical ranges:")
         list(physicalRanges) { "  [\(hex($0.lowerBound)), \(hex($0.upperBound)))" }
         out.append("kernel map (runs of VA- and PA-contiguous pages with equal attributes):")
@@ -21,7 +28,7 @@ extension GroundTruth {
             let attrs = (r.first.writable ? "rw" : "r-") + (r.first.executable ? "x" : "-")
             return "  va [\(hex(r.first.va)), \(hex(r.first.va + r.length))) -> pa \(hex(r.first.pa)) \(size) x\(r.length / r.first.size) \(attrs) present \(r.present)/\(r.length >> 12)"
         }
-        out.append("page-table pages: " + pageTablePages.prefix(limit).map(hex).joined(separator: " "))
+        out.append("page-table pages: " + (pageTablePages.isEmpty ? "none (v1 has no PDEs)" : pageTablePages.prefix(limit).map(hex).joined(separator: " ")))
         out.append("direct-map-only pages: " + directMapOnlyPages.prefix(limit).map(hex).joined(separator: " "))
         out.append("msgbuf: ring pa \(hex(msgbufPhysicalAddress)) va \(hex(msgbufVirtualAddress)), msg_size \(msgbufSize), struct \(msgbufStructState.rawValue)\(msgbufStructVirtualAddress.map { " at va " + hex($0) } ?? "")")
         out.append("msgbuf: wseq \(msgbufWriteSequence) rseq \(msgbufReadSequence), wpos \(msgbufWriteSequence % msgbufSize) rpos \(msgbufReadSequence % msgbufSize), text \(messageText.count) bytes, unread \(unreadText.count) bytes")

@@ -10,9 +10,11 @@ let usage = """
     usage: mkvmcore [--version 1|2|3] [--seed N] [--preset NAME] [--description-only] OUTPUT
            mkvmcore --goldens DIR
            mkvmcore --corrupt DIR
+           mkvmcore --describe-goldens
     presets: \(DumpDescription.presetNames.joined(separator: ", ")) (default standard)
     --description-only prints what the dump contains instead of writing it (OUTPUT is then optional).
-    --goldens regenerates every golden fixture into DIR; --corrupt writes damaged v1/v2/v3 dumps (fuzz seeds).
+    --goldens regenerates every golden fixture into DIR; --corrupt writes damaged v1/v2/v3 dumps (fuzz seeds);
+    --describe-goldens prints what each golden fixture contains.
     """
 
 /// Prints `message` to standard error and exits with `status`.
@@ -30,6 +32,7 @@ enum Mode {
     case single(output: String?)
     case goldens(String)
     case corrupt(String)
+    case describeGoldens
 }
 
 /// Parsed command line.
@@ -62,6 +65,7 @@ struct Options {
             case "--description-only": descriptionOnly = true
             case "--goldens": setMode(.goldens(value(for: arg)))
             case "--corrupt": setMode(.corrupt(value(for: arg)))
+            case "--describe-goldens": setMode(.describeGoldens)
             case "-h", "--help":
                 print(usage)
                 exit(0)
@@ -81,6 +85,10 @@ func run(_ o: Options) throws(GeneratorError) {
             let dump = try generateDump(golden.description)
             try dump.write(to: dir + "/" + golden.fileName)
             print("\(dir)/\(golden.fileName): \(dump.bytes.count) bytes")
+        }
+    case .describeGoldens:
+        for golden in goldenFixtures() {
+            print("== \(golden.fileName)\n" + (try groundTruth(for: golden.description).summary()))
         }
     case .corrupt(let dir):
         var count = 0
