@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Why a dump could not be generated or written.
 public enum GeneratorError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The description is inconsistent (the text says which field and why).
@@ -12,7 +18,7 @@ public enum GeneratorError: Error, Sendable, Equatable, CustomStringConvertible 
         switch self {
         case .invalidDescription(let why): return "invalid dump description: \(why)"
         case .outOfPhysicalMemory(let why): return "out of physical memory: \(why)"
-        case .io(let op, let path, let err): return "\(op) \(path): errno \(err)"
+        case .io(let op, let path, let err): return "\(op) \(path): \(String(cString: strerror(err))) (errno \(err))"
         }
     }
 }
