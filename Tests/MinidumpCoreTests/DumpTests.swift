@@ -1,0 +1,232 @@
+import Testing
+@testable import MinidumpCore
+import VMCoreBuilder
+
+/// A generated dump opened from memory, with its ground truth and the reference model.
+struct Subject {
+    let generated: GeneratedDump
+    let dump: Dump
+    let reference: ReferenceModel
+    var truth: GroundTruth { generated.truth }
+
+    init(_ description: DumpDescription) throws {
+        generated = try generateDump(description)
+        dump = try Dump(contents: generated.bytes, name: "vmcore.test")
+        reference = ReferenceModel(bytes: generated.bytes)
+    }
+
+    /// Addresses worth probing: every mapped page (at a random offset, and at its last byte), the
+    /// pages just around each mapping, random DMAP addresses over and beyond RAM, and random junk.
+    func probeAddresses(count: Int, rng: inout SplitMix64) -> [UInt64] {
+        var addresses: [UInt64] = []
+        for page in truth.kernelPages {
+            addresses.append(page.va &+ rng.next(below: page.size))
+            addresses.append(page.va &+ page.size &- 1)
+            addresses.append(page.va &- 1)
+            addresses.append(page.va &+ page.size)
+        }
+        let ramEnd = truth.physicalRanges.last!.upperBound
+        for _ in 0..<count {
+            switch rng.next(below: 4) {
+            case 0: addresses.append(truth.dmapBase &+ rng.next(below: ramEnd + 0x40_0000))
+            case 1: addresses.append(truth.dmapBase &+ (truth.dumpedPages.randomElement(using: &rng) ?? 0) &+ rng.next(below: 4096))
+            case 2: addresses.append(truth.kernbase &+ rng.next(below: 0x1_0000_0000))
+            default: addresses.append(rng.next())
+            }
+        }
+        addresses.append(contentsOf: [0, .max, truth.kernbase, truth.kernbase &- 1, truth.dmapBase, truth.dmapBase &- 1,
+                                      truth.dmapEnd, truth.dmapEnd &- 1])
+        return addresses
+    }
+}
+
+let allVersions: [UInt32] = [1, 2, 3]
+
+@Suite struct DumpTests {
+    @Test(arguments: allVersions)
+    func headerAndLayoutMatchTheGenerator(version: UInt32) throws {
+        let subject = try Subject(.standard(version: version, seed: 11))
+        let dump = subject.dump, truth = subject.truth
+        #expect(dump.header.architecture == "amd64")
+        #expect(dump.header.version == version)
+        #expect(dump.header.kernbase.rawValue == truth.kernbase)
+        #expect(dump.header.directMapBase.rawValue == truth.dmapBase)
+        #expect(dump.header.directMapEnd.rawValue == truth.dmapEnd)
+        #expect(dump.layout.messageBuffer.offset.rawValue == truth.msgbufOffset)
+        #expect(dump.layout.bitmap.offset.rawValue == truth.bitmapOffset)
+        #expect(dump.layout.pageTableMap.offset.rawValue == truth.pageTableMapOffset)
+        #expect(dump.layout.data.offset.rawValue == truth.dataOffset)
+        #expect(dump.layout.expectedFileSize == truth.fileSize)
+        #expect(dump.fileSize == truth.fileSize)
+        #expect(!dump.isTruncated)
+        #expect(dump.findings.isEmpty)
+        #expect(dump.dumpedPageCount == UInt64(truth.dumpedPages.count))
+        if version == 3 {
+            #expect(dump.layout.dumpAvail.offset.rawValue == truth.dumpAvailOffset)
+            #expect(dump.physicalRanges.map { $0.start.rawValue..<$0.end.rawValue } == truth.physicalRanges)
+        } else {
+            #expect(dump.physicalRanges.count == 1)
+            #expect(dump.physicalRanges[0].start.rawValue == 0)
+        }
+    }
+
+    @Test(arguments: allVersions, [1, 2, 3, 4] as [UInt64])
+    func translationsAgreeWithGroundTruthAndTheSlowModel(version: UInt32, seed: UInt64) throws {
+        let subject = try Subject(.standard(version: version, seed: seed))
+        var rng = SplitMix64(seed: seed &* 31 &+ UInt64(version))
+        var hits = 0, misses = 0
+        for va in subject.probeAddresses(count: 1500, rng: &rng) {
+            let expectedPA = subject.truth.physicalAddress(ofVirtual: va)
+            let expectedOffset = expectedPA.flatMap { pa in subject.truth.fileOffset(ofPhysicalPage: pa & ~0xfff).map { $0 + pa & 0xfff } }
+            #expect(subject.reference.physicalAddress(of: va) == expectedPA, "reference PA for \(hex(va))")
+            #expect(subject.reference.fileOffset(of: va).map(UInt64.init) == expectedOffset, "reference offset for \(hex(va))")
+            do {
+                let translation = try subject.dump.translate(VirtualAddress(va))
+                #expect(translation.physicalAddress.rawValue == expectedPA, "PA for \(hex(va))")
+                #expect(translation.fileOffset.rawValue == expectedOffset, "offset for \(hex(va))")
+                #expect(translation.walk.pagesBefore == (translation.fileOffset.rawValue - subject.truth.dataOffset) / 4096)
+                hits += 1
+            } catch {
+                #expect(expectedOffset == nil, "\(error) but ground truth has \(expectedOffset.map { hex($0) } ?? "-")")
+                misses += 1
+            }
+        }
+        #expect(hits > 100)
+        #expect(misses > 100)
+    }
+
+    @Test(arguments: allVersions)
+    func readsAcrossPagesReturnTheStampedBytes(version: UInt32) throws {
+        let subject = try Subject(.standard(version: version, seed: 5))
+        var rng = SplitMix64(seed: 99)
+        var checked = 0
+        for _ in 0..<300 {
+            guard let page = subject.truth.kernelPages.randomElement(using: &rng) else { break }
+            let start = page.va &+ rng.next(below: page.size) &- 2048
+            let count = Int(rng.next(below: 9000)) + 1
+            let result = subject.dump.read(VirtualAddress(start), count: count)
+            // Ground truth: bytes up to the first address whose page is not dumped.
+            var expected: [UInt8] = []
+            var firstBad: UInt64?
+            for i in 0..<UInt64(count) {
+                guard let pa = subject.truth.physicalAddress(ofVirtual: start &+ i),
+                      let byte = subject.truth.byte(atPhysical: pa) else { firstBad = start &+ i; break }
+                expected.append(byte)
+            }
+            #expect(result.bytes == expected)
+            #expect(result.error?.virtualAddress.rawValue == firstBad)
+            checked += result.bytes.count
+        }
+        #expect(checked > 20_000)
+    }
+
+    @Test(arguments: allVersions)
+    func kernelPagesMatchTheGeneratorsMappings(version: UInt32) throws {
+        let subject = try Subject(.standard(version: version, seed: 3))
+        let pages = subject.dump.kernelPages()
+        let expected = subject.truth.kernelPages
+        #expect(pages.count == expected.count)
+        for (page, truth) in zip(pages, expected) {
+            #expect(page.virtualAddress.rawValue == truth.va)
+            #expect(page.physicalAddress.rawValue == truth.pa)
+            #expect(page.size.bytes == truth.size)
+            #expect(page.writable == truth.writable)
+            #expect(page.executable == truth.executable)
+            #expect(page.fileOffset?.rawValue == subject.truth.fileOffset(ofPhysicalPage: truth.pa))
+        }
+    }
+
+    @Test(arguments: allVersions)
+    func directMapOnlyPagesAreTheDumpedPagesTheKernelMapDoesNotReach(version: UInt32) throws {
+        let subject = try Subject(.standard(version: version, seed: 8))
+        var reached = Set<UInt64>()
+        for page in subject.truth.kernelPages {
+            for piece in stride(from: 0, to: page.size, by: 4096) { reached.insert(page.pa + piece) }
+        }
+        let expected = subject.truth.dumpedPages.filter { !reached.contains($0) }
+        let found = subject.dump.directMapOnlyPages().map(\.rawValue)
+        #expect(found == expected)
+        #expect(!found.isEmpty)
+    }
+
+    @Test(arguments: allVersions)
+    func messageBufferMatchesTheGenerator(version: UInt32) throws {
+        let subject = try Subject(.standard(version: version, seed: 2))
+        let buffer = subject.dump.messageBuffer()
+        guard case .structure = buffer.source else {
+            Issue.record("expected a valid struct msgbuf, got \(buffer.source)")
+            return
+        }
+        #expect(buffer.text == subject.truth.messageText)
+        #expect(buffer.unread == subject.truth.unreadText)
+        #expect(String(decoding: buffer.dmesg(), as: UTF8.self).contains("panic: "))
+        // The ring is also reachable through msg_ptr, as dmesg -M reads it.
+        if case .structure(let structure) = buffer.source {
+            #expect(structure.ringAddress.rawValue == subject.truth.msgbufVirtualAddress)
+            let viaPointer = subject.dump.read(structure.ringAddress, count: buffer.ring.count)
+            #expect(viaPointer.error == nil)
+            #expect(viaPointer.bytes == buffer.ring)
+        }
+    }
+
+    @Test(arguments: allVersions)
+    func statisticsCountWhatTheGeneratorWrote(version: UInt32) throws {
+        let subject = try Subject(.standard(version: version, seed: 4))
+        let stats = subject.dump.statistics()
+        #expect(stats.dumpedPages == UInt64(subject.truth.dumpedPages.count))
+        #expect(stats.pagesInFile == stats.dumpedPages)
+        #expect(stats.physicalBytesDumped == stats.dumpedPages * 4096)
+        // v1/v2 have no dump_avail: the bitmap implies one range from 0 over all its bits.
+        let covered = version == 3 ? subject.truth.physicalRanges.reduce(UInt64(0)) { $0 + ($1.upperBound - $1.lowerBound) } : stats.bitmapBits * 4096
+        #expect(stats.physicalBytesCovered == covered)
+        #expect(stats.fileSize == subject.truth.fileSize)
+        #expect(stats.expectedFileSize == subject.truth.fileSize)
+        let large = subject.truth.kernelPages.filter { $0.size == 0x20_0000 }.count
+        #expect(stats.kernelMap.largePages == UInt64(version == 1 ? 0 : large))
+        #expect(stats.kernelMap.pageTablePagesMissing == 0)
+        #expect(stats.indexMemoryBytes > 0)
+    }
+
+    @Test func oneGigabytePagesReadAsFiveHundredTwelveTwoMegabytePages() throws {
+        var description = DumpDescription.standard(version: 3, seed: 21)
+        // A 1 GiB page whose physical memory is mostly outside RAM: only its first 6 MiB are in dump_avail.
+        let ramEnd = description.physicalRanges.last!.upperBound
+        let gigabyte: UInt64 = 0x4000_0000
+        let base = (ramEnd + gigabyte - 1) / gigabyte * gigabyte
+        description.physicalRanges.append(base..<(base + 0x60_0000))
+        let va = description.effectiveKernbase + 3 * gigabyte
+        description.mappings.append(KernelMapping(virtualAddress: va, pageSize: .size1G, placement: .physical(base)))
+        let subject = try Subject(description)
+        let inside = try subject.dump.translate(VirtualAddress(va + 0x40_1234))
+        #expect(inside.physicalAddress.rawValue == base + 0x40_1234)
+        #expect(inside.pageSize == .size2M)
+        #expect(inside.walk.mapIndex == (va - description.effectiveKernbase) / 0x20_0000 + 2)
+        #expect(throws: TranslationError.self) { try subject.dump.translate(VirtualAddress(va + 0x60_0000)) }
+        do {
+            _ = try subject.dump.translate(VirtualAddress(va + 0x3fff_ffff))
+            Issue.record("the last byte of the 1 GiB page is outside RAM")
+        } catch {
+            #expect(error.reason == .physicalAddressOutsideRanges(PhysicalAddress(base + 0x3fff_f000)))
+        }
+        #expect(subject.dump.kernelPages().filter { $0.virtualAddress.rawValue >= va && $0.virtualAddress.rawValue < va + gigabyte }.count == 512)
+    }
+
+    @Test func manyTasksReadingOneDumpSeeTheSameBytes() async throws {
+        let subject = try Subject(.standard(version: 3, seed: 6))
+        let dump = subject.dump
+        var rng = SplitMix64(seed: 1)
+        let addresses = subject.probeAddresses(count: 400, rng: &rng)
+        let expected = addresses.map { dump.read(VirtualAddress($0), count: 64) }
+        let results = await withTaskGroup(of: [ReadResult].self) { group in
+            for _ in 0..<16 {
+                group.addTask { addresses.map { dump.read(VirtualAddress($0), count: 64) } }
+            }
+            var all: [[ReadResult]] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        #expect(results.count == 16)
+        for result in results { #expect(result == expected) }
+    }
+}
+
