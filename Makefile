@@ -25,6 +25,7 @@ test-asan:
 # Regenerate the golden dumps in Fixtures/ byte for byte.
 fixtures:
 	$(SWIFT) run mkvmcore --goldens Fixtures
+	{ sed '/^## Listings/q' Fixtures/README.md; echo; echo '```'; $(SWIFT) run -q mkvmcore --describe-goldens; echo '```'; } > Fixtures/README.md.tmp && mv Fixtures/README.md.tmp Fixtures/README.md
 
 bench:
 	$(SWIFT) build -c release
