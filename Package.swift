@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "MinidumpCore", targets: ["MinidumpCore"]),
         .library(name: "KernelImage", targets: ["KernelImage"]),
+        .library(name: "CrashInfo", targets: ["CrashInfo"]),
         .executable(name: "kvmdump", targets: ["kvmdump"]),
         .executable(name: "mkvmcore", targets: ["mkvmcore"]),
     ],
@@ -15,13 +16,16 @@ let package = Package(
         .target(name: "MinidumpCore"),
         // ELF64 reader for the kernel image (symbols, initialised data). No Foundation.
         .target(name: "KernelImage"),
+        // Kernel symbols applied to a dump: symbol expressions, msgbuf via msgbufp, the crash summary.
+        .target(name: "CrashInfo", dependencies: ["MinidumpCore", "KernelImage"]),
         // Deterministic fixture generator (the tests' ground truth); independent of MinidumpCore.
         .target(name: "VMCoreBuilder"),
         .executableTarget(name: "mkvmcore", dependencies: ["VMCoreBuilder"]),
-        .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage"]),
+        .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage", "CrashInfo"]),
         .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
         .testTarget(name: "MinidumpCoreTests", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "VMCoreBuilder"]),
+        .testTarget(name: "CrashInfoTests", dependencies: ["CrashInfo", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "kvmdumpTests", dependencies: ["VMCoreBuilder"]),
     ]
 )
