@@ -97,17 +97,20 @@ public final class Dump: Sendable {
             let backend = try Self.architecture(for: page)
             let header = try backend.parseHeader(page)
             var layout = try SectionLayout.compute(header: header, order: backend.sectionOrder(for: header))
-            for range in [layout.messageBuffer, layout.dumpAvail, layout.bitmap]
-            where range.end.rawValue > file.size {
-                let name = range == layout.messageBuffer ? "msgbuf" : range == layout.bitmap ? "bitmap" : "dump_avail"
-                throw .sectionPastEndOfFile(section: name, end: range.end.rawValue, fileSize: file.size)
+            /// The sections needed in full, in file order: the first one cut off is the one reported.
+            func whole(_ range: FileRange, _ name: String) throws(DumpError.Problem) -> ByteView {
+                guard let view = bytes.slice(offset: range.offset.rawValue, length: range.length) else {
+                    throw .sectionPastEndOfFile(section: name, end: range.end.rawValue, fileSize: file.size)
+                }
+                return view
             }
-            let bitmapView = bytes.slice(offset: layout.bitmap.offset.rawValue, length: layout.bitmap.length)!
+            _ = try whole(layout.messageBuffer, "msgbuf")
+            let dumpAvailView = try whole(layout.dumpAvail, "dump_avail")
+            let bitmapView = try whole(layout.bitmap, "bitmap")
             let bitmapBits = layout.bitmap.length * 8
             let memory: PhysicalMemory
             if layout.dumpAvail.length > 0 {
-                let view = bytes.slice(offset: layout.dumpAvail.offset.rawValue, length: layout.dumpAvail.length)!
-                memory = try PhysicalMemory(dumpAvail: view, bitmapBits: bitmapBits)
+                memory = try PhysicalMemory(dumpAvail: dumpAvailView, bitmapBits: bitmapBits)
             } else {
                 memory = PhysicalMemory(impliedBy: bitmapBits)
             }
@@ -131,6 +134,9 @@ public final class Dump: Sendable {
     /// Picks the backend whose magic the header page carries.
     private static func architecture(for page: ByteView) throws(DumpError.Problem) -> any MinidumpArchitecture.Type {
         let magic = page.bytes(at: 0, length: magicLength) ?? []
+        for (signature, format) in otherFormats where magic.starts(with: signature) {
+            throw .unsupportedFormat(format)
+        }
         let text = magic.prefix { $0 != 0 }
         let printable = String(decoding: text.map { $0 >= 0x20 && $0 < 0x7f ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
         guard printable.hasPrefix(magicPrefix), text.count < magicLength else { throw .badMagic(found: printable) }
@@ -140,6 +146,15 @@ public final class Dump: Sendable {
         }
         return backend
     }
+
+    /// Signatures of files that are crash dumps, but not minidumps this reader can open as they are.
+    private static let otherFormats: [([UInt8], String)] = [
+        ([0x7f, 0x45, 0x4c, 0x46], "an ELF full dump (debug.minidump=0), which is not supported yet"),
+        ([0x1f, 0x8b], "gzip-compressed: decompress it first (gunzip, or savecore -u)"),
+        ([0x28, 0xb5, 0x2f, 0xfd], "zstd-compressed: decompress it first (zstd -d, or savecore -u)"),
+        (Array("FreeBSD Kernel Dump".utf8), "a raw dump device image: extract the dump with savecore(8) first"),
+        (Array("FreeBSD Text Dump".utf8), "a textdump (a tar file of ddb output), not a memory image"),
+    ]
 
     private static func findings(layout: SectionLayout, fileSize: UInt64, pages: DataPages, mapPresent: UInt64,
                                  kernelMap: ClosedRange<UInt64>?, directMap: ClosedRange<UInt64>?) -> [IntegrityFinding] {

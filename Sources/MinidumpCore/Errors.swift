@@ -34,6 +34,8 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
         case fileTooSmall(size: UInt64)
         /// The first bytes are not a FreeBSD minidump magic; `found` is what is there (printable form).
         case badMagic(found: String)
+        /// A crash dump of another kind (ELF full dump, compressed, raw device image); says which.
+        case unsupportedFormat(String)
         /// A minidump of an architecture this build cannot read yet (e.g. "arm64").
         case unsupportedArchitecture(String)
         /// The header version is not one this reader knows.
@@ -68,6 +70,8 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
                 return "file is \(size) bytes, shorter than the 4096-byte minidump header page"
             case .badMagic(let found):
                 return "not a FreeBSD minidump: magic is \"\(found)\", expected \"minidump FreeBSD/<arch>\""
+            case .unsupportedFormat(let what):
+                return "not a minidump: the file is \(what)"
             case .unsupportedArchitecture(let arch):
                 return "minidump for architecture \"\(arch)\" is not supported (supported: amd64)"
             case .unsupportedVersion(let version, let supported):
