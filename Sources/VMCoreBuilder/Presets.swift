@@ -98,5 +98,6 @@ public func goldenFixtures() -> [GoldenFixture] {
         GoldenFixture(fileName: "vmcore.nostruct", description: DumpDescription.preset("nostruct", seed: 0)!),
         GoldenFixture(fileName: "vmcore.badmsgbuf", description: DumpDescription.preset("badmsgbuf", seed: 0)!),
         GoldenFixture(fileName: "vmcore.truncated", description: truncated),
+        GoldenFixture(fileName: "vmcore.1", description: KernelFixture.dumpDescription()),
     ]
 }

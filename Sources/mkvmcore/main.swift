@@ -86,6 +86,10 @@ func run(_ o: Options) throws(GeneratorError) {
             try dump.write(to: dir + "/" + golden.fileName)
             print("\(dir)/\(golden.fileName): \(dump.bytes.count) bytes")
         }
+        for file in try goldenKernelFiles() {
+            try writeFile(file.bytes, toPath: dir + "/" + file.fileName)
+            print("\(dir)/\(file.fileName): \(file.bytes.count) bytes")
+        }
     case .describeGoldens:
         for golden in goldenFixtures() {
             print("== \(golden.fileName)\n" + (try groundTruth(for: golden.description).summary()))
