@@ -143,6 +143,8 @@ struct ReadCommand: Subcommand {
 
     private func writeString(_ dump: Dump, _ out: OutputBuffer) -> TranslationError? {
         let string = readString(dump)
+        // Nothing read and an error: print nothing, not an empty line.
+        if string.bytes.isEmpty, string.error != nil { return string.error }
         out.write(string.bytes)
         out.byte(0x0a)
         return string.error
