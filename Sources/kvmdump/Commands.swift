@@ -116,7 +116,7 @@ enum Tool {
     /// Every subcommand, in help order.
     static let subcommands: [any Subcommand.Type] = [
         HeaderCommand.self, MsgbufCommand.self, ReadCommand.self, TranslateCommand.self,
-        PagesCommand.self, StatsCommand.self,
+        PagesCommand.self, StatsCommand.self, SymCommand.self, InfoCommand.self,
     ]
     static let versionOption = Option.flag("version", help: "Show the version.")
 

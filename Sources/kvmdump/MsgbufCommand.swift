@@ -1,4 +1,5 @@
 /// `kvmdump msgbuf`: the kernel message buffer.
+import CrashInfo
 import MinidumpCore
 
 /// Prints the message buffer unwrapped, only its unread part, or the ring bytes as they are.
@@ -31,12 +32,25 @@ struct MsgbufCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump()
-        let buffer = dump.messageBuffer()
+        let kernel = try shared.openKernel()
+        let located = locateMessageBuffer(dump: dump, kernel: kernel)
+        let buffer = located.buffer
+        if case .section(let note?) = located.origin, !shared.json {
+            console.diagnose("\(dump.path): warning: \(note); using the msgbuf section")
+        }
         if case .fallback(let reason) = buffer.source, !shared.json {
             console.diagnose("\(dump.path): warning: \(reason)")
         }
         if shared.json {
             var members: [(String, JSON)] = []
+            if kernel != nil {
+                switch located.origin {
+                case .msgbufp(let pointer):
+                    members += [("via", .string("msgbufp")), ("msgbufp", .virtualAddress(pointer)), ("via_note", .null)]
+                case .section(let note):
+                    members += [("via", .string("section")), ("msgbufp", .null), ("via_note", .optional(note, JSON.string))]
+                }
+            }
             var structure: MsgbufStructure?
             switch buffer.source {
             case .structure(let found):

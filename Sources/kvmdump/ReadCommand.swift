@@ -35,7 +35,9 @@ struct ReadCommand: Subcommand {
     enum Format: Equatable { case hexdump, raw, string, words(width: Int) }
 
     let shared: SharedOptions
-    let address: UInt64
+    /// The address argument; a symbol expression is resolved in `run`, where it sets `address`.
+    let target: AddressArgument
+    private(set) var address: UInt64
     let count: Int
     let format: Format
 
@@ -45,10 +47,8 @@ struct ReadCommand: Subcommand {
         guard arguments.positionals.count == 1 else {
             throw UsageError("unexpected argument '\(arguments.positionals[1])'")
         }
-        guard let address = ValueParser.address(text) else {
-            throw UsageError("malformed address '\(text)' (use 0x... for hexadecimal)")
-        }
-        self.address = address
+        target = try AddressArgument(text, shared: shared)
+        address = target.constant ?? 0
         try requireAtMostOne(of: [Self.raw, Self.string] + Self.words.map(\.0), in: arguments)
         if arguments.has(Self.raw) {
             format = .raw
@@ -85,6 +85,18 @@ struct ReadCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump()
+        if target.constant == nil {
+            var resolved = self
+            resolved.address = try target.resolve(kernel: try shared.openKernel(), dump: dump)
+            guard resolved.address.addingReportingOverflow(UInt64(count - 1)).overflow == false else {
+                throw CommandFailure(message: "\(target.text) = \(Hex.padded(resolved.address)): + \(count) bytes runs past the top of the address space")
+            }
+            return try resolved.run(dump, console)
+        }
+        return try run(dump, console)
+    }
+
+    private func run(_ dump: Dump, _ console: Console) throws(CommandFailure) -> ExitStatus {
         let failure: TranslationError?
         if shared.json {
             failure = writeJSON(dump, console.out)

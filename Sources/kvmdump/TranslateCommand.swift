@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CrashInfo
 import MinidumpCore
 
 /// Translates addresses given as arguments, or streamed on standard input (`-`), one answer line per address.
@@ -32,7 +33,7 @@ struct TranslateCommand: Subcommand {
     let shared: SharedOptions
     let explainWalk: Bool
     /// The addresses to translate, or nil to stream from standard input.
-    let addresses: [UInt64]?
+    let addresses: [AddressArgument]?
 
     init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
         self.shared = shared
@@ -43,13 +44,10 @@ struct TranslateCommand: Subcommand {
             return
         }
         guard !texts.isEmpty else { throw UsageError("missing address (ADDR... or -)") }
-        var parsed: [UInt64] = []
+        var parsed: [AddressArgument] = []
         for text in texts {
             if text == "-" { throw UsageError("'-' (standard input) cannot be combined with address arguments") }
-            guard let value = ValueParser.address(text) else {
-                throw UsageError("malformed address '\(text)' (use 0x... for hexadecimal)")
-            }
-            parsed.append(value)
+            parsed.append(try AddressArgument(text, shared: shared))
         }
         addresses = parsed
     }
@@ -57,9 +55,19 @@ struct TranslateCommand: Subcommand {
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump()
         guard let addresses else { return try stream(dump, console) }
+        let kernel = addresses.allSatisfy { $0.constant != nil } ? nil : try shared.openKernel()
         var failed = false
         var answers: [JSON] = []
-        for address in addresses {
+        for argument in addresses {
+            let address: UInt64
+            do throws(CommandFailure) {
+                address = try argument.resolve(kernel: kernel, dump: dump)
+            } catch {
+                failed = true
+                if shared.json { answers.append(.object([("input", .string(argument.text)), ("error", .string(error.message))])) }
+                console.diagnose(error.message)
+                continue
+            }
             do {
                 let translation = try dump.translate(VirtualAddress(address))
                 if shared.json {
@@ -81,9 +89,33 @@ struct TranslateCommand: Subcommand {
     private func stream(_ dump: Dump, _ console: Console) throws(CommandFailure) -> ExitStatus {
         let out = console.out
         var failed = false
+        let kernel = try shared.openKernel()
         let reader = LineReader(fd: 0)
         let readError = reader.forEachLine(idle: { out.flush() }) { line, overlong in
             let trimmed = trim(line)
+            if !overlong, ValueParser.address(utf8: trimmed) == nil, let kernel, !trimmed.isEmpty {
+                let input = String(decoding: trimmed, as: UTF8.self)
+                let failure: String
+                do throws(SymbolExpressionError) {
+                    let address = try SymbolExpression.parse(input).evaluate(kernel: kernel, dump: dump)
+                    do throws(TranslationError) {
+                        let translation = try dump.translate(VirtualAddress(address))
+                        if shared.json { json(translation).writeLine(to: out) } else { out.line(text(translation)) }
+                        return !out.isClosed
+                    } catch {
+                        failure = error.description
+                    }
+                } catch {
+                    failure = error.description
+                }
+                failed = true
+                if shared.json {
+                    JSON.object([("input", .string(input)), ("error", .string(failure))]).writeLine(to: out)
+                } else {
+                    out.line("error: '\(input)': \(failure)")
+                }
+                return !out.isClosed
+            }
             guard !overlong, let address = ValueParser.address(utf8: trimmed) else {
                 failed = true
                 let input = String(decoding: overlong ? trimmed.prefix(64) : trimmed, as: UTF8.self)

@@ -1,0 +1,238 @@
+/// `kvmdump info`: the crash summary crashinfo(8) leads with.
+import CrashInfo
+import KernelImage
+import MinidumpCore
+
+/// Prints the panic, the kernel version (and whether the kernel image matches), host, times, the
+/// panicking CPU and thread, the dump's layout, savecore's info file and the message buffer's tail.
+struct InfoCommand: Subcommand {
+    static let name = "info"
+    static let abstract = "Summarise the crash: panic, version, host, times, thread, msgbuf tail."
+    static let usage = "[--info-file PATH] [--lines N] [CORE]"
+    static let positionals = [Positional(name: "CORE", help: "The dump, instead of -M.")]
+    static let takesDumpPositionally = true
+    static let infoFile = Option.value(
+        "info-file", "PATH", help: "savecore's info file (default: info.N beside vmcore.N, if present).")
+    static let lines = Option.value("lines", "N", help: "Message buffer lines to show (default 20, at most 10000).")
+    static let options = [infoFile, lines]
+    static let discussion = """
+        With the kernel image (-N) kernel variables are read from the dump by symbol: panicstr, version,
+        hostname, osreldate, hz, boottime, time_second, time_uptime, panic_cpu, dumptid, msgbufp. The
+        image's own version string is compared with the dump's; a mismatch is reported as
+        'WARNING: kernel image version does not match the dump' on standard error and in the output.
+        Without -N, the panic, version, uptime, CPU and process come from the message buffer and the
+        hostname from the info file; fields that cannot be found say why. The crashing thread's name
+        is never shown: it needs struct thread offsets from debug info.
+        """
+
+    let shared: SharedOptions
+    let infoPath: String?
+    let tailLines: Int
+
+    init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
+        self.shared = shared
+        infoPath = arguments.value(Self.infoFile)
+        if let text = arguments.value(Self.lines) {
+            guard let value = ValueParser.address(text), value <= 10000 else {
+                throw UsageError("malformed line count '\(text)' (0 to 10000)")
+            }
+            tailLines = Int(value)
+        } else {
+            tailLines = 20
+        }
+    }
+
+    func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
+        let dump = try shared.openDump()
+        let kernel = try shared.openKernel()
+        var info: SavecoreInfo?
+        var infoNote: String?
+        let path = infoPath ?? SavecoreInfo.companionPath(forDump: dump.path)
+        if let path {
+            do {
+                info = try SavecoreInfo.load(path: path)
+            } catch {
+                if infoPath != nil { throw CommandFailure(message: error.description) }
+                infoNote = error.isMissing ? "no \(path) beside the dump" : error.description
+            }
+        } else {
+            infoNote = "the dump's name does not follow savecore's vmcore.N, so there is no info.N to look for"
+        }
+        let summary = CrashSummary(dump: dump, kernel: kernel, info: info, infoPath: info == nil ? nil : path,
+                                   infoNote: infoNote, tailLines: tailLines)
+        if summary.kernelMatches == false {
+            console.diagnose(CrashSummary.mismatchWarning)
+        }
+        if shared.json {
+            json(summary).writeLine(to: console.out)
+        } else {
+            writeText(summary, console.out)
+        }
+        return .success
+    }
+
+    // MARK: Text
+
+    private func writeText(_ s: CrashSummary, _ out: OutputBuffer) {
+        for warning in s.warnings {
+            out.line(warning)
+            if warning.hasPrefix(CrashSummary.mismatchWarning) {
+                out.line("  dump:   " + (s.version.value.map(firstLineOf) ?? "unknown"))
+                out.line("  kernel: " + (s.kernelImageVersion.value.map(firstLineOf) ?? "unknown"))
+            }
+        }
+        if !s.warnings.isEmpty { out.line() }
+        var rows: [[String]] = []
+        func row(_ label: String, _ value: String) { rows.append([label + ":", value]) }
+        func fact<T>(_ label: String, _ f: Fact<T>, _ render: (T) -> String) {
+            guard let value = f.value else {
+                row(label, "- (" + (f.note ?? "unknown") + ")")
+                return
+            }
+            switch f.source {
+            case .messageBuffer?: row(label, render(value) + "  [from the message buffer]")
+            case .infoFile?: row(label, render(value) + "  [from the info file]")
+            default: row(label, render(value))
+            }
+        }
+        let h = s.header
+        row("dump", s.dumpPath)
+        row("layout", "\(h.architecture) minidump v\(h.version), \(s.fileSize) bytes"
+            + (s.fileSize < s.expectedFileSize ? " of \(s.expectedFileSize) (truncated)" : "")
+            + ", \(s.dataPages) data pages (msgbuf \(h.msgbufSize), bitmap \(h.bitmapSize), page-table map \(h.pageTableMapSize)"
+            + (h.version >= 3 ? ", dump_avail \(h.dumpAvailSize)" : "") + " bytes)")
+        if let kernel = s.kernelPath {
+            let verdict: String
+            switch s.kernelMatches {
+            case true?: verdict = "matches the dump"
+            case false?: verdict = "DOES NOT MATCH the dump"
+            case nil: verdict = "match unknown"
+            }
+            row("kernel", "\(kernel) (\(verdict): \(s.kernelMatchBasis))")
+        } else {
+            row("kernel", "none (-N not given): kernel variables cannot be read")
+        }
+        fact("panic", s.panicString) { $0 }
+        fact("version", s.version, firstLineOf)
+        fact("hostname", s.hostname) { $0 }
+        fact("osreldate", s.osreldate) { String($0) }
+        fact("hz", s.hz) { String($0) }
+        fact("boot time", s.bootTime) { t in
+            "\(formatUTC(seconds: t.seconds)) (\(t.seconds).\(sixDigits(t.microseconds)))"
+        }
+        fact("dump time", s.dumpTime) { "\(formatUTC(seconds: $0)) (\($0))" }
+        fact("uptime", s.uptime) { "\(formatDuration(seconds: $0)) (\($0) s)" }
+        fact("panic cpu", s.panicCPU) { $0 == -1 ? "none (NOCPU)" : String($0) }
+        fact("dump tid", s.dumpThreadID) { String($0) }
+        fact("process", s.process) { $0 }
+        fact("thread", s.threadName) { $0 }
+        if let info = s.info, let path = s.infoPath {
+            var parts: [String] = []
+            if let time = info.dumpTime { parts.append("Dumptime \(time)") }
+            if let status = info.status { parts.append("Dump Status \(status)") }
+            if let length = info.dumpLength { parts.append("Dump Length \(length)") }
+            if let device = info.device { parts.append("device \(device)") }
+            row("info file", path + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", ")))
+        } else {
+            row("info file", "- (" + (s.infoNote ?? "none") + ")")
+        }
+        let buffer = s.messageBuffer.buffer
+        var how: String
+        switch s.messageBuffer.origin {
+        case .msgbufp(let pointer): how = "via msgbufp (\(Hex.padded(pointer)))"
+        case .section: how = "from the msgbuf section"
+        }
+        switch buffer.source {
+        case .structure(let st): how += ", \(st.size) bytes, " + (buffer.wrapped ? "wrapped" : "not wrapped")
+        case .fallback(let reason): how += ", positions unknown: \(reason)"
+        }
+        row("msgbuf", how)
+        var table = Table()
+        table.rows = rows
+        table.write(to: out)
+        out.line()
+        out.line("message buffer (last \(s.messageTail.count) lines):")
+        for line in s.messageTail { out.line("  " + line) }
+    }
+
+    // MARK: JSON
+
+    private func json(_ s: CrashSummary) -> JSON {
+        let h = s.header
+        var info: JSON = .null
+        if let i = s.info, let path = s.infoPath {
+            info = .object([
+                ("path", .string(path)), ("device", .optional(i.device, JSON.string)),
+                ("architecture", .optional(i.architecture, JSON.string)),
+                ("architecture_version", .optional(i.architectureVersion) { .uint(UInt64($0)) }),
+                ("dump_length", .optional(i.dumpLength, JSON.uint)),
+                ("blocksize", .optional(i.blockSize) { .uint(UInt64($0)) }),
+                ("compression", .optional(i.compression, JSON.string)), ("dumptime", .optional(i.dumpTime, JSON.string)),
+                ("hostname", .optional(i.hostname, JSON.string)), ("magic", .optional(i.magic, JSON.string)),
+                ("version_string", .optional(i.versionString, JSON.string)),
+                ("panic_string", .optional(i.panicString, JSON.string)),
+                ("dump_parity", .optional(i.parity) { .uint(UInt64($0)) }), ("bounds", .optional(i.bounds, JSON.int)),
+                ("dump_status", .optional(i.status, JSON.string)),
+                ("unrecognised_lines", .array(i.unrecognised.map(JSON.string))),
+            ])
+        }
+        var msgbuf: [(String, JSON)] = []
+        switch s.messageBuffer.origin {
+        case .msgbufp(let pointer):
+            msgbuf += [("via", .string("msgbufp")), ("msgbufp", .virtualAddress(pointer)), ("note", .null)]
+        case .section(let note):
+            msgbuf += [("via", .string("section")), ("msgbufp", .null), ("note", .optional(note, JSON.string))]
+        }
+        switch s.messageBuffer.buffer.source {
+        case .structure: msgbuf.append(("fallback_reason", .null))
+        case .fallback(let reason): msgbuf.append(("fallback_reason", .string(reason)))
+        }
+        msgbuf += [("wrapped", .bool(s.messageBuffer.buffer.wrapped)), ("tail", .array(s.messageTail.map(JSON.string)))]
+        return .object([
+            ("dump", .object([
+                ("path", .string(s.dumpPath)), ("architecture", .string(h.architecture)), ("version", .uint(UInt64(h.version))),
+                ("file_size", .uint(s.fileSize)), ("expected_file_size", .uint(s.expectedFileSize)),
+                ("truncated", .bool(s.fileSize < s.expectedFileSize)), ("data_pages", .uint(s.dataPages)),
+                ("msgbufsize", .uint(UInt64(h.msgbufSize))), ("bitmapsize", .uint(UInt64(h.bitmapSize))),
+                ("pmapsize", .uint(UInt64(h.pageTableMapSize))), ("dumpavailsize", .uint(UInt64(h.dumpAvailSize))),
+                ("kernbase", .virtualAddress(h.kernbase.rawValue)), ("dmapbase", .virtualAddress(h.directMapBase.rawValue)),
+                ("dmapend", .virtualAddress(h.directMapEnd.rawValue)),
+            ])),
+            ("kernel", .optional(s.kernelPath, JSON.string)),
+            ("kernel_version", fact(s.kernelImageVersion, JSON.string)),
+            ("kernel_matches", .optional(s.kernelMatches, JSON.bool)),
+            ("kernel_match_basis", .string(s.kernelMatchBasis)),
+            ("panic", fact(s.panicString, JSON.string)),
+            ("version", fact(s.version, JSON.string)),
+            ("hostname", fact(s.hostname, JSON.string)),
+            ("osreldate", fact(s.osreldate, JSON.int)),
+            ("hz", fact(s.hz, JSON.int)),
+            ("boot_time", fact(s.bootTime) { .object([("sec", .int($0.seconds)), ("usec", .int($0.microseconds))]) }),
+            ("dump_time", fact(s.dumpTime, JSON.int)),
+            ("uptime", fact(s.uptime, JSON.int)),
+            ("panic_cpu", fact(s.panicCPU, JSON.int)),
+            ("dump_tid", fact(s.dumpThreadID, JSON.int)),
+            ("process", fact(s.process, JSON.string)),
+            ("thread_name", fact(s.threadName, JSON.string)),
+            ("info_file", info),
+            ("info_note", .optional(s.infoNote, JSON.string)),
+            ("msgbuf", .object(msgbuf)),
+            ("warnings", .array(s.warnings.map(JSON.string))),
+        ])
+    }
+
+    /// `{"value": ..., "source": "kernel"|"msgbuf"|"info"|null, "note": ...}`.
+    private func fact<T>(_ f: Fact<T>, _ wrap: (T) -> JSON) -> JSON {
+        .object([
+            ("value", .optional(f.value, wrap)), ("source", .optional(f.source) { .string($0.rawValue) }),
+            ("note", .optional(f.note, JSON.string)),
+        ])
+    }
+}
+
+private func firstLineOf(_ text: String) -> String { String(text.prefix { $0 != "\n" }) }
+
+private func sixDigits(_ value: Int64) -> String {
+    let digits = String(value)
+    return String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+}
