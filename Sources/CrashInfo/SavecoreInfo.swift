@@ -48,7 +48,8 @@ public struct SavecoreInfo: Sendable, Equatable {
 
     /// Parses the text of an info file.
     public init(text: String) {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
+        // "\r\n" is one Character in Swift, so split on both spellings of a line end.
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }.map { line -> Substring in
             line.last == "\r" ? line.dropLast() : line
         }
         while lines.last?.isEmpty == true { lines.removeLast() }
@@ -66,10 +67,13 @@ public struct SavecoreInfo: Sendable, Equatable {
             if let (label, value) = SavecoreInfo.labelled(line), apply(label: label, value: value, line: line, continuing: &continuing) {
                 continue
             }
-            if let key = continuing, let previous = self[keyPath: key] {
+            // newvers.sh indents the later lines of a version string; anything else ends the field.
+            if let key = continuing, let previous = self[keyPath: key], line.first == " " || line.first == "\t",
+               !SavecoreInfo.looksLikeField(line) {
                 self[keyPath: key] = previous + "\n" + line
             } else {
                 unrecognised.append(String(line))
+                continuing = nil
             }
         }
     }
@@ -114,6 +118,14 @@ public struct SavecoreInfo: Sendable, Equatable {
         "Architecture", "Architecture Version", "Dump Length", "Blocksize", "Compression", "Dumptime", "Hostname",
         "Magic", "Version String", "Panic String", "Dump Parity", "Bounds", "Dump Status",
     ]
+
+    /// True for `  Label: ...` (two blanks, then letters and spaces up to a colon): a field this parser
+    /// does not know, never the continuation of a version string (whose later lines are indented deeper).
+    private static func looksLikeField(_ line: Substring) -> Bool {
+        guard line.hasPrefix("  "), let first = line.dropFirst(2).first, first.isLetter,
+              let colon = line.firstIndex(of: ":") else { return false }
+        return line[line.index(line.startIndex, offsetBy: 2)..<colon].allSatisfy { $0.isLetter || $0 == " " }
+    }
 
     /// `(label, value)` for a line `  Label: value`, the value with trailing blanks removed.
     private static func labelled(_ line: Substring) -> (Substring, String)? {

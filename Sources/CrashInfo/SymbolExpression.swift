@@ -241,6 +241,7 @@ private struct ExpressionParser {
             guard let next = peek(), isNameStart(next) else { throw fail("expected a symbol name after '&'") }
             return .symbol(parseName())
         }
+        if c == UInt8(ascii: "*") { throw fail("only one '*' (dereference) is allowed") }
         if isDigit(c) { return .number(try parseNumber()) }
         if isNameStart(c) { return .symbol(parseName()) }
         throw fail("unexpected '\(printable(c))'")
