@@ -230,3 +230,55 @@ let allVersions: [UInt32] = [1, 2, 3]
     }
 }
 
+
+@Suite struct OpenErrorTests {
+    func problem(_ bytes: [UInt8]) -> DumpError.Problem? {
+        do {
+            _ = try Dump(contents: bytes, name: "vmcore.x")
+            return nil
+        } catch {
+            return error.problem
+        }
+    }
+
+    @Test func otherKindsOfCrashDumpAreNamed() throws {
+        var page = [UInt8](repeating: 0, count: 8192)
+        page.replaceSubrange(0..<4, with: [0x7f, 0x45, 0x4c, 0x46])
+        #expect(problem(page) == .unsupportedFormat("an ELF full dump (debug.minidump=0), which is not supported yet"))
+        page.replaceSubrange(0..<4, with: [0x1f, 0x8b, 8, 0])
+        #expect(problem(page) == .unsupportedFormat("gzip-compressed: decompress it first (gunzip, or savecore -u)"))
+        page.replaceSubrange(0..<4, with: [0x28, 0xb5, 0x2f, 0xfd])
+        #expect(problem(page) == .unsupportedFormat("zstd-compressed: decompress it first (zstd -d, or savecore -u)"))
+        let text = Array("minidump FreeBSD/arm64".utf8)
+        page.replaceSubrange(0..<text.count, with: text)
+        #expect(problem(page) == .unsupportedArchitecture("arm64"))
+        #expect(problem([1, 2, 3]) == .fileTooSmall(size: 3))
+        #expect(problem([]) == .fileTooSmall(size: 0))
+    }
+
+    @Test func errorsNameTheFileTheFieldAndTheValue() throws {
+        var bytes = try generateDump(.standard(version: 3, seed: 1)).bytes
+        let size = bytes.count
+        setU32LE(&bytes, at: 32, 0x10_0000)
+        do {
+            _ = try Dump(contents: bytes, name: "vmcore.0")
+            Issue.record("a bitmap past the end of the file must not open")
+        } catch {
+            #expect(error.description == "vmcore.0: bitmap section ends at 0x104000, past the end of the file (\(hex(UInt64(size))))")
+        }
+    }
+
+    @Test func openingAFileThatIsNotThereSaysWhy() {
+        #expect(throws: DumpError.self) { try Dump(path: "/nonexistent/vmcore.9") }
+        do {
+            _ = try Dump(path: "/nonexistent/vmcore.9")
+        } catch {
+            #expect(error.description == "/nonexistent/vmcore.9: cannot open: No such file or directory")
+        }
+        do {
+            _ = try Dump(path: "/")
+        } catch {
+            #expect(error.problem == .notRegularFile)
+        }
+    }
+}
