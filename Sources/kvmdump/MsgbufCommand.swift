@@ -38,8 +38,14 @@ struct MsgbufCommand: Subcommand {
         if case .section(let note?) = located.origin, !shared.json {
             console.diagnose("\(dump.path): warning: \(note); using the msgbuf section")
         }
-        if case .fallback(let reason) = buffer.source, !shared.json {
-            console.diagnose("\(dump.path): warning: \(reason)")
+        // Without a valid struct msgbuf the read position is unknown, and so is the unread part.
+        var unreadUnknown: String?
+        if case .fallback(let reason) = buffer.source {
+            if part == .unread {
+                unreadUnknown = "\(dump.path): the unread part is unknown: \(reason)"
+            } else if !shared.json {
+                console.diagnose("\(dump.path): warning: \(reason)")
+            }
         }
         if shared.json {
             var members: [(String, JSON)] = []
@@ -69,12 +75,14 @@ struct MsgbufCommand: Subcommand {
             ]
             switch part {
             case .text: members.append(("text", .text(buffer.text)))
-            case .unread: members.append(("unread", .text(buffer.unread)))
+            case .unread: members.append(("unread", unreadUnknown == nil ? .text(buffer.unread) : .null))
             case .ring: members.append(("ring_hex", .hexBytes(buffer.ring)))
             }
             JSON.object(members).writeLine(to: console.out)
+            if let unreadUnknown { throw CommandFailure(message: unreadUnknown) }
             return .success
         }
+        if let unreadUnknown { throw CommandFailure(message: unreadUnknown) }
         switch part {
         case .ring:
             console.out.write(buffer.ring)
