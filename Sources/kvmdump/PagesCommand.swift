@@ -13,7 +13,8 @@ struct PagesCommand: Subcommand {
     static let discussion = """
         Columns: map (kernel or dmap), VA range, PA range (end exclusive), size, page size, protection
         (r always; w if writable; x if not no-execute), and state: present (in the file), absent, or
-        partial (a 2M page only partly in a truncated file). Direct-map-only pages are always rw-.
+        partial (a 2M page only some of whose 4K pieces are in the file). Direct-map-only pages are
+        always rw-.
         """
 
     /// Whether a page is in the file.
