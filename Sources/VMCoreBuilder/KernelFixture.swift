@@ -137,11 +137,14 @@ public enum KernelFixture {
         d.mappings.append(KernelMapping(virtualAddress: textBase, pageSize: .size4K, writable: false, executable: true))
         d.mappings.append(KernelMapping(virtualAddress: dataBase, pageSize: .size4K, count: 2))
         d.overlays.append(Overlay(va: textBase, bytes: textBytes()))
-        // The pages hold zeros around the variables, like a real .data/.bss page.
-        d.overlays.append(Overlay(va: dataBase, bytes: [UInt8](repeating: 0, count: 0x2000)))
+        // One overlay per page (overlays must not overlap): zeros around the variables, like a real .data/.bss page.
+        var pages = [UInt8](repeating: 0, count: 0x2000)
         for v in variables(version: version) {
-            d.overlays.append(Overlay(va: v.address, bytes: v.runtime))
+            let at = Int(v.address - dataBase)
+            pages.replaceSubrange(at..<at + v.runtime.count, with: v.runtime)
         }
+        d.overlays.append(Overlay(va: dataBase, bytes: Array(pages[..<0x1000])))
+        d.overlays.append(Overlay(va: bssBase, bytes: Array(pages[0x1000...])))
         return d
     }
 
