@@ -27,11 +27,15 @@ fixtures:
 	$(SWIFT) run mkvmcore --goldens Fixtures
 	{ sed '/^## Listings/q' Fixtures/README.md; echo; echo '```'; $(SWIFT) run -q mkvmcore --describe-goldens; echo '```'; } > Fixtures/README.md.tmp && mv Fixtures/README.md.tmp Fixtures/README.md
 
+# Full benchmark (dumps generated once into .bench-cache/); BENCH_ARGS="--runs 3" etc. are passed through.
 bench:
-	$(SWIFT) build -c release
-	$(RELEASE_BIN)/kvmdump-bench
+	$(SWIFT) build -c release --product kvmdump
+	$(SWIFT) build -c release --product kvmdump-bench
+	$(RELEASE_BIN)/kvmdump-bench $(BENCH_ARGS)
 
+# Seconds: tiny dumps in a temporary folder, every measurement path including baselines and child processes.
 bench-smoke:
+	$(SWIFT) build -c release --product kvmdump
 	$(SWIFT) build -c release --product kvmdump-bench
 	$(RELEASE_BIN)/kvmdump-bench --smoke
 

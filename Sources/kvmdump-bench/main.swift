@@ -1,1 +1,141 @@
-print("placeholder")
+// kvmdump-bench: generates realistic dumps once, measures MinidumpCore and the kvmdump CLI on them,
+// compares the popcount-bin index with the designs it replaced, and prints one table.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+let usage = """
+    usage: kvmdump-bench [--smoke] [--cache DIR] [--runs N]
+           kvmdump-bench --profile WORKLOAD [--smoke] [--cache DIR] [--dump a|b|c] [--ops N]
+    --smoke     tiny dumps in a temporary folder and a few thousand operations (seconds)
+    --cache     where the full-size dumps are generated once (default .bench-cache)
+    --runs      runs per figure; each figure is the median, with min and max (default 5; smoke 2)
+    --profile   run one workload once, for valgrind --tool=callgrind: \(profileWorkloads.joined(separator: ", "))
+    """
+
+/// Parsed command line.
+struct BenchOptions {
+    var smoke = false
+    var cache = ".bench-cache"
+    var runs: Int?
+    var profile: String?
+    var dump = "a"
+    var ops = 200_000
+    var probe: (runs: Int, argv: [String])?
+
+    init(_ arguments: [String]) throws(BenchError) {
+        var args = arguments[...]
+        func value(_ option: String) throws(BenchError) -> String {
+            guard let next = args.popFirst() else { throw BenchError("\(option) needs a value\n\(usage)") }
+            return next
+        }
+        func number(_ option: String) throws(BenchError) -> Int {
+            guard let parsed = Int(try value(option)), parsed > 0 else { throw BenchError("\(option) needs a positive number") }
+            return parsed
+        }
+        while let argument = args.popFirst() {
+            switch argument {
+            case "--smoke": smoke = true
+            case "--cache": cache = try value(argument)
+            case "--runs": runs = try number(argument)
+            case "--profile": profile = try value(argument)
+            case "--dump": dump = try value(argument)
+            case "--ops": ops = try number(argument)
+            case "--probe-child":
+                let count = try number(argument)
+                guard args.popFirst() == "--", !args.isEmpty else { throw BenchError("--probe-child N -- ARGV...") }
+                probe = (count, Array(args))
+                args = []
+            case "-h", "--help":
+                print(usage)
+                exit(0)
+            default: throw BenchError("unknown argument '\(argument)'\n\(usage)")
+            }
+        }
+    }
+}
+
+/// One line describing this machine: CPUs, CPU model, kernel, memory.
+func machineDescription() -> String {
+    let cpuinfo = readText(atPath: "/proc/cpuinfo") ?? ""
+    let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+        .map { $0.split(separator: ":", maxSplits: 1).last!.trimmingPrefix(" ") } ?? "unknown CPU"
+    var names = utsname()
+    uname(&names)
+    let release = withUnsafeBytes(of: names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    let memory = (readText(atPath: "/proc/meminfo") ?? "").split(separator: "\n").first { $0.hasPrefix("MemTotal") }
+        .map { $0.split(separator: " ").dropFirst().first.map(String.init) ?? "?" } ?? "?"
+    let gib = (Double(memory) ?? 0) / 1024 / 1024
+    return "\(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs (\(model)), Linux \(release), \(formatShort(gib)) GiB RAM"
+}
+
+/// The 1-minute load average from /proc/loadavg.
+func loadAverage() -> String {
+    (readText(atPath: "/proc/loadavg") ?? "?").split(separator: " ").first.map(String.init) ?? "?"
+}
+
+/// A fresh temporary folder for the smoke dumps.
+func temporaryDirectory() throws(BenchError) -> String {
+    var template = Array("/tmp/kvmdump-bench.XXXXXX".utf8CString)
+    guard let made = mkdtemp(&template) else { throw BenchError("mkdtemp: errno \(errno)") }
+    return String(cString: made)
+}
+
+/// Removes the smoke dumps and their folder.
+func removeDirectory(_ directory: String, files: [String]) {
+    for file in files {
+        unlink(file)
+        unlink(file + ".stamp")
+    }
+    rmdir(directory)
+}
+
+/// The whole benchmark: prepare the dumps, measure each, print the table.
+func runBenchmark(_ options: BenchOptions) throws(BenchError) {
+    let started = ContinuousClock().now
+    let startLoad = loadAverage()
+    let datasets = options.smoke ? smokeDatasets() : fullDatasets()
+    let directory = options.smoke ? try temporaryDirectory() : options.cache
+    let paths = try prepareDumps(datasets, in: directory)
+    defer { if options.smoke { removeDirectory(directory, files: paths) } }
+    let settings = RunSettings(runs: options.runs ?? (options.smoke ? 2 : 5), smoke: options.smoke,
+                               kvmdump: try kvmdumpPath())
+    var checksum = Checksum()
+    var figures: [Figure] = []
+    var floors: [String] = []
+    for (dataset, path) in zip(datasets, paths) {
+        let results = try benchmarkDump(dataset, path: path, settings: settings, checksum: &checksum)
+        figures += results.figures
+        floors.append("\(dataset.key) \(formatValue(Double(results.probeFloorBytes), .bytes))")
+    }
+    let elapsed = (ContinuousClock().now - started).seconds
+    var report = "kvmdump-bench\(options.smoke ? " --smoke" : ""): \(settings.runs) runs per figure (median, min, max)\n"
+    report += "machine: \(machineDescription())\n"
+    report += "load average (1 min) at start \(startLoad), at end \(loadAverage()); other processes share the CPUs\n"
+    for (dataset, path) in zip(datasets, paths) { report += "dump \(dataset.key): \(dataset.label): \(path)\n" }
+    report += "\n" + renderTable(figures, targetsApply: !options.smoke)
+    let missed = figures.filter { $0.met == false }
+    if !options.smoke {
+        report += "\ntargets: \(figures.filter { $0.met == true }.count) met, \(missed.count) missed"
+        report += missed.isEmpty ? "\n" : ": " + missed.map { "\($0.name) (\($0.dump))" }.joined(separator: "; ") + "\n"
+    }
+    report += "probe process peak RSS (floor of the kvmdump read RSS figure): \(floors.joined(separator: ", "))\n"
+    report += "checksum \(String(checksum.value, radix: 16)); total \(formatShort(elapsed)) s\n"
+    print(report, terminator: "")
+}
+
+do {
+    let options = try BenchOptions(Array(CommandLine.arguments.dropFirst()))
+    if let probe = options.probe {
+        try probeChildMain(runs: probe.runs, argv: probe.argv)
+    } else if let workload = options.profile {
+        try runProfile(workload, options: options)
+    } else {
+        try runBenchmark(options)
+    }
+} catch {
+    note("kvmdump-bench: \(error)")
+    exit(1)
+}
