@@ -186,14 +186,9 @@ struct AMD64Minidump: MinidumpArchitecture {
     /// Describes the page mapped by `entry` at `va`.
     private func page(va: UInt64, entry: UInt64, size: PageSize, pages: DataPages) -> MappedPage {
         let pa = entry & (size == .size2M ? Self.frame2M : Self.frame4K)
-        var present = 0
-        var first: FileOffset?
-        for piece in 0..<(size.bytes >> 12) {
-            if let offset = pages.offset(of: PhysicalAddress(pa &+ piece << 12)) {
-                if piece == 0 { first = offset }
-                present += 1
-            }
-        }
+        let first = pages.offset(of: PhysicalAddress(pa))
+        let present = size == .size4K ? (first == nil ? 0 : 1)
+            : pages.presentPages(from: PhysicalAddress(pa), length: size.bytes)
         return MappedPage(virtualAddress: VirtualAddress(va), physicalAddress: PhysicalAddress(pa), size: size,
                           writable: entry & Self.writable != 0, executable: entry & Self.noExecute == 0,
                           fileOffset: first, presentPages: present)

@@ -303,14 +303,11 @@ public final class Dump: Sendable {
     public func forEachDirectMapOnlyPage(_ body: (PhysicalAddress, FileOffset?) -> Bool) {
         var covered: [Range<UInt64>] = []
         forEachKernelPage { page in
-            let pieces = page.size.bytes >> 12
-            for piece in 0..<pieces {
-                guard let bit = pages.memory.bit(for: PhysicalAddress(page.physicalAddress.rawValue &+ piece << 12))
-                else { continue }
-                if let last = covered.last, last.upperBound == bit {
-                    covered[covered.count - 1] = last.lowerBound..<(bit + 1)
+            pages.memory.forEachBitRun(from: page.physicalAddress, length: page.size.bytes) { bits in
+                if let last = covered.last, last.upperBound == bits.lowerBound {
+                    covered[covered.count - 1] = last.lowerBound..<bits.upperBound
                 } else {
-                    covered.append(bit..<(bit + 1))
+                    covered.append(bits)
                 }
             }
             return true

@@ -56,9 +56,7 @@ struct PageIndex: Sendable {
             relative[bin] = UInt16(truncatingIfNeeded: total - blockBase)
             let first = bin * Self.binWords
             let last = min(first + Self.binWords, wordCount)
-            var count = 0
-            for index in first..<last { count &+= (bitmap.word(index) ?? 0).nonzeroBitCount }
-            total += UInt64(count)
+            total += UInt64(bitmap.popcount(words: first..<last))
         }
         if bins % Self.edgesPerBlock == 0 {
             blockBase = total
@@ -102,16 +100,25 @@ struct PageIndex: Sendable {
         let below = (UInt64(1) << shift) &- 1
         if wordIndex - binStart < Self.binWords / 2 {
             let edge = edgeCount(bin)
-            var count = (word & below).nonzeroBitCount
-            for index in binStart..<wordIndex { count &+= (bitmap.word(index) ?? 0).nonzeroBitCount }
+            let count = (word & below).nonzeroBitCount &+ bitmap.popcount(words: binStart..<wordIndex)
             return PageLookup(bit: bit, bin: bin, edgeCount: edge, pagesBefore: edge &+ UInt64(count))
         } else {
             let edge = edgeCount(bin + 1)
-            var count = (word & ~below).nonzeroBitCount
             let binEnd = min(binStart + Self.binWords, wordCount)
-            for index in (wordIndex + 1)..<binEnd { count &+= (bitmap.word(index) ?? 0).nonzeroBitCount }
+            let count = (word & ~below).nonzeroBitCount &+ bitmap.popcount(words: (wordIndex + 1)..<binEnd)
             return PageLookup(bit: bit, bin: bin, edgeCount: edge, pagesBefore: edge &- UInt64(count))
         }
+    }
+
+    /// Number of set bits with an index below `bit` (every set bit if `bit` is past the bitmap).
+    func rank(_ bit: UInt64) -> UInt64 {
+        guard bit < bitCount else { return population }
+        let wordIndex = Int(bit >> 6)
+        let bin = wordIndex / Self.binWords
+        var count = edgeCount(bin)
+        for index in (bin * Self.binWords)..<wordIndex { count &+= UInt64((bitmap.word(index) ?? 0).nonzeroBitCount) }
+        let below = (UInt64(1) << (bit & 63)) &- 1
+        return count &+ UInt64(((bitmap.word(wordIndex) ?? 0) & below).nonzeroBitCount)
     }
 
     /// Calls `body` with every set bit at or after `start`, in ascending order, until it returns false.

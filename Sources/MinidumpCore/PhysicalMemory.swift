@@ -86,6 +86,24 @@ struct PhysicalMemory: Sendable {
         return range.firstBit + (pa.rawValue >> 12) - (range.start.rawValue >> 12)
     }
 
+    /// Calls `body` with the bitmap bits of the 4 KiB pages in `[pa, pa + length)` that lie in a
+    /// range (the pages `bit(for:)` gives a bit for), as ascending runs of consecutive bits.
+    func forEachBitRun(from pa: PhysicalAddress, length: UInt64, _ body: (Range<UInt64>) -> Void) {
+        let first = pa.rawValue >> 12
+        let (end, overflow) = pa.rawValue.addingReportingOverflow(length)
+        let last = overflow ? UInt64.max >> 12 : end >> 12
+        if identity {
+            if first < min(last, totalBits) { body(first..<min(last, totalBits)) }
+            return
+        }
+        for range in ranges {
+            let startPage = range.start.rawValue >> 12
+            let low = max(first, startPage + (range.start.rawValue & PageSize.mask4K == 0 ? 0 : 1))
+            let high = min(last, startPage + range.pageCount)
+            if low < high { body((range.firstBit + low - startPage)..<(range.firstBit + high - startPage)) }
+        }
+    }
+
     /// The physical page of bitmap bit `bit`, or nil if the bit is past every range.
     func physicalAddress(ofBit bit: UInt64) -> PhysicalAddress? {
         if identity { return bit < totalBits ? PhysicalAddress(bit << 12) : nil }

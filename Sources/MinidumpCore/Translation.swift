@@ -105,6 +105,17 @@ struct DataPages: Sendable {
         try? locate(pa).offset
     }
 
+    /// How many of the 4 KiB pages in `[pa, pa + length)` are in the file, counted with the index
+    /// (a few word scans per range, however long the span).
+    func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int {
+        let inFile = fileSize > dataOffset ? (fileSize - dataOffset) >> 12 : 0
+        var present: UInt64 = 0
+        memory.forEachBitRun(from: pa, length: length) { bits in
+            present += min(index.rank(bits.upperBound), inFile) - min(index.rank(bits.lowerBound), inFile)
+        }
+        return Int(present)
+    }
+
     /// Converts a miss for `pa` into the reason a person reads.
     func reason(_ miss: Miss, _ pa: PhysicalAddress) -> TranslationError.Reason {
         switch miss {
