@@ -1,37 +1,108 @@
 /// libFuzzer entry point: opens arbitrary bytes as a dump and exercises everything that reads it.
 /// Built by `make fuzz-build` together with the MinidumpCore sources (not part of the package).
+///
+/// Work per input is bounded by budgets (pages visited, addresses probed) so that a slow path shows
+/// up as a libFuzzer timeout only when one call is slow, not because the harness loops a lot.
+
+/// Pages of each enumeration the harness follows with reads.
+private let pageBudget = 64
+/// Errors per input whose text is formatted (formatting is slow; one of each kind is enough).
+nonisolated(unsafe) private var describeBudget = 0
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzMinidump(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    guard let dump = try? Dump(contents: bytes, name: "fuzz") else { return 0 }
-    _ = dump.messageBuffer().dmesg(all: true)
+    describeBudget = 8
+    let dump: Dump
+    do {
+        dump = try Dump(contents: bytes, name: "fuzz")
+    } catch {
+        _ = error.description
+        return 0
+    }
+    _ = dump.findings.map(\.description)
+    _ = dump.layout.expectedFileSize
+    exerciseMessageBuffer(dump)
     _ = dump.statistics()
-    var budget = 4096
+    exerciseKernelPages(dump)
+    exerciseDirectMapOnlyPages(dump)
+    exerciseInputDerivedAddresses(dump, data, size)
+    for range in dump.physicalRanges.prefix(64) {
+        _ = dump.fileOffset(ofPhysical: range.start)
+        _ = dump.physicalPage(PhysicalAddress(range.end.rawValue &- 1))
+        _ = dump.physicalPage(range.end)
+    }
+    return 0
+}
+
+/// Decodes the msgbuf both ways, and reads the ring through the kernel address the structure names.
+private func exerciseMessageBuffer(_ dump: Dump) {
+    let buffer = dump.messageBuffer()
+    _ = buffer.dmesg(all: true)
+    _ = buffer.dmesg(all: false)
+    if case .structure(let structure) = buffer.source {
+        probe(dump, structure.ringAddress, count: Int(min(structure.size, 1 << 16)))
+    }
+}
+
+/// Translates and reads the first bytes, the last bytes and across the end of each kernel page.
+private func exerciseKernelPages(_ dump: Dump) {
+    var budget = pageBudget
     dump.forEachKernelPage { page in
-        _ = try? dump.translate(page.virtualAddress)
-        _ = dump.read(VirtualAddress(page.virtualAddress.rawValue &+ 0xffc), count: 16)
+        let va = page.virtualAddress.rawValue
+        let last = va &+ page.size.bytes &- 1
+        probe(dump, VirtualAddress(va), count: 16)
+        probe(dump, VirtualAddress(last &- 3), count: 8)
+        _ = try? dump.readUInt64(VirtualAddress(last &- 3))
+        _ = try? dump.translate(VirtualAddress(last))
         budget -= 1
         return budget > 0
     }
-    budget = 4096
+}
+
+/// Reads direct-map-only pages through the direct map, straddling into the next page.
+private func exerciseDirectMapOnlyPages(_ dump: Dump) {
+    var budget = pageBudget
     dump.forEachDirectMapOnlyPage { pa, _ in
-        _ = dump.read(VirtualAddress(dump.header.directMapBase.rawValue &+ pa.rawValue &+ 0xff8), count: 24)
+        probe(dump, VirtualAddress(dump.header.directMapBase.rawValue &+ pa.rawValue &+ 0xff8), count: 24)
+        _ = dump.physicalPage(pa)
         budget -= 1
         return budget > 0
     }
-    // Addresses derived from the input itself: every 8-byte word near the end, as a VA.
-    var offset = max(0, size - 512)
+}
+
+/// Addresses derived from the input: the last 256 bytes as words, each used as a raw VA, as an offset
+/// into the kernel map and as an offset into the direct map (so mutations reach valid mappings).
+private func exerciseInputDerivedAddresses(_ dump: Dump, _ data: UnsafePointer<UInt8>, _ size: Int) {
+    var offset = max(0, size - 256)
     while offset + 8 <= size {
         var word: UInt64 = 0
         for i in 0..<8 { word |= UInt64(data[offset + i]) << (8 * UInt64(i)) }
-        _ = try? dump.translate(VirtualAddress(word))
-        _ = dump.read(VirtualAddress(word), count: 5000)
+        probe(dump, VirtualAddress(word), count: 4100)
+        if let kernel = dump.kernelMapRange {
+            let span = kernel.upperBound - kernel.lowerBound
+            probe(dump, VirtualAddress(kernel.lowerBound &+ (span == .max ? word : word % (span + 1))), count: 40)
+        }
+        if let direct = dump.directMapRange {
+            let span = direct.upperBound - direct.lowerBound
+            probe(dump, VirtualAddress(direct.lowerBound &+ (span == .max ? word : word % (span + 1))), count: 40)
+        }
         offset += 8
     }
-    for range in dump.physicalRanges {
-        _ = dump.fileOffset(ofPhysical: range.start)
-        _ = dump.physicalPage(PhysicalAddress(range.end.rawValue &- 1))
+}
+
+/// Translates `va` and reads `count` bytes from it, formatting the first errors as a user would see them.
+private func probe(_ dump: Dump, _ va: VirtualAddress, count: Int) {
+    do {
+        _ = try dump.translate(va)
+    } catch {
+        describe(error)
     }
-    return 0
+    if let error = dump.read(va, count: count).error { describe(error) }
+}
+
+private func describe(_ error: TranslationError) {
+    guard describeBudget > 0 else { return }
+    describeBudget -= 1
+    _ = error.description
 }

@@ -1,0 +1,80 @@
+/// Writes the fuzzer's seed corpus: small valid v1/v2/v3 dumps (a few pages each, so libFuzzer can
+/// mutate them quickly) in several msgbuf states, and every corrupt variant of each.
+/// Built by `make fuzz-build` together with the VMCoreBuilder sources (not part of the package).
+///
+/// Usage: `make-seeds DIR`.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// RAM of the small dumps: low memory, 128 KiB at 1 MiB, and 32 KiB at 2 MiB for a 2 MiB page to reach.
+private let ranges: [Range<UInt64>] = [0x1000..<0x2_0000, 0x10_0000..<0x12_0000, 0x20_0000..<0x20_8000]
+
+/// A dump of a few pages: 4 KiB kernel pages (one outside RAM), a 2 MiB page mostly outside RAM, a
+/// string straddling two pages, some direct-map-only pages and a one-page msgbuf.
+private func smallDump(version: UInt32, seed: UInt64, structState: MessageBufferDescription.StructState,
+                       wrap: Bool) -> DumpDescription {
+    let kb = DumpDescription.defaultKernbase(version: version)
+    let ram = ranges.reduce(0) { $0 + ($1.upperBound - $1.lowerBound) }
+    return DumpDescription(
+        version: version, seed: seed, physicalRanges: ranges, kernelMapSlots: version == 1 ? 2 : 1,
+        mappings: [
+            KernelMapping(virtualAddress: kb + 0x1000, pageSize: .size4K, count: 3, executable: true),
+            KernelMapping(virtualAddress: kb + 0x5000, pageSize: .size4K, placement: .physical(0xfee0_0000)),
+            KernelMapping(virtualAddress: kb + 0x20_0000, pageSize: .size2M, placement: .physical(0x20_0000)),
+        ],
+        directMapOnlyPages: 3,
+        messageBuffer: .panicDmesg(seed: seed, physicalMemory: ram, reservedSize: 4096, structState: structState,
+                                   wrap: wrap),
+        overlays: [Overlay(va: kb + 0x1ff0, cString: "a string across two kernel pages")],
+        stampPages: false)
+}
+
+/// Writes `bytes` to `path`, exiting on failure.
+private func write(_ bytes: [UInt8], to path: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { fatal("cannot create \(path)") }
+    defer { close(fd) }
+    let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+    guard written == bytes.count else { fatal("cannot write \(path)") }
+}
+
+private func fatal(_ message: String) -> Never {
+    let line = Array("make-seeds: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    exit(1)
+}
+
+@main
+struct MakeSeeds {
+    static func main() {
+        guard CommandLine.arguments.count == 2 else { fatal("usage: make-seeds DIR") }
+        let directory = CommandLine.arguments[1]
+        var count = 0
+        let states: [(String, MessageBufferDescription.StructState, Bool)] = [
+            ("", .valid, false), (".wrapped", .valid, true), (".nostruct", .absent, false),
+        ]
+        for version: UInt32 in 1...3 {
+            for (suffix, state, wrap) in states {
+                let generated: GeneratedDump
+                do {
+                    generated = try generateDump(smallDump(version: version, seed: UInt64(version), structState: state,
+                                                           wrap: wrap))
+                } catch {
+                    fatal("v\(version)\(suffix): \(error)")
+                }
+                let base = "\(directory)/small.v\(version)\(suffix)"
+                write(generated.bytes, to: base)
+                count += 1
+                guard suffix.isEmpty else { continue }
+                for (name, bytes) in corruptVariants(of: generated) {
+                    write(bytes, to: "\(base).\(name)")
+                    count += 1
+                }
+            }
+        }
+        print("\(directory): \(count) seeds")
+    }
+}
