@@ -56,7 +56,9 @@ struct PageIndex: Sendable {
             relative[bin] = UInt16(truncatingIfNeeded: total - blockBase)
             let first = bin * Self.binWords
             let last = min(first + Self.binWords, wordCount)
-            total += UInt64(bitmap.popcount(words: first..<last))
+            var count = 0
+            for index in first..<last { count &+= (bitmap.word(index) ?? 0).nonzeroBitCount }
+            total += UInt64(count)
         }
         if bins % Self.edgesPerBlock == 0 {
             blockBase = total
@@ -100,12 +102,14 @@ struct PageIndex: Sendable {
         let below = (UInt64(1) << shift) &- 1
         if wordIndex - binStart < Self.binWords / 2 {
             let edge = edgeCount(bin)
-            let count = (word & below).nonzeroBitCount &+ bitmap.popcount(words: binStart..<wordIndex)
+            var count = (word & below).nonzeroBitCount
+            for index in binStart..<wordIndex { count &+= (bitmap.word(index) ?? 0).nonzeroBitCount }
             return PageLookup(bit: bit, bin: bin, edgeCount: edge, pagesBefore: edge &+ UInt64(count))
         } else {
             let edge = edgeCount(bin + 1)
+            var count = (word & ~below).nonzeroBitCount
             let binEnd = min(binStart + Self.binWords, wordCount)
-            let count = (word & ~below).nonzeroBitCount &+ bitmap.popcount(words: (wordIndex + 1)..<binEnd)
+            for index in (wordIndex + 1)..<binEnd { count &+= (bitmap.word(index) ?? 0).nonzeroBitCount }
             return PageLookup(bit: bit, bin: bin, edgeCount: edge, pagesBefore: edge &- UInt64(count))
         }
     }
