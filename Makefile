@@ -58,7 +58,9 @@ FUZZ_FLAGS = -dict=Fuzz/minidump.dict -max_len=131072 -timeout=5 -rss_limit_mb=1
 	-artifact_prefix=$(FUZZ_DIR)/crash-
 fuzz-build:
 	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
+	clang -O2 -fsanitize=fuzzer-no-link,address -c Sources/CBitCount/bitcount.c -o $(FUZZ_DIR)/bitcount.o
 	swiftc -O -sanitize=fuzzer,address -use-ld=lld -parse-as-library -module-name MinidumpFuzz \
+		-I Sources/CBitCount/include $(FUZZ_DIR)/bitcount.o \
 		Sources/MinidumpCore/*.swift Fuzz/FuzzMinidump.swift -o $(FUZZ_DIR)/fuzz-minidump
 	swiftc -Onone -parse-as-library -module-name FuzzSeeds \
 		Sources/VMCoreBuilder/*.swift Fuzz/MakeSeeds.swift -o $(FUZZ_DIR)/make-seeds

@@ -13,7 +13,9 @@ let package = Package(
     ],
     targets: [
         // The dump reader: file bytes -> sections -> index -> translator -> reads. No Foundation.
-        .target(name: "MinidumpCore"),
+        .target(name: "MinidumpCore", dependencies: ["CBitCount"]),
+        // Popcount over runs of bitmap words, with POPCNT chosen at load time where the CPU has it.
+        .target(name: "CBitCount"),
         // ELF64 reader for the kernel image (symbols, initialised data). No Foundation.
         .target(name: "KernelImage"),
         // Kernel symbols applied to a dump: symbol expressions, msgbuf via msgbufp, the crash summary.

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CBitCount
 
 /// A regular file mapped read-only into memory. The only owner of system calls in MinidumpCore.
 ///
@@ -114,6 +115,15 @@ struct ByteView: @unchecked Sendable {
     func word(_ index: Int) -> UInt64? {
         guard index >= 0, index < count / 8, let base else { return nil }
         return UInt64(littleEndian: base.loadUnaligned(fromByteOffset: index &* 8, as: UInt64.self))
+    }
+
+    /// Set bits in the 64-bit words `words` (word `i` at byte offset `i * 8`) plus those in `extra`;
+    /// words out of range count as 0. Byte order does not matter for a whole-word count.
+    @inline(__always)
+    func popcount(words: Range<Int>, plus extra: UInt64 = 0) -> Int {
+        guard words.lowerBound >= 0, words.upperBound <= count / 8, let base else { return extra.nonzeroBitCount }
+        let start = (base + words.lowerBound &* 8).assumingMemoryBound(to: UInt64.self)
+        return Int(kvmdump_popcount_words(start, words.count, extra))
     }
 
     /// Copies `[offset, offset + length)` into a new array, or nil if it does not fit.

@@ -56,9 +56,7 @@ struct PageIndex: Sendable {
             relative[bin] = UInt16(truncatingIfNeeded: total - blockBase)
             let first = bin * Self.binWords
             let last = min(first + Self.binWords, wordCount)
-            var count = 0
-            for index in first..<last { count &+= (bitmap.word(index) ?? 0).nonzeroBitCount }
-            total += UInt64(count)
+            total += UInt64(bitmap.popcount(words: first..<last))
         }
         if bins % Self.edgesPerBlock == 0 {
             blockBase = total
@@ -102,14 +100,12 @@ struct PageIndex: Sendable {
         let below = (UInt64(1) << shift) &- 1
         if wordIndex - binStart < Self.binWords / 2 {
             let edge = edgeCount(bin)
-            var count = (word & below).nonzeroBitCount
-            for index in binStart..<wordIndex { count &+= (bitmap.word(index) ?? 0).nonzeroBitCount }
+            let count = bitmap.popcount(words: binStart..<wordIndex, plus: word & below)
             return PageLookup(bit: bit, bin: bin, edgeCount: edge, pagesBefore: edge &+ UInt64(count))
         } else {
             let edge = edgeCount(bin + 1)
-            var count = (word & ~below).nonzeroBitCount
             let binEnd = min(binStart + Self.binWords, wordCount)
-            for index in (wordIndex + 1)..<binEnd { count &+= (bitmap.word(index) ?? 0).nonzeroBitCount }
+            let count = bitmap.popcount(words: (wordIndex + 1)..<binEnd, plus: word & ~below)
             return PageLookup(bit: bit, bin: bin, edgeCount: edge, pagesBefore: edge &- UInt64(count))
         }
     }
