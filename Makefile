@@ -25,7 +25,8 @@ test-debug:
 LD_NOISE = { grep -v "Cannot export local symbol '__\(asan\|tsan\)_" || true; }
 
 test-asan:
-	set -o pipefail; $(SWIFT) test --sanitize=address --scratch-path .build-asan 2>&1 | $(LD_NOISE)
+	set -o pipefail; LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan-suppressions.txt \
+		$(SWIFT) test --sanitize=address --scratch-path .build-asan 2>&1 | $(LD_NOISE)
 
 # Tests where many tasks share one dump.
 TSAN_TESTS = manyTasksReadingOneDumpSeeTheSameBytes

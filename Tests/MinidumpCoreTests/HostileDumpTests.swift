@@ -293,6 +293,12 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
                 let offset = t.dataOffset + UInt64(k) * 4096
                 if k < keep {
                     #expect(dump.physicalPage(PhysicalAddress(pa)) == t.page(atPhysical: pa))
+                } else if offset < size {
+                    // The page cut by truncation: its first bytes are still served.
+                    #expect(dump.physicalPage(PhysicalAddress(pa)) == nil)
+                    #expect(translationFailure(dump, t.dmapBase + pa) == nil)
+                    #expect(translationFailure(dump, t.dmapBase + pa + (size - offset)) == .pagePastEndOfFile(
+                        PhysicalAddress(pa + (size - offset)), offset: FileOffset(size), fileSize: size))
                 } else {
                     #expect(dump.physicalPage(PhysicalAddress(pa)) == nil)
                     #expect(translationFailure(dump, t.dmapBase + pa) == .pagePastEndOfFile(
@@ -478,7 +484,8 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         #expect(dump.dumpedPageCount == 0)
         #expect(dump.physicalRanges.count == 1)
         #expect(dump.indexMemoryBytes < Int(bitmapSize / 50))
-        #expect(anonymousGrowth < Int64(dump.indexMemoryBytes) + 16 << 20, "anonymous memory grew by \(anonymousGrowth)")
+        // Other tests run in this process at the same time, hence the slack; a copied bitmap would be 256 MiB.
+        #expect(anonymousGrowth < Int64(dump.indexMemoryBytes) + 64 << 20, "anonymous memory grew by \(anonymousGrowth)")
         #expect(elapsed < .seconds(30), "indexing a 256 MiB bitmap took \(elapsed)")
         #expect(translationFailure(dump, dump.header.directMapBase.rawValue + 0x1000) == .pageNotDumped(
             PhysicalAddress(0x1000), bit: 1))
