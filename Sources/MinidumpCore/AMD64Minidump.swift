@@ -1,7 +1,7 @@
 /// The amd64 minidump, versions 1 to 3 (spec §2): header decoding and the kernel-map walk.
 
 /// amd64 minidump backend.
-struct AMD64Minidump: MinidumpArchitecture {
+final class AMD64Minidump: MinidumpArchitecture {
     static let name = "amd64"
     /// Versions this backend reads.
     static let versions: ClosedRange<UInt32> = 1...3
@@ -126,29 +126,30 @@ struct AMD64Minidump: MinidumpArchitecture {
         }
         if version == 1 {
             return MapWalk(physicalAddress: PhysicalAddress(entry & Self.frame4K), pageSize: .size4K,
-                           map: .kernelMap, mapIndex: index, pte: entry)
+                           map: .kernelMap, path: .init(mapIndex: index, pte: entry))
         }
         if entry & Self.pageSizeBit != 0 {
             let pa = (entry & Self.frame2M) | (va.rawValue & 0x1f_f000)
             return MapWalk(physicalAddress: PhysicalAddress(pa), pageSize: .size2M,
-                           map: .kernelMap, mapIndex: index, pde: entry)
+                           map: .kernelMap, path: .init(mapIndex: index, pde: entry))
         }
         let table = PhysicalAddress(entry & Self.frame4K)
+        let slot = ((va.rawValue >> 12) & 511) * 8
         let located: FileOffset
         do throws(DataPages.Miss) {
-            located = try pages.locate(table).offset
+            located = try pages.locate(PhysicalAddress(table.rawValue | slot), bytes: 8).offset
         } catch .pastEndOfFile(let offset) {
             throw TranslationError(virtualAddress: va, reason: .pageTablePagePastEndOfFile(
                 pde: entry, physicalAddress: table, offset: offset))
         } catch {
             throw TranslationError(virtualAddress: va, reason: .pageTablePageMissing(pde: entry, physicalAddress: table))
         }
-        let pte = pages.file.uint64(at: located.rawValue + ((va.rawValue >> 12) & 511) * 8) ?? 0
+        let pte = pages.file.uint64(at: located.rawValue + slot) ?? 0
         guard pte & Self.valid != 0 else {
             throw TranslationError(virtualAddress: va, reason: .pteInvalid(pde: entry, pte: pte))
         }
-        return MapWalk(physicalAddress: PhysicalAddress(pte & Self.frame4K), pageSize: .size4K,
-                       map: .kernelMap, mapIndex: index, pde: entry, pte: pte, pageTablePage: table)
+        return MapWalk(physicalAddress: PhysicalAddress(pte & Self.frame4K), pageSize: .size4K, map: .kernelMap,
+                       path: .init(mapIndex: index, pde: entry, pte: pte, pageTablePage: table.rawValue))
     }
 
     func forEachKernelPage(pages: DataPages, census: inout KernelMapCensus, _ body: (MappedPage) -> Bool) {

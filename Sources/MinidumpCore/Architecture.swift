@@ -3,21 +3,27 @@
 
 /// Where a successful page-table walk ended, before the physical page is looked up in the dump.
 struct MapWalk: Sendable {
+    /// The entries seen on the way; "none" is `.max` for indexes and addresses and 0 for entries
+    /// (an entry that was used has its valid bit set, so it is never 0).
+    struct Path: Sendable, Equatable {
+        var mapIndex: UInt64 = .max
+        var pde: UInt64 = 0
+        var pte: UInt64 = 0
+        var pageTablePage: UInt64 = .max
+    }
+
     /// The physical address the virtual address maps to.
     let physicalAddress: PhysicalAddress
     /// Size of the mapping page.
     let pageSize: PageSize
     /// The map it was found in.
     let map: AddressMap
-    /// Kernel-map entry index, PDE, PTE and page-table page seen (nil where not used).
-    var mapIndex: UInt64? = nil
-    var pde: UInt64? = nil
-    var pte: UInt64? = nil
-    var pageTablePage: PhysicalAddress? = nil
+    /// Kernel-map entry index, PDE, PTE and page-table page seen.
+    var path = Path()
 }
 
 /// One architecture's minidump format: header decoding, section order, and translation.
-protocol MinidumpArchitecture: Sendable {
+protocol MinidumpArchitecture: AnyObject, Sendable {
     /// The name in the magic, e.g. "amd64" in "minidump FreeBSD/amd64".
     static var name: String { get }
 

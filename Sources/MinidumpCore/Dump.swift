@@ -195,16 +195,15 @@ public final class Dump: Sendable {
             throw TranslationError(virtualAddress: va, reason: .outsideMaps(
                 kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange))
         }
-        let pa = walk.physicalAddress
+        let pa = PhysicalAddress(walk.physicalAddress.rawValue | (va.rawValue & PageSize.mask4K))
         do throws(DataPages.Miss) {
             let (offset, lookup) = try pages.locate(pa)
             return Translation(
-                virtualAddress: va, physicalAddress: PhysicalAddress(pa.rawValue | (va.rawValue & PageSize.mask4K)),
+                virtualAddress: va, physicalAddress: pa,
                 fileOffset: FileOffset(offset.rawValue | (va.rawValue & PageSize.mask4K)),
                 map: walk.map, pageSize: walk.pageSize,
-                walk: TranslationWalk(mapIndex: walk.mapIndex, pde: walk.pde, pte: walk.pte,
-                                      pageTablePage: walk.pageTablePage, bit: lookup.bit, bin: lookup.bin,
-                                      edgeCount: lookup.edgeCount, pagesBefore: lookup.pagesBefore))
+                walk: TranslationWalk(bit: lookup.bit, bin: lookup.bin, edgeCount: lookup.edgeCount,
+                                      pagesBefore: lookup.pagesBefore, path: walk.path))
         } catch {
             throw TranslationError(virtualAddress: va, reason: pages.reason(error, pa))
         }
@@ -226,7 +225,8 @@ public final class Dump: Sendable {
             } catch {
                 return ReadResult(bytes: bytes, error: error)
             }
-            let chunk = Int(min(UInt64(remaining), translation.contiguousBytes))
+            let inFile = fileSize - translation.fileOffset.rawValue
+            let chunk = Int(min(UInt64(remaining), translation.contiguousBytes, inFile))
             _ = file.bytes.append(at: translation.fileOffset.rawValue, length: chunk, to: &bytes)
             remaining -= chunk
             let (next, overflow) = cursor.addingReportingOverflow(UInt64(chunk))

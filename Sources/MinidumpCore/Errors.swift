@@ -133,7 +133,7 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
         case physicalAddressOutsideRanges(PhysicalAddress)
         /// The physical page's bitmap bit is clear: the kernel did not dump it.
         case pageNotDumped(PhysicalAddress, bit: UInt64)
-        /// The page is dumped but lies past the end of the truncated file.
+        /// The page is dumped but this byte of it lies past the end of the truncated file.
         case pagePastEndOfFile(PhysicalAddress, offset: FileOffset, fileSize: UInt64)
 
         /// A sentence a person can act on.
@@ -158,7 +158,7 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
             case .pageNotDumped(let pa, let bit):
                 return "physical page \(pa) is not in the dump (bitmap bit \(bit) clear)"
             case .pagePastEndOfFile(let pa, let offset, let fileSize):
-                return "physical page \(pa) at file offset \(offset) is past the end of the truncated file (\(hex(fileSize)))"
+                return "physical address \(pa) at file offset \(offset) is past the end of the truncated file (\(hex(fileSize)))"
             }
         }
     }

@@ -13,13 +13,15 @@ public enum AddressMap: String, Sendable, CustomStringConvertible {
 /// The entries and index positions a translation went through, for `translate --explain`.
 public struct TranslationWalk: Sendable, Equatable {
     /// Index of the kernel-map entry used (nil for the direct map).
-    public let mapIndex: UInt64?
+    public var mapIndex: UInt64? { path.mapIndex == .max ? nil : path.mapIndex }
     /// The page-directory entry (v2+ kernel map), nil otherwise.
-    public let pde: UInt64?
+    public var pde: UInt64? { path.pde == 0 ? nil : path.pde }
     /// The page-table entry: from the map section (v1) or from a page-table page (v2+ 4 KiB pages).
-    public let pte: UInt64?
+    public var pte: UInt64? { path.pte == 0 ? nil : path.pte }
     /// Physical address of the page-table page read (v2+ 4 KiB pages), nil otherwise.
-    public let pageTablePage: PhysicalAddress?
+    public var pageTablePage: PhysicalAddress? {
+        path.pageTablePage == .max ? nil : PhysicalAddress(path.pageTablePage)
+    }
     /// Bitmap bit of the final physical page.
     public let bit: UInt64
     /// Popcount bin of that bit (bit / 1024).
@@ -28,6 +30,8 @@ public struct TranslationWalk: Sendable, Equatable {
     public let edgeCount: UInt64
     /// Dumped pages before this one: its position in the data section.
     public let pagesBefore: UInt64
+    /// The page-table entries seen, kept without optionals so a translation stays small.
+    let path: MapWalk.Path
 }
 
 /// A successful translation of one virtual address to a byte of the dump file.
@@ -88,21 +92,22 @@ struct DataPages: Sendable {
         case pastEndOfFile(offset: FileOffset)
     }
 
-    /// The file offset of the 4 KiB page holding `pa`, with the index positions used.
+    /// The file offset of the 4 KiB page holding `pa`, with the index positions used. The `bytes`
+    /// bytes from `pa` (within its page) must be in the file: a page cut by truncation still
+    /// serves the bytes before the cut.
     @inline(__always)
-    func locate(_ pa: PhysicalAddress) throws(Miss) -> (offset: FileOffset, lookup: PageLookup) {
+    func locate(_ pa: PhysicalAddress, bytes: UInt64 = 1) throws(Miss) -> (offset: FileOffset, lookup: PageLookup) {
         guard let bit = memory.bit(for: pa) else { throw .outsideRanges }
         guard let lookup = index.lookup(bit) else { throw .notDumped(bit: bit) }
         let offset = dataOffset &+ lookup.pagesBefore &* PageSize.bytes4K
-        guard offset <= fileSize, fileSize - offset >= PageSize.bytes4K else {
-            throw .pastEndOfFile(offset: FileOffset(offset))
-        }
+        let first = offset &+ (pa.rawValue & PageSize.mask4K)
+        guard first <= fileSize, fileSize - first >= bytes else { throw .pastEndOfFile(offset: FileOffset(first)) }
         return (FileOffset(offset), lookup)
     }
 
-    /// The file offset of the page holding `pa`, or nil if it is not in the file.
+    /// The file offset of the page holding `pa`, or nil if the whole page is not in the file.
     func offset(of pa: PhysicalAddress) -> FileOffset? {
-        try? locate(pa).offset
+        try? locate(pa.pageBase, bytes: PageSize.bytes4K).offset
     }
 
     /// How many of the 4 KiB pages in `[pa, pa + length)` are in the file, counted with the index
@@ -121,7 +126,7 @@ struct DataPages: Sendable {
         switch miss {
         case .outsideRanges: .physicalAddressOutsideRanges(pa)
         case .notDumped(let bit): .pageNotDumped(pa.pageBase, bit: bit)
-        case .pastEndOfFile(let offset): .pagePastEndOfFile(pa.pageBase, offset: offset, fileSize: fileSize)
+        case .pastEndOfFile(let offset): .pagePastEndOfFile(pa, offset: offset, fileSize: fileSize)
         }
     }
 }

@@ -206,7 +206,7 @@ let allVersions: [UInt32] = [1, 2, 3]
             _ = try subject.dump.translate(VirtualAddress(va + 0x3fff_ffff))
             Issue.record("the last byte of the 1 GiB page is outside RAM")
         } catch {
-            #expect(error.reason == .physicalAddressOutsideRanges(PhysicalAddress(base + 0x3fff_f000)))
+            #expect(error.reason == .physicalAddressOutsideRanges(PhysicalAddress(base + 0x3fff_ffff)))
         }
         #expect(subject.dump.kernelPages().filter { $0.virtualAddress.rawValue >= va && $0.virtualAddress.rawValue < va + gigabyte }.count == 512)
     }
@@ -280,5 +280,32 @@ let allVersions: [UInt32] = [1, 2, 3]
         } catch {
             #expect(error.problem == .notRegularFile)
         }
+    }
+}
+
+@Suite struct TruncationTests {
+    /// A v3 dump cut 2000 bytes into its last data page: the bytes before the cut read, the rest do not.
+    @Test func aPageCutByTruncationServesTheBytesBeforeTheCut() throws {
+        let full = try generateDump(.standard(version: 3, seed: 0))
+        let truth = full.truth
+        let pa = try #require(truth.dumpedPages.last)
+        let pageOffset = try #require(truth.fileOffset(ofPhysicalPage: pa))
+        let va = truth.dmapBase + pa
+        let cut = Int(pageOffset) + 2000
+        let dump = try Dump(contents: Array(full.bytes[..<cut]), name: "vmcore.cut")
+        #expect(dump.isTruncated)
+        let inside = try dump.translate(VirtualAddress(va + 1999))
+        #expect(inside.fileOffset.rawValue == pageOffset + 1999)
+        do {
+            _ = try dump.translate(VirtualAddress(va + 2000))
+            Issue.record("byte 2000 of the page is past the end of the file")
+        } catch {
+            #expect(error.reason == .pagePastEndOfFile(PhysicalAddress(pa + 2000), offset: FileOffset(UInt64(cut)), fileSize: UInt64(cut)))
+            #expect(error.description.hasSuffix("at file offset \(hex(UInt64(cut))) is past the end of the truncated file (\(hex(UInt64(cut))))"))
+        }
+        let read = dump.read(VirtualAddress(va + 1000), count: 3000)
+        #expect(read.bytes == Array(full.bytes[(Int(pageOffset) + 1000)..<cut]))
+        #expect(read.error?.virtualAddress.rawValue == va + 2000)
+        #expect(dump.physicalPage(PhysicalAddress(pa)) == nil)
     }
 }

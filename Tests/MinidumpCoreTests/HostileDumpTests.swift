@@ -293,6 +293,12 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
                 let offset = t.dataOffset + UInt64(k) * 4096
                 if k < keep {
                     #expect(dump.physicalPage(PhysicalAddress(pa)) == t.page(atPhysical: pa))
+                } else if offset < size {
+                    // The page cut by truncation: its first bytes are still served.
+                    #expect(dump.physicalPage(PhysicalAddress(pa)) == nil)
+                    #expect(translationFailure(dump, t.dmapBase + pa) == nil)
+                    #expect(translationFailure(dump, t.dmapBase + pa + (size - offset)) == .pagePastEndOfFile(
+                        PhysicalAddress(pa + (size - offset)), offset: FileOffset(size), fileSize: size))
                 } else {
                     #expect(dump.physicalPage(PhysicalAddress(pa)) == nil)
                     #expect(translationFailure(dump, t.dmapBase + pa) == .pagePastEndOfFile(

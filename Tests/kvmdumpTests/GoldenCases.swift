@@ -167,8 +167,10 @@ let goldenCases: [GoldenCase] = {
         c("read-v2-string", "-M Fixtures/vmcore.v2 read \(VA.spanning) --string"),
         c("read-truncated-present", "-M Fixtures/vmcore.truncated read 0xfffffe0000800000 --len 16"),
         c("read-truncated-past-eof", "-M Fixtures/vmcore.truncated read \(VA.msgbufDMAP) --len 16"),
-        c("read-truncated-partial-page", "-M Fixtures/vmcore.truncated read \(VA.truncatedPage) --len 16"),
-        c("read-truncated-into-missing", "-M Fixtures/vmcore.truncated read 0xfffffe0000201ff0 --len 32"),
+        // vmcore.truncated ends 0x7d0 bytes into the page at VA.truncatedPage: those bytes still read.
+        c("read-truncated-cut-page", "-M Fixtures/vmcore.truncated read \(VA.truncatedPage) --len 16"),
+        c("read-truncated-partial-page", "-M Fixtures/vmcore.truncated read 0xfffffe00002027c8 --len 16"),
+        c("read-truncated-into-missing", "-M Fixtures/vmcore.truncated read 0xfffffe00002027c0 --len 32"),
     ]
 
     // translate: arguments and streams, text and JSON, with and without --explain.
@@ -185,7 +187,7 @@ let goldenCases: [GoldenCase] = {
         c("translate-v1", "-M Fixtures/vmcore.v1 translate --explain 0xffffffff802083c8 0xffffffff80400010 0xfffff80100006000"),
         c("translate-v1-json", "-M Fixtures/vmcore.v1 translate --json --explain 0xffffffff802083c8 0xfffff80100006000"),
         c("translate-v2", "-M Fixtures/vmcore.v2 translate --explain \(good)"),
-        c("translate-truncated", "-M Fixtures/vmcore.truncated translate 0xfffffe0000800000 \(VA.truncatedPage) \(VA.msgbufDMAP)"),
+        c("translate-truncated", "-M Fixtures/vmcore.truncated translate 0xfffffe0000800000 \(VA.truncatedPage) 0xfffffe00002027d0 \(VA.msgbufDMAP)"),
     ]
     let streamInput = [
         VA.threadName, "0XFFFFFE0040001000", "  0xfffff800007fe010\t", "0x1234", "zzz", "", VA.absentPage,
