@@ -181,27 +181,44 @@ enum ValueParser {
 
     /// Parses the UTF-8 bytes of an address (`0x…` hexadecimal or decimal); nil if malformed or out of range.
     static func address<C: Collection<UInt8>>(utf8 text: C) -> UInt64? {
-        var digits = text[...]
-        var radix: UInt64 = 10
-        if digits.count > 2, digits.first == UInt8(ascii: "0"),
-           digits.dropFirst().first.map({ $0 | 0x20 == UInt8(ascii: "x") }) == true {
-            digits = digits.dropFirst(2)
-            radix = 16
+        Array(text).withUnsafeBufferPointer { address(bytes: $0) }
+    }
+
+    /// Parses an address from a line held in a buffer, without copying (the `translate -` hot path).
+    static func address(utf8 text: Slice<UnsafeBufferPointer<UInt8>>) -> UInt64? {
+        address(bytes: UnsafeBufferPointer(rebasing: text))
+    }
+
+    /// Parses `0x…` hexadecimal or decimal from `bytes`; nil if malformed or out of range.
+    static func address(bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        var index = 0
+        var hex = false
+        if bytes.count > 2, bytes[0] == UInt8(ascii: "0"), bytes[1] | 0x20 == UInt8(ascii: "x") {
+            index = 2
+            hex = true
         }
-        guard !digits.isEmpty else { return nil }
+        guard index < bytes.count else { return nil }
         var value: UInt64 = 0
-        for byte in digits {
-            let digit: UInt64
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16: digit = UInt64(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16: digit = UInt64(byte - UInt8(ascii: "A") + 10)
-            default: return nil
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if hex {
+                let digit: UInt64
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte &- UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt64(byte &- UInt8(ascii: "a") &+ 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt64(byte &- UInt8(ascii: "A") &+ 10)
+                default: return nil
+                }
+                guard value >> 60 == 0 else { return nil }
+                value = value << 4 | digit
+            } else {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, overflow2) = shifted.addingReportingOverflow(UInt64(byte &- UInt8(ascii: "0")))
+                if overflow1 || overflow2 { return nil }
+                value = sum
             }
-            let (shifted, overflow1) = value.multipliedReportingOverflow(by: radix)
-            let (sum, overflow2) = shifted.addingReportingOverflow(digit)
-            if overflow1 || overflow2 { return nil }
-            value = sum
         }
         return value
     }

@@ -18,13 +18,30 @@ enum Hex {
     /// The two lowercase hex digits of every byte value: entries 2n and 2n+1 are the digits of n.
     static let pairs: [UInt8] = (0..<256).flatMap { [digits[$0 >> 4], digits[$0 & 0xf]] }
 
+    /// Writes `0x` and the lowercase digits of `value` (no padding) at `target`; returns the bytes written (3 to 18).
+    @inline(__always)
+    static func putShort(_ value: UInt64, at target: UnsafeMutablePointer<UInt8>) -> Int {
+        target[0] = UInt8(ascii: "0")
+        target[1] = UInt8(ascii: "x")
+        let width = max(1, (64 - value.leadingZeroBitCount + 3) / 4)
+        return 2 + put(value, width: width, at: target + 2)
+    }
+
+    /// Copies `text` to `target`; returns its length in bytes.
+    @inline(__always)
+    static func put(_ text: StaticString, at target: UnsafeMutablePointer<UInt8>) -> Int {
+        target.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        return text.utf8CodeUnitCount
+    }
+
     /// Writes the low `width` hex digits of `value` at `target`; returns `width`.
     @inline(__always)
     static func put(_ value: UInt64, width: Int, at target: UnsafeMutablePointer<UInt8>) -> Int {
         var rest = value
         var index = width - 1
         while index >= 0 {
-            target[index] = digits[Int(rest & 0xf)]
+            let digit = UInt8(truncatingIfNeeded: rest & 0xf)
+            target[index] = digit &+ (digit < 10 ? UInt8(ascii: "0") : UInt8(ascii: "a") &- 10)
             rest >>= 4
             index -= 1
         }

@@ -93,14 +93,15 @@ struct TranslateCommand: Subcommand {
         let reader = LineReader(fd: 0)
         let readError = reader.forEachLine(idle: { out.flush() }) { line, overlong in
             let trimmed = trim(line)
-            if !overlong, ValueParser.address(utf8: trimmed) == nil, let kernel, !trimmed.isEmpty {
+            let parsed = overlong ? nil : ValueParser.address(utf8: trimmed)
+            if !overlong, parsed == nil, let kernel, !trimmed.isEmpty {
                 let input = String(decoding: trimmed, as: UTF8.self)
                 let failure: String
                 do throws(SymbolExpressionError) {
                     let address = try SymbolExpression.parse(input).evaluate(kernel: kernel, dump: dump)
                     do throws(TranslationError) {
                         let translation = try dump.translate(VirtualAddress(address))
-                        if shared.json { json(translation).writeLine(to: out) } else { out.line(text(translation)) }
+                        if shared.json { json(translation).writeLine(to: out) } else { writeText(translation, to: out) }
                         return !out.isClosed
                     } catch {
                         failure = error.description
@@ -116,7 +117,7 @@ struct TranslateCommand: Subcommand {
                 }
                 return !out.isClosed
             }
-            guard !overlong, let address = ValueParser.address(utf8: trimmed) else {
+            guard let address = parsed else {
                 failed = true
                 let input = String(decoding: overlong ? trimmed.prefix(64) : trimmed, as: UTF8.self)
                 let reason = overlong ? "line too long" : trimmed.isEmpty ? "empty line" : "malformed address"
@@ -129,7 +130,7 @@ struct TranslateCommand: Subcommand {
             }
             do throws(TranslationError) {
                 let translation = try dump.translate(VirtualAddress(address))
-                if shared.json { json(translation).writeLine(to: out) } else { out.line(text(translation)) }
+                if shared.json { json(translation).writeLine(to: out) } else { writeText(translation, to: out) }
             } catch {
                 failed = true
                 if shared.json { json(error).writeLine(to: out) } else { out.line("error: \(error)") }
@@ -149,6 +150,23 @@ struct TranslateCommand: Subcommand {
         while let first = slice.first, blank(first) { slice = slice.dropFirst() }
         while let last = slice.last, blank(last) { slice = slice.dropLast() }
         return slice
+    }
+
+    /// Writes the answer line for `t` (as `text(_:)` gives it) straight into the output buffer: a
+    /// stream of a million addresses then builds no strings. The walk of --explain goes through `text`.
+    private func writeText(_ t: Translation, to out: OutputBuffer) {
+        guard !explainWalk else { return out.line(text(t)) }
+        out.withSpace(96) { p in
+            var n = Hex.put("va 0x", at: p)
+            n += Hex.put(t.virtualAddress.rawValue, width: 16, at: p + n)
+            n += Hex.put(" pa ", at: p + n)
+            n += Hex.putShort(t.physicalAddress.rawValue, at: p + n)
+            n += Hex.put(" offset ", at: p + n)
+            n += Hex.putShort(t.fileOffset.rawValue, at: p + n)
+            n += t.map == .kernelMap ? Hex.put(" map kernel", at: p + n) : Hex.put(" map dmap", at: p + n)
+            n += t.pageSize == .size4K ? Hex.put(" page 4K\n", at: p + n) : Hex.put(" page 2M\n", at: p + n)
+            return n
+        }
     }
 
     /// `va 0x… pa 0x… offset 0x… map kernel page 4K`, and the walk with --explain.
