@@ -20,6 +20,9 @@ test: test-debug test-asan test-tsan fuzz
 test-debug:
 	$(SWIFT) build
 	$(SWIFT) test
+	$$($(SWIFT) build --show-bin-path)/kvmdump-bench --smoke > .build/bench-smoke.log 2>&1 \
+		|| { tail -40 .build/bench-smoke.log; exit 1; }
+	@echo "bench-smoke: ok"
 
 # ld.gold prints a harmless "Cannot export local symbol '__asan_…'" warning per sanitizer symbol.
 LD_NOISE = { grep -v "Cannot export local symbol '__\(asan\|tsan\)_" || true; }
