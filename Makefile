@@ -63,8 +63,11 @@ FUZZ_FLAGS = -dict=Fuzz/minidump.dict -max_len=131072 -timeout=5 -rss_limit_mb=1
 fuzz-build:
 	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
 	clang -O2 -fsanitize=fuzzer-no-link,address -c Sources/CBitCount/bitcount.c -o $(FUZZ_DIR)/bitcount.o
+	swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name MappedBytes -I Sources/CBitCount/include \
+		-emit-module -emit-module-path $(FUZZ_DIR)/MappedBytes.swiftmodule -emit-library -static \
+		Sources/MappedBytes/*.swift -o $(FUZZ_DIR)/libMappedBytes.a
 	swiftc -O -sanitize=fuzzer,address -use-ld=lld -parse-as-library -module-name MinidumpFuzz \
-		-I Sources/CBitCount/include $(FUZZ_DIR)/bitcount.o \
+		-I Sources/CBitCount/include -I $(FUZZ_DIR) $(FUZZ_DIR)/libMappedBytes.a $(FUZZ_DIR)/bitcount.o \
 		Sources/MinidumpCore/*.swift Fuzz/FuzzMinidump.swift -o $(FUZZ_DIR)/fuzz-minidump
 	swiftc -Onone -parse-as-library -module-name FuzzSeeds \
 		Sources/VMCoreBuilder/*.swift Fuzz/MakeSeeds.swift -o $(FUZZ_DIR)/make-seeds
@@ -83,4 +86,4 @@ install: release
 	install -m 644 kvmdump.1 $(DESTDIR)$(PREFIX)/share/man/man1/kvmdump.1
 
 clean:
-	rm -rf .build .build-asan $(FUZZ_DIR)
+	rm -rf .build .build-asan .build-tsan $(FUZZ_DIR)

@@ -13,11 +13,13 @@ let package = Package(
     ],
     targets: [
         // The dump reader: file bytes -> sections -> index -> translator -> reads. No Foundation.
-        .target(name: "MinidumpCore", dependencies: ["CBitCount"]),
+        .target(name: "MinidumpCore", dependencies: ["MappedBytes"]),
+        // ELF64 reader for the kernel image (symbols, initialised data). No Foundation.
+        .target(name: "KernelImage", dependencies: ["MappedBytes"]),
+        // Read-only mapped files and bounds-checked byte views: the package's unsafe code, in one file.
+        .target(name: "MappedBytes", dependencies: ["CBitCount"]),
         // Popcount over runs of bitmap words, with POPCNT chosen at load time where the CPU has it.
         .target(name: "CBitCount"),
-        // ELF64 reader for the kernel image (symbols, initialised data). No Foundation.
-        .target(name: "KernelImage"),
         // Kernel symbols applied to a dump: symbol expressions, msgbuf via msgbufp, the crash summary.
         .target(name: "CrashInfo", dependencies: ["MinidumpCore", "KernelImage"]),
         // Deterministic fixture generator (the tests' ground truth); independent of MinidumpCore.
@@ -25,7 +27,7 @@ let package = Package(
         .executableTarget(name: "mkvmcore", dependencies: ["VMCoreBuilder"]),
         .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage", "CrashInfo"]),
         .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
-        .testTarget(name: "MinidumpCoreTests", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
+        .testTarget(name: "MinidumpCoreTests", dependencies: ["MinidumpCore", "MappedBytes", "VMCoreBuilder"]),
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "CrashInfoTests", dependencies: ["CrashInfo", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "kvmdumpTests", dependencies: ["VMCoreBuilder"]),

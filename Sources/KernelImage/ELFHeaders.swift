@@ -1,3 +1,5 @@
+import MappedBytes
+
 /// One section header (`Elf64_Shdr`) with its resolved name.
 public struct Section: Sendable, Hashable {
     /// SHT_PROGBITS: initialised contents stored in the file.
@@ -127,15 +129,15 @@ struct ELFParser {
         }
         return value
     }
-    private func u8(_ o: UInt64) throws(KernelImageError) -> UInt8 { try load(o, view.u8(o)) }
-    private func u16(_ o: UInt64) throws(KernelImageError) -> UInt16 { try load(o, view.u16(o)) }
-    private func u32(_ o: UInt64) throws(KernelImageError) -> UInt32 { try load(o, view.u32(o)) }
-    private func u64(_ o: UInt64) throws(KernelImageError) -> UInt64 { try load(o, view.u64(o)) }
+    private func u8(_ o: UInt64) throws(KernelImageError) -> UInt8 { try load(o, view.uint8(at: o)) }
+    private func u16(_ o: UInt64) throws(KernelImageError) -> UInt16 { try load(o, view.uint16(at: o)) }
+    private func u32(_ o: UInt64) throws(KernelImageError) -> UInt32 { try load(o, view.uint32(at: o)) }
+    private func u64(_ o: UInt64) throws(KernelImageError) -> UInt64 { try load(o, view.uint64(at: o)) }
 
     /// Decodes the whole image; every offset and size is checked against the file first.
     func parse() throws(KernelImageError) -> ParsedELF {
         var elf = ParsedELF()
-        let magic = view.bytes(0, min(4, fileSize)) ?? []
+        let magic = view.bytes(at: 0, length: min(4, fileSize)) ?? []
         guard magic == [0x7f, 0x45, 0x4c, 0x46] else { throw .badMagic(file: file, found: magic) }
         try requireFits("ELF identification", offset: 0, entrySize: 16, count: 1)
         let elfClass = try u8(4)
@@ -281,13 +283,13 @@ struct ELFParser {
         }
         let rest = table.size - start
         let limit = min(rest, table.budget)
-        guard let nul = view.firstNUL(table.offset + start, limit) else {
+        guard let nul = view.firstOffset(of: 0, at: table.offset + start, length: limit) else {
             if limit < rest { throw .namesTooLarge(file: file, table: table.label, budget: table.budget) }
             throw .unterminatedName(file: file, offset: start, table: table.label)
         }
         let length = nul - (table.offset + start)
         table.budget -= length + 1
-        let name = view.string(table.offset + start, length) ?? ""
+        let name = view.string(at: table.offset + start, length: length) ?? ""
         table.cache[offset] = name
         return name
     }

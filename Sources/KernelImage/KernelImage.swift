@@ -1,3 +1,5 @@
+import MappedBytes
+
 /// A FreeBSD amd64 kernel image (`/boot/kernel/kernel`): an ELF64 little-endian file,
 /// opened read-only, with its sections, loadable segments and symbols, and reads of the
 /// initialised data it carries, by virtual address.
@@ -27,7 +29,7 @@ public final class KernelImage: Sendable {
     /// EM_X86_64.
     public static let machineX86_64: UInt16 = 62
 
-    private let storage: ImageStorage
+    private let storage: MappedFile
     /// Name → index in `symbols` of the preferred symbol with that name.
     private let byName: [String: Int]
     /// Indices of symbols usable for symbolization, sorted by (value, preference).
@@ -40,21 +42,27 @@ public final class KernelImage: Sendable {
     /// Throws `KernelImageError` if the file cannot be opened or mapped, or is not a
     /// well-formed ELF64 little-endian file (see the error cases).
     public convenience init(path: String) throws(KernelImageError) {
-        try self.init(storage: ImageStorage(path: path, label: path), label: path)
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch {
+            throw KernelImageError(error, file: path)
+        }
+        try self.init(storage: file, label: path)
     }
 
     /// Parses an image held in memory (copied); `name` labels errors in place of a path.
     ///
     /// Throws `KernelImageError` as `init(path:)` does for malformed contents.
     public convenience init(bytes: [UInt8], name: String) throws(KernelImageError) {
-        try self.init(storage: ImageStorage(copying: bytes), label: name)
+        try self.init(storage: MappedFile(name: name, contents: bytes), label: name)
     }
 
-    private init(storage: ImageStorage, label: String) throws(KernelImageError) {
-        let elf = try ELFParser(view: storage.view, file: label).parse()
+    private init(storage: MappedFile, label: String) throws(KernelImageError) {
+        let elf = try ELFParser(view: storage.bytes, file: label).parse()
         self.storage = storage
         path = label
-        fileSize = storage.view.count
+        fileSize = storage.bytes.count
         fileType = elf.fileType
         machine = elf.machine
         osABI = elf.osABI
@@ -222,7 +230,7 @@ public final class KernelImage: Sendable {
         guard n <= loc.initialised else {
             throw .notInitialised(file: path, address: va, count: n, region: regionName(va + loc.initialised))
         }
-        guard let bytes = storage.view.bytes(loc.fileOffset, n) else {
+        guard let bytes = storage.bytes.bytes(at: loc.fileOffset, length: n) else {
             throw .truncated(file: path, what: "data for address \(hex(va))", offset: loc.fileOffset,
                              entrySize: n, count: 1, fileSize: UInt64(fileSize))
         }
@@ -250,9 +258,9 @@ public final class KernelImage: Sendable {
         guard let loc = locate(va) else { throw .unmappedAddress(file: path, address: va, count: 1) }
         let wanted = UInt64(maxLength) + 1
         let scan = min(wanted, loc.initialised)
-        let view = storage.view
-        if scan > 0, let nul = view.firstNUL(loc.fileOffset, scan) {
-            return view.string(loc.fileOffset, nul - loc.fileOffset) ?? ""
+        let view = storage.bytes
+        if scan > 0, let nul = view.firstOffset(of: 0, at: loc.fileOffset, length: scan) {
+            return view.string(at: loc.fileOffset, length: nul - loc.fileOffset) ?? ""
         }
         if scan == wanted { throw .stringTooLong(file: path, address: va, maxLength: maxLength) }
         if loc.initialised < loc.mapped {

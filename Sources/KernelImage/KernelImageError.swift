@@ -1,3 +1,5 @@
+import MappedBytes
+
 /// Every way opening or reading a kernel image can fail.
 ///
 /// Each case carries the file label (the path, or the name given for an in-memory image),
@@ -13,6 +15,8 @@ public enum KernelImageError: Error, Sendable, Equatable, CustomStringConvertibl
     case notARegularFile(file: String, mode: UInt32)
     /// `mmap(2)` of `size` bytes failed with `errno`.
     case mapFailed(file: String, size: UInt64, errno: Int32)
+    /// The file is larger than this host can map (bytes).
+    case tooLarge(file: String, size: UInt64)
     /// The structure `what` at file offset `offset`, `entrySize` bytes × `count` entries,
     /// does not fit in a file of `fileSize` bytes (or the product/sum overflows).
     case truncated(file: String, what: String, offset: UInt64, entrySize: UInt64, count: UInt64, fileSize: UInt64)
@@ -43,17 +47,30 @@ public enum KernelImageError: Error, Sendable, Equatable, CustomStringConvertibl
     /// A caller-supplied length or count is negative; `argument` names it.
     case invalidArgument(file: String, argument: String, value: Int)
 
+    /// The error for a failed open or map of the image `file`.
+    init(_ error: FileError, file: String) {
+        switch error {
+        case .open(let code): self = .openFailed(file: file, errno: code)
+        case .stat(let code): self = .statFailed(file: file, errno: code)
+        case .notRegularFile(let mode): self = .notARegularFile(file: file, mode: mode)
+        case .tooLarge(let size): self = .tooLarge(file: file, size: size)
+        case .map(let code, let size): self = .mapFailed(file: file, size: size, errno: code)
+        }
+    }
+
     /// One line: the file label, the field or structure, and the offending value(s) in hex.
     public var description: String {
         switch self {
         case let .openFailed(file, errno):
-            return "\(file): cannot open (errno \(errno))"
+            return "\(file): cannot open: \(errorText(errno))"
         case let .statFailed(file, errno):
-            return "\(file): cannot stat (errno \(errno))"
+            return "\(file): cannot stat: \(errorText(errno))"
         case let .notARegularFile(file, mode):
-            return "\(file): not a regular file (st_mode 0o\(String(mode, radix: 8)))"
+            return "\(file): not a regular file" + (mode & 0o170000 == 0o040000 ? " (a directory)" : "")
+        case let .tooLarge(file, size):
+            return "\(file): file too large to map (\(hex(size)) bytes)"
         case let .mapFailed(file, size, errno):
-            return "\(file): cannot map \(hex(size)) bytes (errno \(errno))"
+            return "\(file): cannot map \(hex(size)) bytes: \(errorText(errno))"
         case let .truncated(file, what, offset, entrySize, count, fileSize):
             let extent = count == 1 ? "\(entrySize)" : "\(entrySize) × \(count)"
             return "\(file): \(what) at \(hex(offset)) + \(extent) runs past the end of the file (\(hex(fileSize)))"

@@ -1,3 +1,5 @@
+import MappedBytes
+
 /// The amd64 minidump, versions 1 to 3 (spec §2): header decoding and the kernel-map walk.
 
 /// amd64 minidump backend.

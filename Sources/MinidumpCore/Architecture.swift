@@ -1,3 +1,5 @@
+import MappedBytes
+
 /// The table of operations every architecture's minidump backend fills in. The core (`Dump`)
 /// never names an architecture; adding one means adding a file and a line to `registered`.
 

@@ -1,3 +1,5 @@
+import MappedBytes
+
 /// The dump façade: opens a minidump and answers questions about it.
 
 /// The bytes a read got, and why it stopped early if it did.
@@ -75,7 +77,13 @@ public final class Dump: Sendable {
     /// Opens the minidump at `path` read-only.
     /// - Throws: `DumpError` naming the file, the field or section, and the value at fault.
     public convenience init(path: String) throws(DumpError) {
-        try self.init(file: try MappedFile(path: path))
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch {
+            throw DumpError(path: path, problem: DumpError.Problem(error))
+        }
+        try self.init(file: file)
     }
 
     /// Opens a dump held in memory (for example one decompressed by the caller); `name` stands
@@ -118,7 +126,7 @@ public final class Dump: Sendable {
             layout = try layout.withDataPages(index.population)
             let mapStart = layout.pageTableMap.offset.rawValue
             let mapPresent = mapStart >= file.size ? 0 : min(layout.pageTableMap.length, file.size - mapStart)
-            let map = bytes.slice(offset: mapStart, length: mapPresent) ?? ByteView(base: nil, count: 0)
+            let map = bytes.slice(offset: mapStart, length: mapPresent) ?? .empty
             architecture = backend.init(header: header, map: map, mapOffset: layout.pageTableMap.offset)
             pages = DataPages(memory: memory, index: index, dataOffset: layout.data.offset.rawValue,
                               fileSize: file.size, file: bytes)
@@ -133,7 +141,7 @@ public final class Dump: Sendable {
 
     /// Picks the backend whose magic the header page carries.
     private static func architecture(for page: ByteView) throws(DumpError.Problem) -> any MinidumpArchitecture.Type {
-        let magic = page.bytes(at: 0, length: magicLength) ?? []
+        let magic = page.bytes(at: 0, length: UInt64(magicLength)) ?? []
         for (signature, format) in otherFormats where magic.starts(with: signature) {
             throw .unsupportedFormat(format)
         }
@@ -227,7 +235,7 @@ public final class Dump: Sendable {
             }
             let inFile = fileSize - translation.fileOffset.rawValue
             let chunk = Int(min(UInt64(remaining), translation.contiguousBytes, inFile))
-            _ = file.bytes.append(at: translation.fileOffset.rawValue, length: chunk, to: &bytes)
+            _ = file.bytes.append(at: translation.fileOffset.rawValue, length: UInt64(chunk), to: &bytes)
             remaining -= chunk
             let (next, overflow) = cursor.addingReportingOverflow(UInt64(chunk))
             if overflow && remaining > 0 {
@@ -255,7 +263,7 @@ public final class Dump: Sendable {
     /// The bytes of the physical page at `pa` (4096 bytes), or nil if it is not in the file.
     public func physicalPage(_ pa: PhysicalAddress) -> [UInt8]? {
         guard let offset = pages.offset(of: pa) else { return nil }
-        return file.bytes.bytes(at: offset.rawValue, length: Int(PageSize.bytes4K))
+        return file.bytes.bytes(at: offset.rawValue, length: PageSize.bytes4K)
     }
 
     /// The file offset of the physical page holding `pa`, or nil if it is not in the file.
@@ -269,10 +277,10 @@ public final class Dump: Sendable {
     /// after the ring (in the section's padding) when it is there and valid.
     public func messageBuffer() -> MessageBuffer {
         let section = layout.messageBuffer
-        let ring = file.bytes.bytes(at: section.offset.rawValue, length: Int(section.length)) ?? []
+        let ring = file.bytes.bytes(at: section.offset.rawValue, length: section.length) ?? []
         var structure: MsgbufStructure?
         if let padded = roundUpToPage(section.length), padded - section.length >= UInt64(MsgbufStructure.size),
-           let bytes = file.bytes.bytes(at: section.end.rawValue, length: MsgbufStructure.size) {
+           let bytes = file.bytes.bytes(at: section.end.rawValue, length: UInt64(MsgbufStructure.size)) {
             structure = MsgbufStructure(bytes: bytes)
         }
         return MessageBuffer(ring: ring, structure: structure)

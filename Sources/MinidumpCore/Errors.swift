@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import MappedBytes
 
 /// Why a dump could not be opened. Every case names the field or section and the value at fault.
 public struct DumpError: Error, Sendable, CustomStringConvertible {
@@ -58,6 +54,16 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
         case dumpAvailEmpty
         /// dump_avail describes more pages than the bitmap has bits.
         case dumpAvailExceedsBitmap(pages: UInt64, bitmapBits: UInt64)
+
+        /// The problem a failed open or map of the file is.
+        init(_ error: FileError) {
+            switch error {
+            case .open(let code), .stat(let code): self = .cannotOpen(errno: code)
+            case .notRegularFile: self = .notRegularFile
+            case .tooLarge(let size): self = .fileTooLarge(size: size)
+            case .map(let code, _): self = .cannotMap(errno: code)
+            }
+        }
 
         /// A sentence a person can act on.
         public var description: String {
@@ -162,10 +168,4 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
             }
         }
     }
-}
-
-/// The C library's text for an errno value.
-func errorText(_ code: Int32) -> String {
-    guard let text = strerror(code) else { return "errno \(code)" }
-    return String(cString: text)
 }

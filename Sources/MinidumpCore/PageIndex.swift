@@ -1,3 +1,5 @@
+import MappedBytes
+
 /// The page index: which bitmap bits are set, and how many set bits precede a given bit, in O(1).
 ///
 /// This is libkvm's popcount-bin design (spec §3.1): one count per 1024 bits (a "bin edge"),

@@ -1,3 +1,5 @@
+import MappedBytes
+
 /// The physical memory a dump can describe: the dump_avail ranges (v3) or the single range implied
 /// by the bitmap (v1, v2), and the mapping between physical pages and bitmap bits.
 

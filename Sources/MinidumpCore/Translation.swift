@@ -1,3 +1,5 @@
+import MappedBytes
+
 /// What a translation and a page walk return: plain values a person or a script can print.
 
 /// Which of the kernel's address maps a virtual address was found in.

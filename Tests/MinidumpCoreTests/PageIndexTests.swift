@@ -1,5 +1,6 @@
 import Testing
 @testable import MinidumpCore
+import MappedBytes
 import VMCoreBuilder
 
 /// The deliberately slow reference: count set bits one by one from bit 0.
@@ -12,7 +13,8 @@ func linearRank(_ words: [UInt64], _ bit: Int) -> UInt64 {
 /// Runs `body` with a `ByteView` over the little-endian bytes of `words`.
 func withView<R>(_ words: [UInt64], _ body: (ByteView) -> R) -> R {
     let bytes = words.flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) } }
-    return bytes.withUnsafeBytes { raw in body(ByteView(base: raw.baseAddress, count: raw.count)) }
+    let file = MappedFile(name: "bitmap", contents: bytes)
+    return withExtendedLifetime(file) { body(file.bytes) }
 }
 
 @Suite struct PageIndexTests {
