@@ -120,15 +120,18 @@ public final class KernelImage: Sendable {
         return low
     }
 
-    private static func nameRank(_ s: Symbol) -> Int {
-        let binding: Int
-        switch s.binding {
-        case .global: binding = 3
-        case .weak: binding = 2
-        case .local: binding = 1
-        case .other: binding = 0
+    /// Global over weak over local over anything else.
+    private static func bindingRank(_ binding: Symbol.Binding) -> Int {
+        switch binding {
+        case .global: 3
+        case .weak: 2
+        case .local: 1
+        case .other: 0
         }
-        return (s.isDefined ? 16 : 0) + binding * 2 + (s.isDynamic ? 0 : 1)
+    }
+
+    private static func nameRank(_ s: Symbol) -> Int {
+        (s.isDefined ? 16 : 0) + bindingRank(s.binding) * 2 + (s.isDynamic ? 0 : 1)
     }
 
     private static func nameIndex(_ symbols: [Symbol]) -> [String: Int] {
@@ -146,14 +149,7 @@ public final class KernelImage: Sendable {
     }
 
     private static func addressRank(_ s: Symbol) -> Int {
-        let binding: Int
-        switch s.binding {
-        case .global: binding = 3
-        case .weak: binding = 2
-        case .local: binding = 1
-        case .other: binding = 0
-        }
-        return (isSizedCode(s) ? 8 : 0) + binding
+        (isSizedCode(s) ? 8 : 0) + bindingRank(s.binding)
     }
 
     /// Sorted by value, then rank ascending, then table order descending, so the last entry

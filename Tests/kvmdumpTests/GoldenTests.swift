@@ -19,17 +19,31 @@ func run(_ golden: GoldenCase) throws -> RunResult {
             try Data().write(to: scratch.url.appendingPathComponent("vmcore.empty"))
         }
     }
-    let directory = scratch.url.path
-    let arguments = golden.arguments.map { $0.replacingOccurrences(of: "$TMP", with: directory) }
-    var result = try Tool.run(arguments, environment: golden.environment, stdin: golden.stdin.map { Data($0.utf8) })
-    if !golden.scratch.isEmpty {
+    return try Tool.run(golden.arguments, scratch: scratch.url.path, environment: golden.environment, stdin: golden.stdin)
+}
+
+extension Tool {
+    /// Runs the tool with `$TMP` in `arguments` standing for the scratch directory, and writes `$TMP`
+    /// back in place of that directory in the output (byte for byte: output may be binary), so the
+    /// goldens do not depend on where it was.
+    static func run(_ arguments: [String], scratch directory: String, environment: [String: String],
+                    stdin: String?) throws -> RunResult {
+        let arguments = arguments.map { $0.replacingOccurrences(of: "$TMP", with: directory) }
+        var result = try run(arguments, environment: environment, stdin: stdin.map { Data($0.utf8) })
+        let path = Data(directory.utf8)
         let placeholder = { (data: Data) in
-            Data(String(decoding: data, as: UTF8.self).replacingOccurrences(of: directory, with: "$TMP").utf8)
+            var output = Data()
+            var rest = data[...]
+            while let found = rest.range(of: path) {
+                output += rest[..<found.lowerBound] + Data("$TMP".utf8)
+                rest = rest[found.upperBound...]
+            }
+            return output + rest
         }
         result.stdout = placeholder(result.stdout)
         result.stderr = placeholder(result.stderr)
+        return result
     }
-    return result
 }
 
 @Suite("Golden outputs")

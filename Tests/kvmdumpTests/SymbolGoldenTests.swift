@@ -114,15 +114,7 @@ func run(_ golden: SymbolGoldenCase) throws -> RunResult {
     for kernel in ScratchKernel.allCases {
         try kernel.bytes(from: good).write(to: scratch.url.appendingPathComponent(kernel.rawValue))
     }
-    let directory = scratch.url.path
-    let arguments = golden.arguments.map { $0.replacingOccurrences(of: "$TMP", with: directory) }
-    var result = try Tool.run(arguments, environment: golden.environment, stdin: golden.stdin.map { Data($0.utf8) })
-    let placeholder = { (data: Data) in
-        Data(String(decoding: data, as: UTF8.self).replacingOccurrences(of: directory, with: "$TMP").utf8)
-    }
-    result.stdout = placeholder(result.stdout)
-    result.stderr = placeholder(result.stderr)
-    return result
+    return try Tool.run(golden.arguments, scratch: scratch.url.path, environment: golden.environment, stdin: golden.stdin)
 }
 
 @Suite("Golden outputs: symbols, info, expressions")
