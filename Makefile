@@ -55,6 +55,9 @@ bench-smoke:
 	$(RELEASE_BIN)/kvmdump-bench --smoke
 
 FUZZ_DIR = .fuzz
+# Sanitizers of the fuzz build. For long local campaigns FUZZ_SAN=fuzzer (no ASan) runs about 3x as many
+# inputs a second; Swift's own checks still trap on any out-of-bounds access outside MappedBytes.
+FUZZ_SAN ?= fuzzer,address
 # Small seeds and a dictionary keep libFuzzer fast and deep; ASan without allocation stacks or leak
 # checks runs about twice as many inputs a second. Crashes land in $(FUZZ_DIR)/crash-*.
 FUZZ_ENV   = ASAN_OPTIONS=malloc_context_size=0:detect_leaks=0
@@ -62,11 +65,11 @@ FUZZ_FLAGS = -dict=Fuzz/minidump.dict -max_len=131072 -timeout=5 -rss_limit_mb=1
 	-artifact_prefix=$(FUZZ_DIR)/crash-
 fuzz-build:
 	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
-	clang -O2 -fsanitize=fuzzer-no-link,address -c Sources/CBitCount/bitcount.c -o $(FUZZ_DIR)/bitcount.o
-	swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name MappedBytes -I Sources/CBitCount/include \
+	clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/CBitCount/bitcount.c -o $(FUZZ_DIR)/bitcount.o
+	swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -module-name MappedBytes -I Sources/CBitCount/include \
 		-emit-module -emit-module-path $(FUZZ_DIR)/MappedBytes.swiftmodule -emit-library -static \
 		Sources/MappedBytes/*.swift -o $(FUZZ_DIR)/libMappedBytes.a
-	swiftc -O -sanitize=fuzzer,address -use-ld=lld -parse-as-library -module-name MinidumpFuzz \
+	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name MinidumpFuzz \
 		-I Sources/CBitCount/include -I $(FUZZ_DIR) $(FUZZ_DIR)/libMappedBytes.a $(FUZZ_DIR)/bitcount.o \
 		Sources/MinidumpCore/*.swift Fuzz/FuzzMinidump.swift -o $(FUZZ_DIR)/fuzz-minidump
 	swiftc -Onone -parse-as-library -module-name FuzzSeeds \
