@@ -169,9 +169,8 @@ public final class Dump: Sendable {
         var findings: [IntegrityFinding] = []
         let expected = layout.expectedFileSize
         if fileSize < expected {
-            let dataPresent = fileSize > layout.data.offset.rawValue ? (fileSize - layout.data.offset.rawValue) >> 12 : 0
             findings.append(.truncated(expectedSize: expected, fileSize: fileSize,
-                                       missingPages: pages.index.population - dataPresent))
+                                       missingPages: pages.index.population - pages.pagesInFile))
         } else if fileSize > expected {
             findings.append(.trailingBytes(expectedSize: expected, fileSize: fileSize))
         }
@@ -346,11 +345,9 @@ public final class Dump: Sendable {
     public func statistics() -> DumpStatistics {
         var census = KernelMapCensus()
         architecture.forEachKernelPage(pages: pages, census: &census) { _ in true }
-        let dataPresent = fileSize > layout.data.offset.rawValue
-            ? min((fileSize - layout.data.offset.rawValue) >> 12, dumpedPageCount) : 0
         return DumpStatistics(
             bitmapBits: pages.index.bitCount, dumpedPages: dumpedPageCount,
-            pagesInFile: dataPresent,
+            pagesInFile: pages.pagesInFile,
             physicalBytesCovered: pages.memory.coveredBytes, physicalBytesDumped: dumpedPageCount * PageSize.bytes4K,
             physicalRanges: physicalRanges, kernelMap: census,
             kernelMapBytes: kernelMapRange.map { $0.upperBound - $0.lowerBound + 1 } ?? 0,

@@ -87,6 +87,11 @@ struct DataPages: Sendable {
     /// The whole file.
     let file: ByteView
 
+    /// Dumped pages wholly in the file: all of them unless the file is truncated.
+    var pagesInFile: UInt64 {
+        fileSize > dataOffset ? min((fileSize - dataOffset) >> 12, index.population) : 0
+    }
+
     /// Why `locate` failed.
     enum Miss: Error {
         case outsideRanges
@@ -115,7 +120,7 @@ struct DataPages: Sendable {
     /// How many of the 4 KiB pages in `[pa, pa + length)` are in the file, counted with the index
     /// (a few word scans per range, however long the span).
     func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int {
-        let inFile = fileSize > dataOffset ? (fileSize - dataOffset) >> 12 : 0
+        let inFile = pagesInFile
         var present: UInt64 = 0
         memory.forEachBitRun(from: pa, length: length) { bits in
             present += min(index.rank(bits.upperBound), inFile) - min(index.rank(bits.lowerBound), inFile)
