@@ -36,8 +36,8 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     static func sectionOrder(for header: MinidumpHeader) -> [SectionLayout.Section]
 
     /// Builds the translator over the page-table map bytes present in the file (`map` may be
-    /// shorter than the header says if the file is truncated).
-    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset)
+    /// shorter than the header says if the file is truncated); `pages` finds page-table pages.
+    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset, pages: DataPages)
 
     /// The kernel map's virtual range, or nil if it is empty.
     var kernelMapRange: ClosedRange<UInt64>? { get }

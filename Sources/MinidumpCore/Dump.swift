@@ -127,9 +127,9 @@ public final class Dump: Sendable {
             let mapStart = layout.pageTableMap.offset.rawValue
             let mapPresent = mapStart >= file.size ? 0 : min(layout.pageTableMap.length, file.size - mapStart)
             let map = bytes.slice(offset: mapStart, length: mapPresent) ?? .empty
-            architecture = backend.init(header: header, map: map, mapOffset: layout.pageTableMap.offset)
             pages = DataPages(memory: memory, index: index, dataOffset: layout.data.offset.rawValue,
                               fileSize: file.size, file: bytes)
+            architecture = backend.init(header: header, map: map, mapOffset: layout.pageTableMap.offset, pages: pages)
             self.header = header
             self.layout = layout
             findings = Self.findings(layout: layout, fileSize: file.size, pages: pages, mapPresent: mapPresent,
