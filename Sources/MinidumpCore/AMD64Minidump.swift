@@ -32,9 +32,10 @@ final class AMD64Minidump: MinidumpArchitecture {
     /// File offsets of the page-table pages named by valid non-PS PDEs (v2+), one array of 512 per
     /// 1 GiB slot that has any, found once at open (spec §9 rule 10) so a 4 KiB translation does one
     /// index lookup instead of two. `.max` (and a slot past the table) means "look it up": absent,
-    /// cut by truncation, or beyond the `tableSlotLimit` slots kept.
+    /// cut by truncation, or beyond the first `tableSlotLimit` slots of the map.
     private let tablePages: [[UInt64]?]
-    /// At most this many slots get a table (16 MiB): a real 2 TiB kernel map has 2048 slots.
+    /// Only the first this many 1 GiB slots are scanned at open (16 MiB of map, at most 16 MiB of
+    /// tables): a real 2 TiB kernel map has 2048.
     static let tableSlotLimit = 4096
 
     static func parseHeader(_ page: ByteView) throws(DumpError.Problem) -> MinidumpHeader {
@@ -103,16 +104,11 @@ final class AMD64Minidump: MinidumpArchitecture {
     /// Locates the page-table page of every valid non-PS PDE in `map`, slot by slot.
     private static func findTablePages(map: ByteView, pages: DataPages) -> [[UInt64]?] {
         var slots: [[UInt64]?] = []
-        var kept = 0
         var index = 0
-        while let pde = map.word(index) {
+        while index < tableSlotLimit * 512, let pde = map.word(index) {
             if index % 512 == 0 { slots.append(nil) }
-            if pde & valid != 0, pde & pageSizeBit == 0, kept < tableSlotLimit || slots[slots.count - 1] != nil,
-               let offset = pages.offset(of: PhysicalAddress(pde & frame4K)) {
-                if slots[slots.count - 1] == nil {
-                    slots[slots.count - 1] = [UInt64](repeating: .max, count: 512)
-                    kept += 1
-                }
+            if pde & valid != 0, pde & pageSizeBit == 0, let offset = pages.offset(of: PhysicalAddress(pde & frame4K)) {
+                if slots[slots.count - 1] == nil { slots[slots.count - 1] = [UInt64](repeating: .max, count: 512) }
                 slots[slots.count - 1]![index % 512] = offset.rawValue
             }
             index += 1
