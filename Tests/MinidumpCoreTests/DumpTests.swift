@@ -309,3 +309,27 @@ let allVersions: [UInt32] = [1, 2, 3]
         #expect(dump.physicalPage(PhysicalAddress(pa)) == nil)
     }
 }
+
+@Suite struct LargeKernelMapTests {
+    /// Page-table pages are located at open only in the first 4096 1 GiB slots of the map; a 4 KiB
+    /// mapping beyond them translates through the index lookup, with the same answer.
+    @Test func fourKilobytePagesBeyondThePrecomputedSlotsTranslateToo() throws {
+        let kernbase: UInt64 = 0xffff_8000_0000_0000  // 4100 GiB of map must fit below 2^64 and the direct map
+        let gigabyte: UInt64 = 0x4000_0000
+        let inside = kernbase + 5 * gigabyte
+        let beyond = kernbase + 4098 * gigabyte
+        let description = DumpDescription(
+            version: 3, seed: 9, physicalRanges: DumpDescription.standardRanges, kernbase: kernbase,
+            kernelMapSlots: 4100,
+            mappings: [KernelMapping(virtualAddress: inside, pageSize: .size4K, count: 3),
+                       KernelMapping(virtualAddress: beyond, pageSize: .size4K, count: 3)])
+        let subject = try Subject(description)
+        for va in [inside, inside + 0x1fff, beyond, beyond + 0x2abc] {
+            let translation = try subject.dump.translate(VirtualAddress(va))
+            #expect(translation.physicalAddress.rawValue == subject.truth.physicalAddress(ofVirtual: va))
+            #expect(subject.reference.fileOffset(of: va).map(UInt64.init) == translation.fileOffset.rawValue)
+            #expect(translation.walk.pageTablePage != nil)
+        }
+        #expect(throws: TranslationError.self) { try subject.dump.translate(VirtualAddress(beyond + 0x3000)) }
+    }
+}
