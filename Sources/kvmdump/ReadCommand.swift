@@ -6,7 +6,7 @@ struct ReadCommand: Subcommand {
     static let name = "read"
     static let abstract = "Read kernel memory at a virtual address."
     static let usage = "ADDR --len N [--raw | --string | --u8 | --u16 | --u32 | --u64]"
-    static let positionals = [Positional(name: "ADDR", help: "Kernel virtual address, 0x... hexadecimal or decimal.")]
+    static let positionals = [Positional(name: "ADDR", help: "Kernel virtual address: 0x... hex or decimal; with -N also a symbol expression (hz, *panicstr, allproc+0x10).")]
     static let length = Option.value(
         "len", "N", help: "Bytes to read (decimal or 0x..., suffix k/m/g allowed); for --string the maximum (256).")
     static let raw = Option.flag("raw", help: "Write the bytes as they are.")

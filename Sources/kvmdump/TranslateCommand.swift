@@ -13,7 +13,7 @@ struct TranslateCommand: Subcommand {
     static let abstract = "Translate virtual addresses to physical addresses and file offsets."
     static let usage = "[--explain] ADDR... | -"
     static let positionals = [
-        Positional(name: "ADDR", help: "Kernel virtual address, 0x... hexadecimal or decimal."),
+        Positional(name: "ADDR", help: "Kernel virtual address: 0x... hex or decimal; with -N also a symbol expression (hz, *panicstr, allproc+0x10)."),
         Positional(name: "-", help: "Read addresses from standard input, one per line."),
     ]
     static let explain = Option.flag(
