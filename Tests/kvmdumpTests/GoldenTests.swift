@@ -22,6 +22,23 @@ func run(_ golden: GoldenCase) throws -> RunResult {
     return try Tool.run(golden.arguments, scratch: scratch.url.path, environment: golden.environment, stdin: golden.stdin)
 }
 
+extension GoldenFiles {
+    /// With `KVMDUMP_UPDATE_GOLDENS=1`, records `actual`; otherwise compares it with the recorded files.
+    func verify(_ actual: RunResult, arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws {
+        if updatingGoldens {
+            try save(actual)
+            return
+        }
+        guard let expected = load() else {
+            Issue.record("no golden files for '\(name)'; run with KVMDUMP_UPDATE_GOLDENS=1 and review them",
+                         sourceLocation: sourceLocation)
+            return
+        }
+        #expect(actual == expected, "kvmdump \(arguments.joined(separator: " "))\n\(describeDifference(actual, expected))",
+                sourceLocation: sourceLocation)
+    }
+}
+
 extension Tool {
     /// Runs the tool with `$TMP` in `arguments` standing for the scratch directory, and writes `$TMP`
     /// back in place of that directory in the output (byte for byte: output may be binary), so the
@@ -62,17 +79,7 @@ struct GoldenTests {
     @Test("output matches Fixtures/expected", arguments: goldenCases)
     func golden(_ golden: GoldenCase) throws {
         if golden.needsNoDefaultCore && FileManager.default.fileExists(atPath: "/var/crash/vmcore.last") { return }
-        let actual = try run(golden)
-        let files = GoldenFiles(name: golden.name)
-        if updatingGoldens {
-            try files.save(actual)
-            return
-        }
-        guard let expected = files.load() else {
-            Issue.record("no golden files for '\(golden.name)'; run with KVMDUMP_UPDATE_GOLDENS=1 and review them")
-            return
-        }
-        #expect(actual == expected, "kvmdump \(golden.arguments.joined(separator: " "))\n\(describeDifference(actual, expected))")
+        try GoldenFiles(name: golden.name).verify(try run(golden), arguments: golden.arguments)
     }
 
     @Test("every file in Fixtures/expected belongs to a case")

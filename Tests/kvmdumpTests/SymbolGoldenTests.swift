@@ -128,16 +128,8 @@ struct SymbolGoldenTests {
     @Test("output matches Fixtures/expected", arguments: symbolGoldenCases)
     func golden(_ golden: SymbolGoldenCase) throws {
         let actual = try run(golden)
-        let files = GoldenFiles(name: golden.name)
-        if updatingGoldens {
-            try files.save(actual)
-            return
-        }
-        guard let expected = files.load() else {
-            Issue.record("no golden files for '\(golden.name)'; run with KVMDUMP_UPDATE_GOLDENS=1 and review them")
-            return
-        }
-        #expect(actual == expected, "kvmdump \(golden.arguments.joined(separator: " "))\n\(describeDifference(actual, expected))")
+        try GoldenFiles(name: golden.name).verify(actual, arguments: golden.arguments)
+        if updatingGoldens { return }
         if golden.name.hasPrefix("usage-") { #expect(actual.status == 2 && actual.stdout.isEmpty) }
         if golden.name.hasPrefix("error-") { #expect(actual.status == 1) }
         for line in actual.stderrText.split(separator: "\n") where !line.hasPrefix("Try 'kvmdump ") {
