@@ -66,7 +66,7 @@ public enum KernelImageError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .statFailed(file, errno):
             return "\(file): cannot stat: \(errorText(errno))"
         case let .notARegularFile(file, mode):
-            return "\(file): not a regular file" + (mode & 0o170000 == 0o040000 ? " (a directory)" : "")
+            return "\(file): not a regular file (\(fileKindName(mode: mode)))"
         case let .tooLarge(file, size):
             return "\(file): file too large to map (\(hex(size)) bytes)"
         case let .mapFailed(file, size, errno):

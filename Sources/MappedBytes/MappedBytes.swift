@@ -15,12 +15,29 @@ public enum FileError: Error, Sendable, Equatable {
     case open(errno: Int32)
     /// `fstat` failed with this errno.
     case stat(errno: Int32)
-    /// The path names a directory, device or other non-regular file; `mode` is its `st_mode`.
+    /// The path names a directory, device, FIFO, socket or other non-regular file; `mode` is its
+    /// `st_mode` (`fileKindName(mode:)` names it). Block devices are refused too: a dump device
+    /// holds a raw dump that savecore(8) extracts, not a minidump file.
     case notRegularFile(mode: UInt32)
     /// The file is larger than this host can map (bytes).
     case tooLarge(size: UInt64)
     /// `mmap` of `size` bytes failed with this errno.
     case map(errno: Int32, size: UInt64)
+}
+
+/// What kind of file a `st_mode` names, for "not a regular file" errors: "a directory", "a FIFO
+/// (named pipe)", "a socket", "a character device", "a block device", "a symbolic link".
+public func fileKindName(mode: UInt32) -> String {
+    switch mode & 0o170000 {
+    case 0o040000: "a directory"
+    case 0o010000: "a FIFO (named pipe)"
+    case 0o140000: "a socket"
+    case 0o020000: "a character device"
+    case 0o060000: "a block device"
+    case 0o120000: "a symbolic link"
+    case 0o100000: "a regular file"
+    default: "a file of type \(String(mode & 0o170000, radix: 8))"
+    }
 }
 
 /// The C library's text for an errno value, e.g. "No such file or directory".
@@ -46,11 +63,18 @@ public final class MappedFile: @unchecked Sendable {
     /// - Throws: `FileError` when the file cannot be opened, is not a regular file, or cannot be mapped.
     public init(path: String) throws(FileError) {
         self.path = path
+        // Only regular files: `stat` first so a device or FIFO is never opened (opening one can
+        // block, as a FIFO without a writer does, or have side effects), then a non-blocking open
+        // and `fstat` of what was actually opened, in case the path changed in between.
+        var info = stat()
+        if stat(path, &info) == 0 {
+            let mode = UInt32(truncatingIfNeeded: info.st_mode)
+            guard mode & UInt32(S_IFMT) == UInt32(S_IFREG) else { throw .notRegularFile(mode: mode) }
+        }
         var fd: Int32
-        repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
+        repeat { fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) } while fd < 0 && errno == EINTR
         guard fd >= 0 else { throw .open(errno: errno) }
         defer { close(fd) }
-        var info = stat()
         guard fstat(fd, &info) == 0 else { throw .stat(errno: errno) }
         let mode = UInt32(truncatingIfNeeded: info.st_mode)
         guard mode & UInt32(S_IFMT) == UInt32(S_IFREG) else { throw .notRegularFile(mode: mode) }

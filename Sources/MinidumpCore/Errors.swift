@@ -20,8 +20,10 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
     public enum Problem: Error, Sendable, Equatable, CustomStringConvertible {
         /// `open` or `fstat` failed with this errno.
         case cannotOpen(errno: Int32)
-        /// The path names a directory, device or other non-regular file.
-        case notRegularFile
+        /// The path names a directory, device, FIFO, socket or other non-regular file; `kind` says
+        /// which ("a FIFO (named pipe)"). Only regular files are read; a FIFO is refused without
+        /// blocking, and a block device (a dump device) needs savecore(8) first.
+        case notRegularFile(kind: String)
         /// The file is larger than this host can map.
         case fileTooLarge(size: UInt64)
         /// `mmap` failed with this errno.
@@ -59,7 +61,7 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
         init(_ error: FileError) {
             switch error {
             case .open(let code), .stat(let code): self = .cannotOpen(errno: code)
-            case .notRegularFile: self = .notRegularFile
+            case .notRegularFile(let mode): self = .notRegularFile(kind: fileKindName(mode: mode))
             case .tooLarge(let size): self = .fileTooLarge(size: size)
             case .map(let code, _): self = .cannotMap(errno: code)
             }
@@ -69,7 +71,9 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
         public var description: String {
             switch self {
             case .cannotOpen(let code): return "cannot open: \(errorText(code))"
-            case .notRegularFile: return "not a regular file"
+            case .notRegularFile(let kind):
+                let hint = kind == "a block device" ? "; for a dump device, extract the dump with savecore(8) first" : ""
+                return "not a regular file: it is \(kind); only regular files are read\(hint)"
             case .fileTooLarge(let size): return "file too large to map (\(hex(size)) bytes)"
             case .cannotMap(let code): return "cannot map the file: \(errorText(code))"
             case .fileTooSmall(let size):

@@ -278,7 +278,7 @@ let allVersions: [UInt32] = [1, 2, 3]
         do {
             _ = try Dump(path: "/")
         } catch {
-            #expect(error.problem == .notRegularFile)
+            #expect(error.problem == .notRegularFile(kind: "a directory"))
         }
     }
 }

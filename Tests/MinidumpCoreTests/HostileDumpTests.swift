@@ -492,6 +492,49 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
     }
 }
 
+@Suite struct SpecialFileTests {
+    /// Finding (issue 16): `Dump(path:)` on a FIFO without a writer blocked forever in `open`
+    /// (seen: this test hung until killed before the fix). Every kind of non-regular file now gets
+    /// an error at once that names its kind.
+    @Test func specialFilesAreRefusedAtOnceWithTheirKind() throws {
+        let directory = "/tmp/kvmdump-special-\(getpid())"
+        mkdir(directory, 0o700)
+        defer { rmdir(directory) }
+        let fifo = directory + "/fifo"
+        try #require(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        let socketPath = directory + "/socket"
+        let socketFD = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(socketFD >= 0)
+        defer { close(socketFD); unlink(socketPath) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in socketPath.utf8.enumerated() { raw[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(bound == 0)
+        let cases: [(String, String)] = [
+            (fifo, "a FIFO (named pipe)"), (socketPath, "a socket"), (directory, "a directory"),
+            ("/dev/null", "a character device"),
+        ]
+        let clock = ContinuousClock()
+        for (path, kind) in cases {
+            let start = clock.now
+            do {
+                _ = try Dump(path: path)
+                Issue.record("\(path) opened")
+            } catch {
+                #expect(error.problem == .notRegularFile(kind: kind), "\(path)")
+                #expect(error.description == "\(path): not a regular file: it is \(kind); only regular files are read")
+            }
+            #expect(clock.now - start < .seconds(1), "\(path)")
+        }
+    }
+}
+
 /// Resets the kernel's peak-RSS counter (VmHWM) for this process.
 private func resetPeakMemory() {
     let fd = open("/proc/self/clear_refs", O_WRONLY)
