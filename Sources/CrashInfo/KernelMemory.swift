@@ -120,8 +120,9 @@ public struct LocatedMessageBuffer: Sendable, Equatable {
     public let origin: MessageBufferOrigin
 }
 
-/// The largest `msg_size` followed through `msgbufp` (the kernel's default is 96 KiB).
-public let maximumMessageBufferSize: UInt32 = 64 << 20
+/// The largest `msg_size` followed through `msgbufp` (the kernel's default is 96 KiB); the same
+/// limit applies to the msgbuf section.
+public let maximumMessageBufferSize: UInt32 = MsgbufStructure.maximumRingSize
 
 /// The message buffer through `msgbufp` when `kernel` is given and every step works (read the
 /// pointer, the 72-byte `struct msgbuf`, check its magic, read `msg_size` bytes at `msg_ptr`),

@@ -20,6 +20,9 @@ public enum IntegrityFinding: Sendable, Equatable, CustomStringConvertible {
     case bitsBeyondRanges(count: UInt64, firstBit: UInt64)
     /// The page-table map section itself is cut short; its later entries are unknown.
     case pageTableMapTruncated(entriesPresent: UInt64, entries: UInt64)
+    /// The header's msgbufsize is more than any message buffer (`MsgbufStructure.maximumRingSize`):
+    /// only the first `bytesRead` bytes of the section are read as the ring.
+    case messageBufferOverstated(msgbufSize: UInt64, bytesRead: UInt64)
     /// The kernel map's virtual range overlaps the direct map.
     case kernelMapOverlapsDirectMap(kernelMap: ClosedRange<UInt64>, directMap: ClosedRange<UInt64>)
 
@@ -34,6 +37,8 @@ public enum IntegrityFinding: Sendable, Equatable, CustomStringConvertible {
             return "\(count) bitmap bits are set past the last dump_avail range (first: bit \(first))"
         case .pageTableMapTruncated(let present, let entries):
             return "page-table map is truncated: \(present) of \(entries) entries are in the file"
+        case .messageBufferOverstated(let size, let read):
+            return "header msgbufsize \(hex(size)) overstates the message buffer: only its first \(hex(read)) bytes are read as the ring"
         case .kernelMapOverlapsDirectMap(let kernel, let direct):
             return "kernel map [\(hex(kernel.lowerBound)), \(hex(kernel.upperBound))] overlaps the direct map [\(hex(direct.lowerBound)), \(hex(direct.upperBound))]"
         }
@@ -185,6 +190,10 @@ public final class Dump: Sendable {
             return true
         }
         if beyond > 0 { findings.append(.bitsBeyondRanges(count: beyond, firstBit: first)) }
+        if layout.messageBuffer.length > UInt64(MsgbufStructure.maximumRingSize) {
+            findings.append(.messageBufferOverstated(msgbufSize: layout.messageBuffer.length,
+                                                     bytesRead: UInt64(MsgbufStructure.maximumRingSize)))
+        }
         if let kernelMap, let directMap, kernelMap.overlaps(directMap) {
             findings.append(.kernelMapOverlapsDirectMap(kernelMap: kernelMap, directMap: directMap))
         }
@@ -274,8 +283,17 @@ public final class Dump: Sendable {
 
     /// The message buffer from the msgbuf section, using the `struct msgbuf` the kernel keeps right
     /// after the ring (in the section's padding) when it is there and valid.
+    ///
+    /// A header msgbufsize above `MsgbufStructure.maximumRingSize` is not believed (a finding says
+    /// so): only that many bytes are copied, read as a ring without a structure.
     public func messageBuffer() -> MessageBuffer {
         let section = layout.messageBuffer
+        let limit = UInt64(MsgbufStructure.maximumRingSize)
+        guard section.length <= limit else {
+            let ring = file.bytes.bytes(at: section.offset.rawValue, length: limit) ?? []
+            return MessageBuffer(ring: ring, structure: nil, missingReason:
+                "header msgbufsize \(hex(section.length)) is more than any message buffer; the first \(hex(limit)) bytes are read, without a struct msgbuf")
+        }
         let ring = file.bytes.bytes(at: section.offset.rawValue, length: section.length) ?? []
         var structure: MsgbufStructure?
         if let padded = roundUpToPage(section.length), padded - section.length >= UInt64(MsgbufStructure.size),

@@ -6,6 +6,10 @@ public struct MsgbufStructure: Sendable, Equatable {
     public static let size = 72
     /// The value of `msg_magic` in a valid structure.
     public static let magic: UInt32 = 0x063062
+    /// The largest ring read, from the msgbuf section or through `msgbufp`: 64 MiB (the kernel's
+    /// default is 96 KiB; `kern.msgbufsize` is set in KiB or a few MiB). A header or structure
+    /// claiming more is not believed: at most this many bytes are copied.
+    public static let maximumRingSize: UInt32 = 64 << 20
 
     /// `msg_ptr`: kernel virtual address of the ring.
     public let ringAddress: VirtualAddress
@@ -58,11 +62,12 @@ public struct MessageBuffer: Sendable, Equatable {
     /// kgdb prints as "Unread portion of the kernel message buffer". Empty without a structure.
     public let unread: [UInt8]
 
-    /// Decodes `ring` with the positions in `structure`, if it is valid for this ring.
-    public init(ring: [UInt8], structure: MsgbufStructure?) {
+    /// Decodes `ring` with the positions in `structure`, if it is valid for this ring; without a
+    /// structure, `missingReason` says why there is none.
+    public init(ring: [UInt8], structure: MsgbufStructure?, missingReason: String = "no struct msgbuf after the ring") {
         let size = ring.count
         guard let structure else {
-            self = MessageBuffer(fallbackFor: ring, reason: "no struct msgbuf after the ring")
+            self = MessageBuffer(fallbackFor: ring, reason: missingReason)
             return
         }
         guard structure.magic == MsgbufStructure.magic else {

@@ -452,6 +452,50 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         #expect(growth < 64 << 20, "peak RSS grew by \(growth >> 20) MiB")
     }
 
+    /// Finding (issue 16/17): a v3 dump whose header says msgbufsize = 0xffffffff, in a (sparse)
+    /// file that really holds the 4 GiB section, made `messageBuffer()` copy all of it three times
+    /// (seen: killed after more than 10 s, or "failed to allocate"). Now at most
+    /// `MsgbufStructure.maximumRingSize` bytes are read, from the bytes present, and a finding says
+    /// the header overstates the buffer.
+    @Test func aFourGigabyteMsgbufsizeAnswersQuicklyFromTheBytesPresent() throws {
+        let original = try #require(originals[3])
+        let t = original.truth
+        var header = Array(original.bytes[..<4096])
+        setU32LE(&header, at: 28, 0xffff_ffff)
+        let ringSection = Array(original.bytes[Int(t.msgbufOffset)..<Int(t.dumpAvailOffset)])
+        let rest = Array(original.bytes[Int(t.dumpAvailOffset)...])
+        let restOffset: UInt64 = 4096 + 0x1_0000_0000
+        let path = "/tmp/kvmdump-hostile-msgbuf-\(getpid())"
+        defer { unlink(path) }
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        try #require(fd >= 0)
+        _ = header.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4096, 0) }
+        _ = ringSection.withUnsafeBytes { pwrite(fd, $0.baseAddress, ringSection.count, 4096) }
+        _ = rest.withUnsafeBytes { pwrite(fd, $0.baseAddress, rest.count, off_t(restOffset)) }
+        close(fd)
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        let dump = try Dump(path: path)
+        let buffer = dump.messageBuffer()
+        let statistics = dump.statistics()
+        let elapsed = clock.now - start
+        #expect(elapsed < .seconds(5), "took \(elapsed)")
+        let limit = UInt64(MsgbufStructure.maximumRingSize)
+        #expect(dump.findings == [.messageBufferOverstated(msgbufSize: 0xffff_ffff, bytesRead: limit)])
+        #expect(statistics.findings == dump.findings)
+        #expect(UInt64(buffer.ring.count) == limit)
+        #expect(buffer.ring.starts(with: ringSection[..<Int(t.msgbufSize)]))
+        #expect(buffer.text == t.messageText)
+        guard case .fallback(let reason) = buffer.source else {
+            Issue.record("expected a fallback, got \(buffer.source)")
+            return
+        }
+        #expect(reason.contains("msgbufsize 0xffffffff"))
+        #expect(dump.findings.first?.description
+            == "header msgbufsize 0xffffffff overstates the message buffer: only its first 0x4000000 bytes are read as the ring")
+    }
+
     /// A sparse file whose header claims a 256 MiB bitmap and that really is that long: the bitmap
     /// is mapped, not copied; the only allocation is the page index, about bitmapsize / 60 (for
     /// the largest header value, 0xfffff000, that is 68 MiB of index for 128 TiB of described RAM).
