@@ -190,12 +190,37 @@ struct ELFParser {
         }
         elf.segments = try parseSegments(at: phoff, count: Int(phnum))
         elf.sections = try parseSections(at: shoff, count: Int(shnum), nameIndex: Int(shstrndx))
+        // Counted and capped before any symbol is decoded, so the symbols are stored with one
+        // allocation (a reservation per table made 1 M tables cost minutes: quadratic copying).
+        let tables = elf.sections.filter { $0.type == Section.typeSymTab || $0.type == Section.typeDynSym }
+        guard tables.count <= ELFParser.maximumSymbolTables else {
+            throw .limitExceeded(file: file, what: "symbol tables (SHT_SYMTAB and SHT_DYNSYM sections)",
+                                 count: UInt64(tables.count), limit: UInt64(ELFParser.maximumSymbolTables))
+        }
+        var symbolCount: UInt64 = 0
+        for table in tables {
+            symbolCount += min(table.size, fileSize) / symbolSize  // larger tables fail their checks later
+            guard symbolCount <= UInt64(ELFParser.maximumSymbols) else {
+                throw .limitExceeded(file: file, what: "symbols (in section \(label(table)) and the tables before it)",
+                                     count: symbolCount, limit: UInt64(ELFParser.maximumSymbols))
+            }
+        }
+        // Tables together may not exceed the file (checked per table below), nor may the reservation.
+        elf.symbols.reserveCapacity(Int(min(symbolCount, fileSize / symbolSize)))
         var symbolBytes: UInt64 = 0
-        for section in elf.sections where section.type == Section.typeSymTab || section.type == Section.typeDynSym {
+        for section in tables {
             try parseSymbols(section, sections: elf.sections, tableBytes: &symbolBytes, into: &elf.symbols)
         }
         return elf
     }
+
+    /// The most symbol tables an image may have: a kernel has one `.symtab` and at most one
+    /// `.dynsym`; more than this is refused (`KernelImageError.limitExceeded`).
+    static let maximumSymbolTables = 1024
+    /// The most symbols, all tables together: a FreeBSD GENERIC kernel has about 60,000 and one
+    /// with every driver built in a few hundred thousand; more than this (16 M, about 1 GiB of
+    /// decoded symbols) is refused (`KernelImageError.limitExceeded`).
+    static let maximumSymbols = 16 << 20
 
     private func parseSegments(at phoff: UInt64, count: Int) throws(KernelImageError) -> [Segment] {
         var segments: [Segment] = []
@@ -326,7 +351,6 @@ struct ELFParser {
         var strings = StringTable(label: label(linked), offset: linked.offset, size: linked.size)
         try requireFits("string table \(strings.label)", offset: strings.offset, entrySize: strings.size, count: 1)
         let dynamic = section.type == Section.typeDynSym
-        symbols.reserveCapacity(symbols.count + Int(count))
         for i in 0..<count {
             let e = section.offset + i * symbolSize
             let info = try u8(e + 4)

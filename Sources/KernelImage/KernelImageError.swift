@@ -44,6 +44,9 @@ public enum KernelImageError: Error, Sendable, Equatable, CustomStringConvertibl
     case notInitialised(file: String, address: UInt64, count: UInt64, region: String)
     /// No NUL within `maxLength` bytes of the string at `address`.
     case stringTooLong(file: String, address: UInt64, maxLength: Int)
+    /// The image has `count` of `what` (symbol tables, symbols), more than this reader's
+    /// documented `limit` for a kernel image.
+    case limitExceeded(file: String, what: String, count: UInt64, limit: UInt64)
     /// A caller-supplied length or count is negative; `argument` names it.
     case invalidArgument(file: String, argument: String, value: Int)
 
@@ -97,6 +100,8 @@ public enum KernelImageError: Error, Sendable, Equatable, CustomStringConvertibl
             return "\(file): address \(hex(address)) + \(hex(count)) in \(region) is not initialised in the image"
         case let .stringTooLong(file, address, maxLength):
             return "\(file): string at \(hex(address)) has no NUL within \(maxLength) bytes"
+        case let .limitExceeded(file, what, count, limit):
+            return "\(file): \(count) \(what), more than the \(limit) a kernel image may have"
         case let .invalidArgument(file, argument, value):
             return "\(file): \(argument) is \(value), must not be negative"
         }
