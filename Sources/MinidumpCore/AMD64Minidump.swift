@@ -23,6 +23,10 @@ final class AMD64Minidump: MinidumpArchitecture {
     let directMapEnd: UInt64
     /// Entries the header says the map has.
     let entryCount: UInt64
+    /// The entries that describe addresses below 2^64: all of them unless kernbase is so high that
+    /// the map would run past the top of the address space, where it is cut (spec §9 rule 2). The
+    /// one extent `kernelMapRange`, the walk and `forEachKernelPage` all use.
+    let usableEntryCount: UInt64
     /// The map bytes present in the file.
     let map: ByteView
     /// File offset of the map section.
@@ -97,6 +101,7 @@ final class AMD64Minidump: MinidumpArchitecture {
         directMapEnd = header.directMapEnd.rawValue
         entryCount = UInt64(header.pageTableMapSize) / 8
         entryShift = header.version == 1 ? 12 : 21
+        usableEntryCount = Self.entriesBelowTop(kernbase: header.kernbase.rawValue, entries: entryCount, shift: entryShift)
         self.map = map
         tablePages = header.version == 1 ? [] : Self.findTablePages(map: map, pages: pages)
     }
@@ -117,12 +122,24 @@ final class AMD64Minidump: MinidumpArchitecture {
         return slots
     }
 
-    var kernelMapRange: ClosedRange<UInt64>? {
-        let span = entryCount << entryShift
-        guard span > 0 else { return nil }
-        let last = kernbase.addingReportingOverflow(span - 1)
-        return last.overflow ? kernbase...UInt64.max : kernbase...last.partialValue
+    /// How many of `entries` entries of `1 << shift` bytes from `kernbase` start below 2^64.
+    /// With kernbase aligned to the entry span (as `parseHeader` requires) they also end by 2^64.
+    static func entriesBelowTop(kernbase: UInt64, entries: UInt64, shift: UInt64) -> UInt64 {
+        guard kernbase != 0 else { return entries }  // 2^64 - 0 does not fit; every map fits below 2^64
+        let room = (0 &- kernbase) >> shift           // 2^64 - kernbase, in entries (rounded down)
+        let partial: UInt64 = (0 &- kernbase) & ((1 << shift) - 1) == 0 ? 0 : 1
+        return min(entries, room + partial)
     }
+
+    var kernelMapRange: ClosedRange<UInt64>? {
+        guard usableEntryCount > 0 else { return nil }
+        // usableEntryCount << entryShift ≤ 2^64 - kernbase + one entry; the last byte is capped at 2^64 - 1.
+        let (span, spanOverflow) = usableEntryCount.multipliedReportingOverflow(by: 1 << entryShift)
+        let (last, overflow) = kernbase.addingReportingOverflow(span &- 1)
+        return spanOverflow || overflow ? kernbase...UInt64.max : kernbase...last
+    }
+
+    var kernelMapEntriesCut: UInt64 { entryCount - usableEntryCount }
 
     var directMapRange: ClosedRange<UInt64>? { directMapBase...(directMapEnd - 1) }
 
@@ -142,7 +159,7 @@ final class AMD64Minidump: MinidumpArchitecture {
     private func walkKernelMap(_ va: VirtualAddress, pages: DataPages) throws(TranslationError) -> MapWalk? {
         guard va.rawValue >= kernbase else { return nil }
         let index = (va.rawValue - kernbase) >> entryShift
-        guard index < entryCount else { return nil }
+        guard index < usableEntryCount else { return nil }
         guard let entry = entry(index) else {
             throw TranslationError(virtualAddress: va, reason: .mapEntryPastEndOfFile(
                 index: index, offset: FileOffset(mapOffset + index * 8)))
@@ -186,14 +203,14 @@ final class AMD64Minidump: MinidumpArchitecture {
 
     func forEachKernelPage(pages: DataPages, census: inout KernelMapCensus, _ body: (MappedPage) -> Bool) {
         census.entries = entryCount
-        for index in 0..<entryCount {
+        for index in 0..<usableEntryCount {
             guard let entry = entry(index) else {
-                census.entriesPastEndOfFile = entryCount - index
+                census.entriesPastEndOfFile = usableEntryCount - index
                 return
             }
             guard entry & Self.valid != 0 else { continue }
             census.validEntries += 1
-            let va = kernbase &+ (index << entryShift)
+            let va = kernbase &+ (index << entryShift)  // < 2^64: index < usableEntryCount
             if version == 1 {
                 census.smallPages += 1
                 guard body(page(va: va, entry: entry, size: .size4K, pages: pages)) else { return }

@@ -39,8 +39,12 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     /// shorter than the header says if the file is truncated); `pages` finds page-table pages.
     init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset, pages: DataPages)
 
-    /// The kernel map's virtual range, or nil if it is empty.
+    /// The kernel map's virtual range, or nil if it is empty: the one extent every reader uses,
+    /// cut at the top of the address space if the header's map would run past 2^64.
     var kernelMapRange: ClosedRange<UInt64>? { get }
+
+    /// Entries of the page-table map past the top of the address space (cut off; 0 normally).
+    var kernelMapEntriesCut: UInt64 { get }
 
     /// The direct map's virtual range, or nil if the architecture or dump has none.
     var directMapRange: ClosedRange<UInt64>? { get }

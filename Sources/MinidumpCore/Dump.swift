@@ -23,6 +23,9 @@ public enum IntegrityFinding: Sendable, Equatable, CustomStringConvertible {
     /// The header's msgbufsize is more than any message buffer (`MsgbufStructure.maximumRingSize`):
     /// only the first `bytesRead` bytes of the section are read as the ring.
     case messageBufferOverstated(msgbufSize: UInt64, bytesRead: UInt64)
+    /// kernbase plus the page-table map's span runs past 2^64: the map is cut at the top of the
+    /// address space, and its last `entriesCut` of `entries` entries are not used.
+    case kernelMapPastTopOfAddressSpace(kernbase: UInt64, entries: UInt64, entriesCut: UInt64)
     /// The kernel map's virtual range overlaps the direct map.
     case kernelMapOverlapsDirectMap(kernelMap: ClosedRange<UInt64>, directMap: ClosedRange<UInt64>)
 
@@ -39,6 +42,8 @@ public enum IntegrityFinding: Sendable, Equatable, CustomStringConvertible {
             return "page-table map is truncated: \(present) of \(entries) entries are in the file"
         case .messageBufferOverstated(let size, let read):
             return "header msgbufsize \(hex(size)) overstates the message buffer: only its first \(hex(read)) bytes are read as the ring"
+        case .kernelMapPastTopOfAddressSpace(let kernbase, let entries, let cut):
+            return "kernel map from kernbase \(hex(kernbase)) runs past the top of the address space: \(cut) of its \(entries) entries are cut off"
         case .kernelMapOverlapsDirectMap(let kernel, let direct):
             return "kernel map [\(hex(kernel.lowerBound)), \(hex(kernel.upperBound))] overlaps the direct map [\(hex(direct.lowerBound)), \(hex(direct.upperBound))]"
         }
@@ -137,8 +142,14 @@ public final class Dump: Sendable {
             architecture = backend.init(header: header, map: map, mapOffset: layout.pageTableMap.offset, pages: pages)
             self.header = header
             self.layout = layout
-            findings = Self.findings(layout: layout, fileSize: file.size, pages: pages, mapPresent: mapPresent,
-                                     kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange)
+            var found = Self.findings(layout: layout, fileSize: file.size, pages: pages, mapPresent: mapPresent,
+                                      kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange)
+            if architecture.kernelMapEntriesCut > 0 {
+                found.append(.kernelMapPastTopOfAddressSpace(kernbase: header.kernbase.rawValue,
+                                                             entries: layout.pageTableMap.length / 8,
+                                                             entriesCut: architecture.kernelMapEntriesCut))
+            }
+            findings = found
         } catch {
             throw DumpError(path: path, problem: error)
         }

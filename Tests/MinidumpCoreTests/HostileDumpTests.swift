@@ -141,6 +141,9 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
                 #expect(dump.findings == [
                     .truncated(expectedSize: dataOffset + pages * 4096, fileSize: size, missingPages: pages),
                     .pageTableMapTruncated(entriesPresent: (size - t.pageTableMapOffset) / 8, entries: huge / 8),
+                    // 0x1ffffe00 entries of 4 KiB (v1) or 2 MiB from kernbase run past 2^64.
+                    .kernelMapPastTopOfAddressSpace(kernbase: t.kernbase, entries: huge / 8,
+                                                    entriesCut: huge / 8 - (0 &- t.kernbase) >> (t.version == 1 ? 12 : 21)),
                 ])
                 for (k, pa) in t.dumpedPages.enumerated().prefix(64) {
                     #expect(translationFailure(dump, t.dmapBase + pa) == .pagePastEndOfFile(
@@ -429,6 +432,56 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         #expect(seen.map(\.presentPages) == [8, 0])
         #expect(seen.first?.fileOffset == FileOffset(UInt64(bytes.count) - 8 * 4096))
         #expect(directMapOnly.isEmpty)
+    }
+
+    /// Finding (issue 17): with kernbase so high that the page-table map runs past 2^64, `pages`
+    /// listed wrapped virtual addresses from 0x0 while `translate` and `read` said those were not
+    /// in the kernel map (seen failing before: pages below kernbase). Now the map is cut at the top
+    /// of the address space, once, and every reader uses that extent; a finding reports the cut.
+    @Test(arguments: allVersions)
+    func aKernelMapPastTwoToTheSixtyFourIsCutAndEveryReaderAgrees(version: UInt32) throws {
+        let original = try #require(originals[version])
+        let t = original.truth
+        let shift: UInt64 = version == 1 ? 12 : 21
+        // The first valid entry becomes the last one below 2^64.
+        let first = try #require(t.pageTableMap.firstIndex { $0 & 1 != 0 })
+        let entries = UInt64(t.pageTableMapSize) / 8
+        try #require(UInt64(first) + 1 < entries)
+        let kernbase = 0 &- (UInt64(first + 1) << shift)
+        var bytes = original.bytes
+        setU64LE(&bytes, at: 40, kernbase)
+        let dump = try Dump(contents: bytes, name: "wrapped-map")
+        let span = UInt64(first + 1) << shift
+        #expect(dump.kernelMapRange == kernbase...UInt64.max)
+        #expect(dump.findings.contains(.kernelMapPastTopOfAddressSpace(
+            kernbase: kernbase, entries: entries, entriesCut: entries - UInt64(first + 1))))
+        let statistics = dump.statistics()
+        #expect(statistics.kernelMapBytes == span)
+        #expect(statistics.kernelMap.validEntries == 1)
+        let pages = dump.kernelPages()
+        #expect(!pages.isEmpty)
+        for page in pages {
+            #expect(page.virtualAddress.rawValue >= kernbase, "page at \(page.virtualAddress) below kernbase")
+            guard let offset = page.fileOffset else {
+                // Mapped, but not dumped (device memory): the walk gets as far as the physical page.
+                let reason = translationFailure(dump, page.virtualAddress.rawValue)
+                #expect(reason != nil && reason != .outsideMaps(kernelMap: dump.kernelMapRange, directMap: dump.directMapRange))
+                continue
+            }
+            let translation = try dump.translate(page.virtualAddress)
+            #expect(translation.physicalAddress == page.physicalAddress)
+            #expect(translation.map == .kernelMap)
+            do {
+                #expect(translation.fileOffset == offset)
+                let read = dump.read(page.virtualAddress, count: 16)
+                #expect(read.error == nil)
+                #expect(read.bytes == Array(bytes[Int(offset.rawValue)..<Int(offset.rawValue) + 16]))
+            }
+        }
+        // Nothing wraps to the bottom of the address space: 0x0 is outside both maps for every reader.
+        #expect(translationFailure(dump, 0) == .outsideMaps(kernelMap: kernbase...UInt64.max, directMap: dump.directMapRange))
+        #expect(dump.read(VirtualAddress(0), count: 8).bytes.isEmpty)
+        #expect(dump.read(VirtualAddress(UInt64.max - 3), count: 8).bytes.count <= 4)
     }
 
     // MARK: Allocation bounds
