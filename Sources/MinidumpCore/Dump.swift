@@ -103,35 +103,54 @@ public final class Dump: Sendable {
         try self.init(file: MappedFile(name: name, contents: contents))
     }
 
+    /// What opening finds before the bitmap is read: the backend, header, layout (data section
+    /// not yet sized), physical ranges and the bitmap's bytes. Shared by `Dump` and `DumpOutline`.
+    struct Opening {
+        let backend: any MinidumpArchitecture.Type
+        let header: MinidumpHeader
+        let layout: SectionLayout
+        let memory: PhysicalMemory
+        let bitmap: ByteView
+    }
+
+    /// Validates the header and every section the reader needs in full, without touching the bitmap's contents.
+    static func open(_ file: MappedFile) throws(DumpError.Problem) -> Opening {
+        let bytes = file.bytes
+        guard file.size >= SectionLayout.headerPageSize,
+              let page = bytes.slice(offset: 0, length: SectionLayout.headerPageSize)
+        else { throw .fileTooSmall(size: file.size) }
+        let backend = try Self.architecture(for: page)
+        let header = try backend.parseHeader(page)
+        let layout = try SectionLayout.compute(header: header, order: backend.sectionOrder(for: header))
+        /// The sections needed in full, in file order: the first one cut off is the one reported.
+        func whole(_ range: FileRange, _ name: String) throws(DumpError.Problem) -> ByteView {
+            guard let view = bytes.slice(offset: range.offset.rawValue, length: range.length) else {
+                throw .sectionPastEndOfFile(section: name, end: range.end.rawValue, fileSize: file.size)
+            }
+            return view
+        }
+        _ = try whole(layout.messageBuffer, "msgbuf")
+        let dumpAvailView = try whole(layout.dumpAvail, "dump_avail")
+        let bitmapView = try whole(layout.bitmap, "bitmap")
+        let bitmapBits = layout.bitmap.length * 8
+        let memory: PhysicalMemory
+        if layout.dumpAvail.length > 0 {
+            memory = try PhysicalMemory(dumpAvail: dumpAvailView, bitmapBits: bitmapBits)
+        } else {
+            memory = PhysicalMemory(impliedBy: bitmapBits)
+        }
+        return Opening(backend: backend, header: header, layout: layout, memory: memory, bitmap: bitmapView)
+    }
+
     private init(file: MappedFile) throws(DumpError) {
         let path = file.path
         self.path = path
         self.file = file
         do throws(DumpError.Problem) {
             let bytes = file.bytes
-            guard file.size >= SectionLayout.headerPageSize,
-                  let page = bytes.slice(offset: 0, length: SectionLayout.headerPageSize)
-            else { throw .fileTooSmall(size: file.size) }
-            let backend = try Self.architecture(for: page)
-            let header = try backend.parseHeader(page)
-            var layout = try SectionLayout.compute(header: header, order: backend.sectionOrder(for: header))
-            /// The sections needed in full, in file order: the first one cut off is the one reported.
-            func whole(_ range: FileRange, _ name: String) throws(DumpError.Problem) -> ByteView {
-                guard let view = bytes.slice(offset: range.offset.rawValue, length: range.length) else {
-                    throw .sectionPastEndOfFile(section: name, end: range.end.rawValue, fileSize: file.size)
-                }
-                return view
-            }
-            _ = try whole(layout.messageBuffer, "msgbuf")
-            let dumpAvailView = try whole(layout.dumpAvail, "dump_avail")
-            let bitmapView = try whole(layout.bitmap, "bitmap")
-            let bitmapBits = layout.bitmap.length * 8
-            let memory: PhysicalMemory
-            if layout.dumpAvail.length > 0 {
-                memory = try PhysicalMemory(dumpAvail: dumpAvailView, bitmapBits: bitmapBits)
-            } else {
-                memory = PhysicalMemory(impliedBy: bitmapBits)
-            }
+            let opening = try Self.open(file)
+            let (backend, header, memory, bitmapView) = (opening.backend, opening.header, opening.memory, opening.bitmap)
+            var layout = opening.layout
             let index = PageIndex(bitmap: bitmapView)
             layout = try layout.withDataPages(index.population)
             let mapStart = layout.pageTableMap.offset.rawValue

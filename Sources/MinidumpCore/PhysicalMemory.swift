@@ -26,6 +26,8 @@ struct PhysicalMemory: Sendable {
     let totalBits: UInt64
     /// True when the bit index is simply pa / 4096 (one range starting at 0).
     private let identity: Bool
+    /// True when the ranges come from a dump_avail section (v3), false when the bitmap implies them.
+    var hasDumpAvail: Bool { !identity }
 
     /// The single range implied by a v1/v2 bitmap: bit n is physical page n.
     init(impliedBy bitmapBits: UInt64) {

@@ -131,7 +131,8 @@ struct DataPages: Sendable {
     /// Converts a miss for `pa` into the reason a person reads.
     func reason(_ miss: Miss, _ pa: PhysicalAddress) -> TranslationError.Reason {
         switch miss {
-        case .outsideRanges: .physicalAddressOutsideRanges(pa)
+        case .outsideRanges:
+            memory.hasDumpAvail ? .physicalAddressOutsideRanges(pa) : .physicalAddressBeyondBitmap(pa, pages: memory.totalBits)
         case .notDumped(let bit): .pageNotDumped(pa.pageBase, bit: bit)
         case .pastEndOfFile(let offset): .pagePastEndOfFile(pa, offset: offset, fileSize: fileSize)
         }

@@ -16,13 +16,22 @@ struct HeaderCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let dump = try shared.openDump()
+        // An outline: the bitmap is counted only when it is small, never indexed (a hostile header
+        // may claim 4 GiB of bitmap).
+        let dump: DumpOutline
+        do {
+            dump = try DumpOutline(path: shared.corePath)
+        } catch {
+            throw CommandFailure(message: error.description)
+        }
         let header = dump.header
         let layout = dump.layout
-        let sections: [(String, FileRange)] = [
-            ("header", layout.header), ("msgbuf", layout.messageBuffer), ("dump_avail", layout.dumpAvail),
-            ("bitmap", layout.bitmap), ("pmap", layout.pageTableMap), ("data", layout.data),
-        ]
+        let counted = dump.dumpedPageCount != nil
+        let notCounted = "not counted: the bitmap is larger than \(DumpOutline.countLimit >> 20) MiB ('stats' counts it)"
+        // dump_avail exists from version 3 only.
+        let sections: [(String, FileRange)] = [("header", layout.header), ("msgbuf", layout.messageBuffer)]
+            + (header.version >= 3 ? [("dump_avail", layout.dumpAvail)] : [])
+            + [("bitmap", layout.bitmap), ("pmap", layout.pageTableMap), ("data", layout.data)]
         let sizes: [(String, UInt32)] = [
             ("msgbufsize", header.msgbufSize), ("bitmapsize", header.bitmapSize),
             ("pmapsize", header.pageTableMapSize), ("dumpavailsize", header.dumpAvailSize),
@@ -38,7 +47,8 @@ struct HeaderCommand: Subcommand {
             members += sizes.map { ($0.0, .uint(UInt64($0.1))) }
             members += addresses.map { ($0.0, .virtualAddress($0.1.rawValue)) }
             members.append(("sections", .array(sections.map { name, range in
-                .object([("name", .string(name)), ("offset", .address(range.offset.rawValue)), ("size", .uint(range.length))])
+                .object([("name", .string(name)), ("offset", .address(range.offset.rawValue)),
+                         ("size", name == "data" && !counted ? .null : .uint(range.length))])
             })))
             members.append(("physical_ranges", .array(dump.physicalRanges.map { range in
                 .object([
@@ -47,7 +57,8 @@ struct HeaderCommand: Subcommand {
                 ])
             })))
             members += [
-                ("expected_file_size", .uint(layout.expectedFileSize)), ("truncated", .bool(dump.isTruncated)),
+                ("expected_file_size", .optional(dump.expectedFileSize, JSON.uint)),
+                ("truncated", .optional(dump.isTruncated, JSON.bool)),
             ]
             JSON.object(members).writeLine(to: console.out)
             return .success
@@ -62,14 +73,16 @@ struct HeaderCommand: Subcommand {
         fields.rows += addresses.map { [$0.0, Hex.padded($0.1.rawValue)] }
         fields.rows += [
             ["file size", sizeText(dump.fileSize)],
-            ["expected size", sizeText(layout.expectedFileSize)],
-            ["truncated", dump.isTruncated ? "yes" : "no"],
+            ["expected size", dump.expectedFileSize.map(sizeText) ?? notCounted],
+            ["truncated", dump.isTruncated.map { $0 ? "yes" : "no" } ?? "unknown (the pages were not counted)"],
         ]
         fields.write(to: console.out)
         console.out.line()
         var table = Table(headers: ["SECTION", "OFFSET", "END", "SIZE"])
         table.rows = sections.map { name, range in
-            [name, Hex.short(range.offset.rawValue), Hex.short(range.offset.rawValue &+ range.length), sizeText(range.length)]
+            name == "data" && !counted
+                ? [name, Hex.short(range.offset.rawValue), "?", "not counted"]
+                : [name, Hex.short(range.offset.rawValue), Hex.short(range.offset.rawValue &+ range.length), sizeText(range.length)]
         }
         table.write(to: console.out)
         console.out.line()

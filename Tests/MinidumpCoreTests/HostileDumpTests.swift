@@ -549,6 +549,60 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
             == "header msgbufsize 0xffffffff overstates the message buffer: only its first 0x4000000 bytes are read as the ring")
     }
 
+    /// Finding (issue 17): `kvmdump header` built the page index, so a header claiming a 4 GiB
+    /// bitmap (a sparse file that holds it) cost a scan of all of it. `DumpOutline` (what `header`
+    /// uses) counts a bitmap only up to `DumpOutline.countLimit` and never indexes it.
+    @Test func anOutlineOfAFourGigabyteBitmapDumpReadsNoBitmap() throws {
+        let bitmapSize: UInt64 = 0xffff_f000
+        var header = Array(try #require(originals[3]).bytes[..<4096])
+        setU32LE(&header, at: 28, 4096 - 72)
+        setU32LE(&header, at: 32, UInt32(bitmapSize))
+        setU32LE(&header, at: 36, 4096)
+        var page = [UInt8](repeating: 0, count: 4096)
+        setU64LE(&page, at: 8, bitmapSize * 8 * 4096)
+        let path = "/tmp/kvmdump-hostile-outline-\(getpid())"
+        defer { unlink(path) }
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        try #require(fd >= 0)
+        _ = header.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4096, 0) }
+        _ = page.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4096, 8192) }
+        let dataOffset = 8192 + 4096 + bitmapSize + 4096
+        #expect(ftruncate(fd, off_t(dataOffset)) == 0)
+        close(fd)
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        let outline = try DumpOutline(path: path)
+        #expect(clock.now - start < .milliseconds(200), "outline took \(clock.now - start)")
+        #expect(outline.dumpedPageCount == nil)
+        #expect(outline.expectedFileSize == nil)
+        #expect(outline.isTruncated == nil)
+        #expect(outline.layout.data.offset == FileOffset(dataOffset))
+        #expect(outline.physicalRanges.count == 1)
+        // A small bitmap is counted: the outline agrees with the dump.
+        let small = try #require(originals[3])
+        let smallOutline = try DumpOutline(contents: small.bytes, name: "small")
+        let dump = try Dump(contents: small.bytes, name: "small")
+        #expect(smallOutline.dumpedPageCount == dump.dumpedPageCount)
+        #expect(smallOutline.layout == dump.layout)
+        #expect(smallOutline.isTruncated == false)
+        #expect(smallOutline.physicalRanges == dump.physicalRanges)
+    }
+
+    /// Finding (issue 17): a physical address past a v1/v2 bitmap was "outside every dump_avail
+    /// range", a section those versions do not have.
+    @Test(arguments: [1, 2] as [UInt32])
+    func errorsOnVersionOneAndTwoNameOnlyWhatTheyHave(version: UInt32) throws {
+        let original = try #require(originals[version])
+        let dump = try Dump(contents: original.bytes, name: "v\(version)")
+        let bits = UInt64(original.truth.bitmapSize) * 8
+        let pa = bits << 12
+        let reason = translationFailure(dump, original.truth.dmapBase + pa)
+        #expect(reason == .physicalAddressBeyondBitmap(PhysicalAddress(pa), pages: bits))
+        #expect(reason.map { "\($0)" }?.contains("dump_avail") == false)
+        #expect(dump.findings.allSatisfy { !$0.description.contains("dump_avail") })
+    }
+
     /// A sparse file whose header claims a 256 MiB bitmap and that really is that long: the bitmap
     /// is mapped, not copied; the only allocation is the page index, about bitmapsize / 60 (for
     /// the largest header value, 0xfffff000, that is 68 MiB of index for 128 TiB of described RAM).

@@ -1,0 +1,72 @@
+import MappedBytes
+
+/// What `kvmdump header` shows, read without building the page index: the header, the section
+/// layout and the physical ranges, plus the expected file size when the bitmap is small enough to
+/// count at once. A hostile header may claim a 4 GiB bitmap; counting it would read 4 GiB.
+
+/// A minidump's header and layout, opened with the same checks as `Dump` but without indexing
+/// the bitmap. Immutable.
+public struct DumpOutline: Sendable {
+    /// The path as given.
+    public let path: String
+    /// The header fields.
+    public let header: MinidumpHeader
+    /// The section layout; `layout.data.length` is 4096 × the dumped pages when they were counted,
+    /// else 0 (see `dumpedPageCount`).
+    public let layout: SectionLayout
+    /// The physical ranges the bitmap describes (v3: dump_avail; v1/v2: one range from 0).
+    public let physicalRanges: [PhysicalRange]
+    /// Size of the file in bytes.
+    public let fileSize: UInt64
+    /// Set bits in the bitmap, or nil when the bitmap is larger than `countLimit` and was not read.
+    public let dumpedPageCount: UInt64?
+
+    /// The largest bitmap counted for an outline: 64 MiB, which describes 2 TiB of RAM.
+    public static let countLimit: UInt64 = 64 << 20
+
+    /// The size the file should have, when the pages were counted.
+    public var expectedFileSize: UInt64? { dumpedPageCount == nil ? nil : layout.expectedFileSize }
+    /// True if the file ends before the last data page: known at once when it ends before the data
+    /// section, else only when the pages were counted.
+    public var isTruncated: Bool? {
+        if fileSize < layout.data.offset.rawValue { return true }
+        return expectedFileSize.map { fileSize < $0 }
+    }
+
+    /// Opens the minidump at `path` and reads its header, sections and physical ranges.
+    /// - Throws: `DumpError` as `Dump(path:)` does for everything before the page index.
+    public init(path: String) throws(DumpError) {
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch {
+            throw DumpError(path: path, problem: DumpError.Problem(error))
+        }
+        try self.init(file: file)
+    }
+
+    /// An outline of a dump held in memory; `name` stands for the path.
+    public init(contents: [UInt8], name: String) throws(DumpError) {
+        try self.init(file: MappedFile(name: name, contents: contents))
+    }
+
+    private init(file: MappedFile) throws(DumpError) {
+        path = file.path
+        fileSize = file.size
+        do throws(DumpError.Problem) {
+            let opening = try Dump.open(file)
+            header = opening.header
+            physicalRanges = opening.memory.ranges
+            if opening.layout.bitmap.length <= Self.countLimit {
+                let count = UInt64(opening.bitmap.popcount(words: 0..<opening.bitmap.count / 8))
+                dumpedPageCount = count
+                layout = try opening.layout.withDataPages(count)
+            } else {
+                dumpedPageCount = nil
+                layout = opening.layout
+            }
+        } catch {
+            throw DumpError(path: file.path, problem: error)
+        }
+    }
+}
