@@ -66,11 +66,14 @@ FUZZ_FLAGS = -dict=Fuzz/minidump.dict -max_len=131072 -timeout=5 -rss_limit_mb=1
 fuzz-build:
 	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
 	clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/CBitCount/bitcount.c -o $(FUZZ_DIR)/bitcount.o
+	clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/CMappingGuard/mapping_guard.c -o $(FUZZ_DIR)/mapping_guard.o
 	swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -module-name MappedBytes -I Sources/CBitCount/include \
+		-I Sources/CMappingGuard/include \
 		-emit-module -emit-module-path $(FUZZ_DIR)/MappedBytes.swiftmodule -emit-library -static \
 		Sources/MappedBytes/*.swift -o $(FUZZ_DIR)/libMappedBytes.a
 	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name MinidumpFuzz \
-		-I Sources/CBitCount/include -I $(FUZZ_DIR) $(FUZZ_DIR)/libMappedBytes.a $(FUZZ_DIR)/bitcount.o \
+		-I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_DIR) $(FUZZ_DIR)/libMappedBytes.a \
+		$(FUZZ_DIR)/bitcount.o $(FUZZ_DIR)/mapping_guard.o \
 		Sources/MinidumpCore/*.swift Fuzz/FuzzMinidump.swift -o $(FUZZ_DIR)/fuzz-minidump
 	swiftc -Onone -parse-as-library -module-name FuzzSeeds \
 		Sources/VMCoreBuilder/*.swift Fuzz/MakeSeeds.swift -o $(FUZZ_DIR)/make-seeds

@@ -17,9 +17,12 @@ let package = Package(
         // ELF64 reader for the kernel image (symbols, initialised data). No Foundation.
         .target(name: "KernelImage", dependencies: ["MappedBytes"]),
         // Read-only mapped files and bounds-checked byte views: the package's unsafe code, in one file.
-        .target(name: "MappedBytes", dependencies: ["CBitCount"]),
+        .target(name: "MappedBytes", dependencies: ["CBitCount", "CMappingGuard"]),
         // Popcount over runs of bitmap words, with POPCNT chosen at load time where the CPU has it.
         .target(name: "CBitCount"),
+        // A SIGBUS handler that turns a read past the end of a mapped file that shrank into zeros
+        // and a fault count the readers check, instead of the death of the process.
+        .target(name: "CMappingGuard"),
         // Kernel symbols applied to a dump: symbol expressions, msgbuf via msgbufp, the crash summary.
         .target(name: "CrashInfo", dependencies: ["MinidumpCore", "KernelImage"]),
         // Deterministic fixture generator (the tests' ground truth); independent of MinidumpCore.

@@ -8,6 +8,7 @@ import Glibc
 import Darwin
 #endif
 import CBitCount
+import CMappingGuard
 
 /// Why a file could not be opened and mapped.
 public enum FileError: Error, Sendable, Equatable {
@@ -58,6 +59,12 @@ public final class MappedFile: @unchecked Sendable {
     public let bytes: ByteView
     private let base: UnsafeMutableRawPointer?
     private let isMapped: Bool
+    /// The open descriptor of a mapped file (kept to re-check its size after a fault), else -1.
+    private let descriptor: Int32
+    /// The SIGBUS guard slot of the mapping (see CMappingGuard), or -1.
+    private let guardSlot: Int32
+    /// The slot's fault counter (one that stays 0 without a slot).
+    @usableFromInline let faultCounter: UnsafeRawPointer
 
     /// Opens and maps `path`; an empty file is not mapped (its view is empty).
     /// - Throws: `FileError` when the file cannot be opened, is not a regular file, or cannot be mapped.
@@ -74,7 +81,8 @@ public final class MappedFile: @unchecked Sendable {
         var fd: Int32
         repeat { fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) } while fd < 0 && errno == EINTR
         guard fd >= 0 else { throw .open(errno: errno) }
-        defer { close(fd) }
+        var keepOpen = false
+        defer { if !keepOpen { close(fd) } }
         guard fstat(fd, &info) == 0 else { throw .stat(errno: errno) }
         let mode = UInt32(truncatingIfNeeded: info.st_mode)
         guard mode & UInt32(S_IFMT) == UInt32(S_IFREG) else { throw .notRegularFile(mode: mode) }
@@ -84,6 +92,9 @@ public final class MappedFile: @unchecked Sendable {
         guard size > 0 else {
             base = nil
             bytes = ByteView(base: nil, count: 0)
+            descriptor = -1
+            guardSlot = -1
+            faultCounter = kvmdump_guard_counter(-1)
             return
         }
         guard size <= UInt64(Int.max) else { throw .tooLarge(size: size) }
@@ -91,6 +102,10 @@ public final class MappedFile: @unchecked Sendable {
         guard let mapped, mapped != MAP_FAILED else { throw .map(errno: errno, size: size) }
         base = mapped
         bytes = ByteView(base: UnsafeRawPointer(mapped), count: Int(size))
+        keepOpen = true
+        descriptor = fd
+        guardSlot = kvmdump_guard_register(mapped, Int(size))
+        faultCounter = kvmdump_guard_counter(guardSlot)
     }
 
     /// Holds a private copy of `contents`; `name` stands for the path.
@@ -98,6 +113,9 @@ public final class MappedFile: @unchecked Sendable {
         path = name
         size = UInt64(contents.count)
         isMapped = false
+        descriptor = -1
+        guardSlot = -1
+        faultCounter = kvmdump_guard_counter(-1)
         guard !contents.isEmpty else {
             base = nil
             bytes = ByteView(base: nil, count: 0)
@@ -110,8 +128,27 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
+        if guardSlot >= 0 {
+            if let current = shrunkSize() { ShrunkFiles.record(ShrunkFile(path: path, openedSize: size, size: current)) }
+            kvmdump_guard_unregister(guardSlot)
+        }
+        if descriptor >= 0 { close(descriptor) }
         guard let base else { return }
         if isMapped { munmap(base, Int(size)) } else { base.deallocate() }
+    }
+
+    /// True once a read through the mapping has touched a page the file no longer has (it shrank
+    /// after it was mapped). The read did not die of SIGBUS: it saw zeros, which must not be used.
+    /// A load of one counter; cheap enough to check after every operation.
+    @inlinable @inline(__always)
+    public var hasShrunk: Bool { kvmdump_guard_read(faultCounter) != 0 }
+
+    /// The file's size now (by `fstat` of the open file) if it has shrunk under the mapping, else nil.
+    public func shrunkSize() -> UInt64? {
+        guard hasShrunk else { return nil }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return 0 }
+        return UInt64(max(0, info.st_size))
     }
 }
 
@@ -205,5 +242,41 @@ public struct ByteView: @unchecked Sendable {
         guard contains(offset: offset, length: length) else { return nil }
         guard length > 0, let base else { return "" }
         return String(decoding: UnsafeRawBufferPointer(start: base + Int(offset), count: Int(length)), as: UTF8.self)
+    }
+}
+
+// MARK: Files that shrink while mapped (SIGBUS guard)
+
+/// A mapped file that was found shorter than when it was opened, after a read touched a page past its new end.
+public struct ShrunkFile: Sendable, Equatable {
+    /// The path it was opened with.
+    public let path: String
+    /// Its size when it was mapped.
+    public let openedSize: UInt64
+    /// Its size when the fault was noticed.
+    public let size: UInt64
+}
+
+/// The files that shrank under a mapping that has since been closed, for a report at exit
+/// (`MappedFile.shrunkSize()` answers for the ones still open). Guarded by a mutex.
+public enum ShrunkFiles {
+    nonisolated(unsafe) private static var files: [ShrunkFile] = []
+    nonisolated(unsafe) private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
+        let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        pthread_mutex_init(lock, nil)
+        return lock
+    }()
+
+    static func record(_ file: ShrunkFile) {
+        pthread_mutex_lock(lock)
+        if files.count < 64 { files.append(file) }
+        pthread_mutex_unlock(lock)
+    }
+
+    /// Every file recorded so far, oldest first.
+    public static func closed() -> [ShrunkFile] {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return files
     }
 }

@@ -237,21 +237,57 @@ public final class Dump: Sendable {
     ///   page-table page missing, physical page not dumped, or past the end of a truncated file.
     @inline(__always)
     public func translate(_ va: VirtualAddress) throws(TranslationError) -> Translation {
-        guard let walk = try architecture.walk(va, pages: pages) else {
+        // Every failure and the success are checked against a shrunk file: a walk that read zeros
+        // where the file lost its bytes must not be believed (see `MappedFile.hasShrunk`).
+        let found: MapWalk?
+        do throws(TranslationError) {
+            found = try architecture.walk(va, pages: pages)
+        } catch {
+            throw file.hasShrunk ? shrankError(va) : error
+        }
+        guard let walk = found else {
             throw TranslationError(virtualAddress: va, reason: .outsideMaps(
                 kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange))
         }
         let pa = PhysicalAddress(walk.physicalAddress.rawValue | (va.rawValue & PageSize.mask4K))
+        let located: (offset: FileOffset, lookup: PageLookup)
         do throws(DataPages.Miss) {
-            let (offset, lookup) = try pages.locate(pa)
-            return Translation(
-                virtualAddress: va, physicalAddress: pa,
-                fileOffset: FileOffset(offset.rawValue | (va.rawValue & PageSize.mask4K)),
-                map: walk.map, pageSize: walk.pageSize,
-                walk: TranslationWalk(bit: lookup.bit, bin: lookup.bin, edgeCount: lookup.edgeCount,
-                                      pagesBefore: lookup.pagesBefore, path: walk.path))
+            located = try pages.locate(pa)
         } catch {
-            throw TranslationError(virtualAddress: va, reason: pages.reason(error, pa))
+            throw file.hasShrunk ? shrankError(va) : TranslationError(virtualAddress: va, reason: pages.reason(error, pa))
+        }
+        guard !file.hasShrunk else { throw shrankError(va) }
+        let lookup = located.lookup
+        return Translation(
+            virtualAddress: va, physicalAddress: pa,
+            fileOffset: FileOffset(located.offset.rawValue | (va.rawValue & PageSize.mask4K)),
+            map: walk.map, pageSize: walk.pageSize,
+            walk: TranslationWalk(bit: lookup.bit, bin: lookup.bin, edgeCount: lookup.edgeCount,
+                                  pagesBefore: lookup.pagesBefore, path: walk.path))
+    }
+
+    /// The error for any operation once the file has shrunk under the mapping.
+    private func shrankError(_ va: VirtualAddress) -> TranslationError {
+        TranslationError(virtualAddress: va, reason: .fileShrank(size: file.shrunkSize() ?? 0, openedSize: file.size))
+    }
+
+    /// Nil while the file is as it was opened; its current size if it shrank and a read touched a
+    /// page past its new end (`MappedFile.hasShrunk`): answers computed since then are not to be used.
+    public var shrunkFileSize: UInt64? { file.shrunkSize() }
+
+    /// One line per file (dump or kernel image) that shrank under its mapping and has since been
+    /// closed: "PATH: the file shrank to N bytes while it was read (it had M when opened)". A tool
+    /// reports them at exit, since whatever it printed from those files may be wrong.
+    public static func shrunkFileReports() -> [String] {
+        ShrunkFiles.closed().map { "\($0.path): " + shrankText(size: $0.size, openedSize: $0.openedSize) }
+    }
+
+    /// Throws `.fileShrank` if the file shrank under the mapping while it was read: for callers of
+    /// the non-throwing readers (`statistics()`, `messageBuffer()`, the page enumerations) before
+    /// they use what those returned.
+    public func checkFileUnchanged() throws(DumpError) {
+        if let size = file.shrunkSize() {
+            throw DumpError(path: path, problem: .fileShrank(size: size, openedSize: file.size))
         }
     }
 
@@ -260,6 +296,11 @@ public final class Dump: Sendable {
     /// Unlike libkvm's all-or-nothing read, a read that fails part way returns the bytes before the
     /// first unreadable address and the error for that address.
     public func read(_ va: VirtualAddress, count: Int) -> ReadResult {
+        let result = readUnchecked(va, count: count)
+        return file.hasShrunk ? ReadResult(bytes: [], error: shrankError(va)) : result
+    }
+
+    private func readUnchecked(_ va: VirtualAddress, count: Int) -> ReadResult {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(min(max(count, 0), 1 << 20))
         var cursor = va.rawValue
@@ -291,6 +332,7 @@ public final class Dump: Sendable {
     public func readUInt64(_ va: VirtualAddress) throws(TranslationError) -> UInt64 {
         let translation = try translate(va)
         if translation.contiguousBytes >= 8, let word = file.bytes.uint64(at: translation.fileOffset.rawValue) {
+            if file.hasShrunk { throw shrankError(va) }
             return word
         }
         let result = read(va, count: 8)

@@ -56,6 +56,9 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
         case dumpAvailEmpty
         /// dump_avail describes more pages than the bitmap has bits.
         case dumpAvailExceedsBitmap(pages: UInt64, bitmapBits: UInt64)
+        /// The file was `openedSize` bytes when opened and shrank to `size` while it was read
+        /// (a dump still being written, or replaced): what was read past its new end is not used.
+        case fileShrank(size: UInt64, openedSize: UInt64)
 
         /// The problem a failed open or map of the file is.
         init(_ error: FileError) {
@@ -104,6 +107,8 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
                 return "dump_avail lists no physical memory"
             case .dumpAvailExceedsBitmap(let pages, let bits):
                 return "dump_avail describes \(pages) pages but the bitmap has only \(bits) bits"
+            case .fileShrank(let size, let opened):
+                return shrankText(size: size, openedSize: opened)
             }
         }
     }
@@ -148,6 +153,9 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
         case pageNotDumped(PhysicalAddress, bit: UInt64)
         /// The page is dumped but this byte of it lies past the end of the truncated file.
         case pagePastEndOfFile(PhysicalAddress, offset: FileOffset, fileSize: UInt64)
+        /// The file shrank from `openedSize` to `size` bytes while it was read; nothing this
+        /// operation read is used.
+        case fileShrank(size: UInt64, openedSize: UInt64)
 
         /// A sentence a person can act on.
         public var description: String {
@@ -174,7 +182,14 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
                 return "physical page \(pa) is not in the dump (bitmap bit \(bit) clear)"
             case .pagePastEndOfFile(let pa, let offset, let fileSize):
                 return "physical address \(pa) at file offset \(offset) is past the end of the truncated file (\(hex(fileSize)))"
+            case .fileShrank(let size, let opened):
+                return shrankText(size: size, openedSize: opened)
             }
         }
     }
+}
+
+/// "the file shrank to N bytes while it was read (it had M when opened)".
+func shrankText(size: UInt64, openedSize: UInt64) -> String {
+    "the file shrank to \(size) bytes while it was read (it had \(openedSize) when opened)"
 }

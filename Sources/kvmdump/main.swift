@@ -5,10 +5,17 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MinidumpCore
 
 signal(SIGPIPE, SIG_IGN)
 let console = Console()
 var status = Tool.run(Array(CommandLine.arguments.dropFirst()), console: console)
+// A file that shrank while it was mapped did not kill the process (SIGBUS is guarded), but what was
+// read past its new end was zeros: say so, and fail.
+for report in Dump.shrunkFileReports() {
+    console.diagnose(report)
+    status = .failure
+}
 console.out.flush()
 if let code = console.out.failure {
     console.diagnose("standard output: \(errorText(code))")

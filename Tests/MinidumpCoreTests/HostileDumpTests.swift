@@ -686,6 +686,58 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
     }
 }
 
+@Suite struct ShrinkingFileTests {
+    /// Finding (issue 16): a dump truncated while it was mapped killed the reader with SIGBUS at
+    /// the next touch of a page past the new end (seen: this test process died of "Bus error"
+    /// with the guard disabled). Now every reader keeps running and the operation that touched the
+    /// lost bytes, and every one after it, reports the shrunk file instead of using zeros.
+    @Test(arguments: allVersions)
+    func aDumpThatShrinksUnderTheReaderGivesATypedError(version: UInt32) throws {
+        let original = try #require(originals[version])
+        let t = original.truth
+        let path = "/tmp/kvmdump-hostile-shrink-\(getpid())-v\(version)"
+        defer { unlink(path) }
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        try #require(fd >= 0)
+        _ = original.bytes.withUnsafeBytes { write(fd, $0.baseAddress, original.bytes.count) }
+        close(fd)
+        let dump = try Dump(path: path)
+        let lastPage = try #require(t.dumpedPages.last)
+        let va = VirtualAddress(t.dmapBase + lastPage + 0x10)
+        let before = dump.read(va, count: 16)
+        #expect(before.error == nil)
+        #expect(dump.shrunkFileSize == nil)
+
+        // The hook: cut the file under the open dump, keeping only the header and the sections.
+        let newSize = t.dataOffset
+        try #require(truncate(path, off_t(newSize)) == 0)
+        let expected = TranslationError.Reason.fileShrank(size: newSize, openedSize: t.completeFileSize)
+        let after = dump.read(va, count: 16)
+        #expect(after.error?.reason == expected)
+        #expect(after.bytes.isEmpty)
+        #expect(dump.shrunkFileSize == newSize)
+        // Every other reader survives; its answer is then refused by the check.
+        _ = dump.statistics()
+        _ = dump.kernelPages()
+        _ = dump.directMapOnlyPages()
+        _ = dump.messageBuffer()
+        #expect(throws: DumpError.self) { try dump.checkFileUnchanged() }
+        do {
+            try dump.checkFileUnchanged()
+        } catch {
+            #expect(error.problem == .fileShrank(size: newSize, openedSize: t.completeFileSize))
+            #expect(error.description == "\(path): the file shrank to \(newSize) bytes while it was read (it had \(t.completeFileSize) when opened)")
+        }
+        do {
+            _ = try dump.translate(VirtualAddress(t.dmapBase + lastPage))
+            Issue.record("translate after the file shrank succeeded")
+        } catch {
+            #expect(error.reason == expected)
+        }
+        #expect(throws: TranslationError.self) { try dump.readUInt64(va) }
+    }
+}
+
 /// Resets the kernel's peak-RSS counter (VmHWM) for this process.
 private func resetPeakMemory() {
     let fd = open("/proc/self/clear_refs", O_WRONLY)
