@@ -22,6 +22,8 @@ struct StatsCommand: Subcommand {
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump()
         let stats = dump.statistics()
+        // Counts made over zeros where the file lost its bytes are not printed.
+        do { try dump.checkFileUnchanged() } catch { throw CommandFailure(message: error.description) }
         let census = stats.kernelMap
         let counts: [(String, UInt64)] = [
             ("bitmap_bits", stats.bitmapBits),
