@@ -127,21 +127,26 @@ public let maximumMessageBufferSize: UInt32 = MsgbufStructure.maximumRingSize
 /// The message buffer through `msgbufp` when `kernel` is given and every step works (read the
 /// pointer, the 72-byte `struct msgbuf`, check its magic, read `msg_size` bytes at `msg_ptr`),
 /// else the dump's msgbuf section, with the reason in `origin`.
+///
+/// The `struct msgbuf` layout (72 bytes, or 40 before FreeBSD 9) comes from the kernel's `osreldate`
+/// when it can be read, else from the msgbuf section's padding.
 public func locateMessageBuffer(dump: Dump, kernel: KernelImage?) -> LocatedMessageBuffer {
     guard let kernel else { return LocatedMessageBuffer(buffer: dump.messageBuffer(), origin: .section(note: nil)) }
+    let memory = KernelMemory(kernel: kernel, dump: dump)
+    let layout = (try? memory.u32("osreldate")).map(MsgbufLayout.of(osreldate:))
     do throws(VariableError) {
-        let buffer = try messageBufferThroughPointer(KernelMemory(kernel: kernel, dump: dump))
+        let buffer = try messageBufferThroughPointer(memory, layout: layout ?? dump.messageBufferLayout ?? .current)
         return buffer
     } catch {
-        return LocatedMessageBuffer(buffer: dump.messageBuffer(), origin: .section(note: "msgbufp not used: \(error)"))
+        return LocatedMessageBuffer(buffer: dump.messageBuffer(layout: layout), origin: .section(note: "msgbufp not used: \(error)"))
     }
 }
 
-private func messageBufferThroughPointer(_ memory: KernelMemory) throws(VariableError) -> LocatedMessageBuffer {
+private func messageBufferThroughPointer(_ memory: KernelMemory, layout: MsgbufLayout) throws(VariableError) -> LocatedMessageBuffer {
     let pointer = try memory.u64("msgbufp")
-    let raw = try memory.bytes(at: pointer, count: MsgbufStructure.size, what: "struct msgbuf (*msgbufp)")
+    let raw = try memory.bytes(at: pointer, count: layout.size, what: "struct msgbuf (*msgbufp)")
     let what = "struct msgbuf (*msgbufp)"
-    guard let structure = MsgbufStructure(bytes: raw) else {
+    guard let structure = MsgbufStructure(bytes: raw, layout: layout) else {
         throw .invalid(what: what, address: pointer, reason: "only \(raw.count) bytes")
     }
     guard structure.magic == MsgbufStructure.magic else {

@@ -358,7 +358,10 @@ public final class Dump: Sendable {
     ///
     /// A header msgbufsize above `MsgbufStructure.maximumRingSize` is not believed (a finding says
     /// so): only that many bytes are copied, read as a ring without a structure.
-    public func messageBuffer() -> MessageBuffer {
+    ///
+    /// The struct's layout is `layout` when given (from the kernel's osreldate), else the one the
+    /// section's padding implies (`messageBufferLayout`): 72 bytes, or 40 for FreeBSD 7/8.
+    public func messageBuffer(layout given: MsgbufLayout? = nil) -> MessageBuffer {
         let section = layout.messageBuffer
         let limit = UInt64(MsgbufStructure.maximumRingSize)
         guard section.length <= limit else {
@@ -367,12 +370,23 @@ public final class Dump: Sendable {
                 "header msgbufsize \(hex(section.length)) is more than any message buffer; the first \(hex(limit)) bytes are read, without a struct msgbuf")
         }
         let ring = file.bytes.bytes(at: section.offset.rawValue, length: section.length) ?? []
-        var structure: MsgbufStructure?
-        if let padded = roundUpToPage(section.length), padded - section.length >= UInt64(MsgbufStructure.size),
-           let bytes = file.bytes.bytes(at: section.end.rawValue, length: UInt64(MsgbufStructure.size)) {
-            structure = MsgbufStructure(bytes: bytes)
+        let padding = roundUpToPage(section.length).map { $0 - section.length } ?? 0
+        guard let structLayout = given ?? MsgbufLayout.implied(byPadding: padding) else {
+            return MessageBuffer(ring: ring, structure: nil)
         }
-        return MessageBuffer(ring: ring, structure: structure)
+        guard padding >= UInt64(structLayout.size),
+              let bytes = file.bytes.bytes(at: section.end.rawValue, length: UInt64(structLayout.size)) else {
+            return MessageBuffer(ring: ring, structure: nil, missingReason:
+                "no room for the \(structLayout) struct msgbuf after the ring (\(padding) bytes of padding)")
+        }
+        return MessageBuffer(ring: ring, structure: MsgbufStructure(bytes: bytes, layout: structLayout))
+    }
+
+    /// The `struct msgbuf` layout the msgbuf section's padding implies (see `MsgbufLayout.implied`),
+    /// or nil when the padding has room for neither.
+    public var messageBufferLayout: MsgbufLayout? {
+        let section = layout.messageBuffer
+        return MsgbufLayout.implied(byPadding: roundUpToPage(section.length).map { $0 - section.length } ?? 0)
     }
 
     // MARK: Page enumeration

@@ -1,8 +1,34 @@
 /// The kernel message buffer (spec §4): the ring, its `struct msgbuf`, and the text read from them.
 
-/// The fields of the kernel's `struct msgbuf` (amd64 layout, 72 bytes).
+/// The two amd64 layouts of `struct msgbuf` (spec §4). Both have the fields read here at the same
+/// offsets (through `msg_lastpri` at 32); they differ in size, which decides where a reader finds
+/// room for the struct and how many bytes it reads.
+public enum MsgbufLayout: String, Sendable, Equatable, CustomStringConvertible {
+    /// FreeBSD 9 and later: `msg_flags` and `msg_lock` follow `msg_lastpri`; 72 bytes.
+    case current
+    /// FreeBSD 7 and 8 (osreldate below 900000): the struct ends after `msg_lastpri`; 40 bytes.
+    case freebsd7
+
+    /// `sizeof(struct msgbuf)`: 72 or 40.
+    public var size: Int { self == .current ? 72 : 40 }
+
+    /// The layout a dump's msgbuf section implies: the kernel puts the struct at the end of the
+    /// page-rounded region and `msgbufsize` is the region less the struct, so the section's padding
+    /// is the struct's size (72, or 40 before FreeBSD 9). Nil when the padding holds neither.
+    public static func implied(byPadding padding: UInt64) -> MsgbufLayout? {
+        padding >= 72 ? .current : padding >= 40 ? .freebsd7 : nil
+    }
+
+    /// The layout of a kernel with this `osreldate` (FreeBSD 9.0 is 900000 and later).
+    public static func of(osreldate: UInt32) -> MsgbufLayout { osreldate < 900_000 ? .freebsd7 : .current }
+
+    /// "72-byte (FreeBSD 9 and later)" or "40-byte (FreeBSD 7 and 8)".
+    public var description: String { self == .current ? "72-byte (FreeBSD 9 and later)" : "40-byte (FreeBSD 7 and 8)" }
+}
+
+/// The fields of the kernel's `struct msgbuf` (amd64, either layout).
 public struct MsgbufStructure: Sendable, Equatable {
-    /// Size of the structure in bytes.
+    /// Size of the current structure in bytes (`MsgbufLayout.current.size`).
     public static let size = 72
     /// The value of `msg_magic` in a valid structure.
     public static let magic: UInt32 = 0x063062
@@ -23,10 +49,14 @@ public struct MsgbufStructure: Sendable, Equatable {
     public let readSequence: UInt32
     /// `msg_seqmod`: sequence numbers run modulo this (16 × msg_size).
     public let sequenceModulus: UInt32
+    /// The layout it was read with.
+    public let layout: MsgbufLayout
 
-    /// Decodes the 72 bytes of a `struct msgbuf`; nil if fewer than 72 bytes are given.
-    public init?(bytes: [UInt8]) {
-        guard bytes.count >= Self.size else { return nil }
+    /// Decodes a `struct msgbuf` of `layout` (72 bytes, or 40); nil if fewer bytes are given.
+    /// Only the fields both layouts share are read.
+    public init?(bytes: [UInt8], layout: MsgbufLayout = .current) {
+        guard bytes.count >= layout.size else { return nil }
+        self.layout = layout
         func u32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * $1) } }
         ringAddress = VirtualAddress(UInt64(u32(0)) | UInt64(u32(4)) << 32)
         magic = u32(8)

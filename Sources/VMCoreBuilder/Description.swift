@@ -104,8 +104,16 @@ public struct MessageBufferDescription: Sendable, Equatable {
         case badSize
     }
 
-    /// `sizeof(struct msgbuf)` on amd64.
+    /// `sizeof(struct msgbuf)` on amd64 (FreeBSD 9 and later).
     public static let structSize = 72
+
+    /// Which `struct msgbuf` the kernel had (spec §4).
+    public enum StructLayout: String, Sendable, Equatable {
+        /// FreeBSD 9 and later: `msg_flags` and `msg_lock` after `msg_lastpri`, 72 bytes.
+        case current
+        /// FreeBSD 7 and 8: the struct ends after `msg_lastpri`, 36 bytes padded to 40.
+        case freebsd7
+    }
     /// `MSG_MAGIC`.
     public static let magic: UInt32 = 0x063062
 
@@ -117,6 +125,8 @@ public struct MessageBufferDescription: Sendable, Equatable {
     public var unreadLength: Int
     /// State of the `struct msgbuf` after the ring.
     public var structState: StructState
+    /// Its layout: 72 bytes, or the 40 of FreeBSD 7/8.
+    public var structLayout: StructLayout = .current
     /// Physical address of the reservation (page aligned, inside RAM); nil = the highest free pages of RAM, like the kernel.
     public var physicalAddress: UInt64?
 
@@ -132,8 +142,11 @@ public struct MessageBufferDescription: Sendable, Equatable {
 
     /// Ring size `msg_size` (= header `msgbufsize`).
     public var ringSize: Int {
-        structState == .absent ? reservedSize : reservedSize - MessageBufferDescription.structSize
+        structState == .absent ? reservedSize : reservedSize - structBytes
     }
+
+    /// `sizeof(struct msgbuf)` for `structLayout`: 72 or 40.
+    public var structBytes: Int { structLayout == .freebsd7 ? 40 : MessageBufferDescription.structSize }
 }
 
 /// Where to cut the file (for truncated-dump fixtures).

@@ -113,7 +113,7 @@ struct DumpPlan {
             directMapOnlyPages: dmapOnly, kernelPages: kernelPages, messageText: image.messageText,
             unreadText: image.unreadText, msgbufVirtualAddress: d.dmapBase + msgPA, msgbufPhysicalAddress: msgPA,
             msgbufStructVirtualAddress: mb.structState == .absent ? nil : d.dmapBase + msgPA + msgbufSize,
-            msgbufStructState: mb.structState, msgbufWriteSequence: image.writeSequence,
+            msgbufStructState: mb.structState, msgbufStructSize: mb.structBytes, msgbufWriteSequence: image.writeSequence,
             msgbufReadSequence: image.readSequence, overlays: d.overlays, stampPages: d.stampPages,
             specialPages: [:])
 

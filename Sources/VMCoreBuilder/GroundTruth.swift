@@ -72,6 +72,8 @@ public struct GroundTruth: Sendable {
     public var msgbufStructVirtualAddress: UInt64?
     /// State of the struct.
     public var msgbufStructState: MessageBufferDescription.StructState
+    /// Bytes of the struct: 72, or 40 for the FreeBSD 7/8 layout.
+    public var msgbufStructSize: Int = MessageBufferDescription.structSize
     /// `msg_wseq`.
     public var msgbufWriteSequence: UInt32
     /// `msg_rseq`.

@@ -64,7 +64,8 @@ public enum KernelFixture {
         (0..<count).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
     }
 
-    static func variables(version: String) -> [Variable] {
+    static func variables(version: String, osreldate: UInt32 = KernelFixture.osreldate,
+                          msgbufPointer: UInt64 = KernelFixture.msgbufPointer) -> [Variable] {
         let versionBytes = Array(version.utf8) + [0]
         let hostBytes = Array(hostname.utf8) + [UInt8](repeating: 0, count: 256 - hostname.utf8.count)
         return [
@@ -131,15 +132,22 @@ public enum KernelFixture {
 
     /// The dump description of `vmcore.1`: the standard v3 dump (seed 0) plus the kernel's three
     /// pages, the image's `.text`, and every variable's run-time value at its address.
-    public static func dumpDescription() -> DumpDescription {
+    ///
+    /// With `msgbufLayout` `.freebsd7` the message buffer has the 40-byte FreeBSD 7/8 `struct msgbuf`
+    /// (an 8152-byte ring, so the struct ends exactly at the end of RAM at 0x800000) and `msgbufp`
+    /// points at it; `osreldate` is the value the dump holds.
+    public static func dumpDescription(msgbufLayout: MessageBufferDescription.StructLayout = .current,
+                                       osreldate: UInt32 = KernelFixture.osreldate) -> DumpDescription {
         var d = DumpDescription.standard(version: 3, seed: 0)
         d.messageBuffer.physicalAddress = msgbufPhysicalAddress
+        d.messageBuffer.structLayout = msgbufLayout
+        let pointer = 0xffff_f800_0000_0000 + msgbufPhysicalAddress + UInt64(d.messageBuffer.ringSize)
         d.mappings.append(KernelMapping(virtualAddress: textBase, pageSize: .size4K, writable: false, executable: true))
         d.mappings.append(KernelMapping(virtualAddress: dataBase, pageSize: .size4K, count: 2))
         d.overlays.append(Overlay(va: textBase, bytes: textBytes()))
         // One overlay per page (overlays must not overlap): zeros around the variables, like a real .data/.bss page.
         var pages = [UInt8](repeating: 0, count: 0x2000)
-        for v in variables(version: version) {
+        for v in variables(version: version, osreldate: osreldate, msgbufPointer: pointer) {
             let at = Int(v.address - dataBase)
             pages.replaceSubrange(at..<at + v.runtime.count, with: v.runtime)
         }

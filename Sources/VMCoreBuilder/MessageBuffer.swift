@@ -35,6 +35,8 @@ struct MessageBufferImage {
         setU32LE(&bytes, at: s + 28, UInt32(seqmod))
         setU32LE(&bytes, at: s + 32, UInt32(bitPattern: -1))
         setU32LE(&bytes, at: s + 36, 0)
+        // FreeBSD 7/8 (40 bytes): nothing after msg_lastpri but the padding, the last bytes of the page.
+        guard m.structLayout == .current else { return }
         setU64LE(&bytes, at: s + 40, 0xffff_ffff_8123_a5c0)
         setU32LE(&bytes, at: s + 48, 0x0103_0000)
         setU32LE(&bytes, at: s + 52, 0)
@@ -49,12 +51,13 @@ extension MessageBufferDescription {
     /// The unread portion is the panic report (from "Fatal trap 12"). With `wrap`, harmless log lines are
     /// added until the text overruns the ring and the unread portion itself wraps past the ring's end.
     public static func panicDmesg(seed: UInt64, physicalMemory: UInt64, reservedSize: Int = 96 * 1024,
-                                  structState: StructState = .valid, wrap: Bool = false) -> MessageBufferDescription {
+                                  structState: StructState = .valid, wrap: Bool = false,
+                                  structLayout: StructLayout = .current) -> MessageBufferDescription {
         var rng = SplitMix64(seed: seed ^ 0x6d73_6762_7566_0000)
         let boot = bootLog(rng: &rng, physicalMemory: physicalMemory)
         let tail = panicReport(rng: &rng, physicalMemory: physicalMemory)
         var filler: [UInt8] = []
-        let ring = structState == .absent ? reservedSize : reservedSize - structSize
+        let ring = structState == .absent ? reservedSize : reservedSize - (structLayout == .freebsd7 ? 40 : structSize)
         if wrap {
             var total = boot.count + tail.count
             while total <= ring + ring / 4 || total % ring >= tail.count / 2 {
@@ -63,8 +66,10 @@ extension MessageBufferDescription {
                 total += line.count
             }
         }
-        return MessageBufferDescription(reservedSize: reservedSize, text: boot + filler + tail,
-                                        unreadLength: min(tail.count, ring), structState: structState)
+        var description = MessageBufferDescription(reservedSize: reservedSize, text: boot + filler + tail,
+                                                   unreadLength: min(tail.count, ring), structState: structState)
+        description.structLayout = structLayout
+        return description
     }
 
     private static func bootLog(rng: inout SplitMix64, physicalMemory: UInt64) -> [UInt8] {

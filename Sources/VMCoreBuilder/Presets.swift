@@ -35,7 +35,7 @@ extension DumpDescription {
     }
 
     /// Names accepted by `preset(_:version:seed:)`.
-    public static let presetNames = ["standard", "wrapped", "nostruct", "badmsgbuf", "bench-128g", "bench-1t", "bench-8t"]
+    public static let presetNames = ["standard", "wrapped", "nostruct", "badmsgbuf", "msgbuf40", "bench-128g", "bench-1t", "bench-8t"]
 
     /// A named preset; `version` applies to the small presets (the bench presets are always v3). Nil for an unknown name.
     public static func preset(_ name: String, version: UInt32 = 3, seed: UInt64 = 0) -> DumpDescription? {
@@ -49,6 +49,10 @@ extension DumpDescription {
             d.messageBuffer = .panicDmesg(seed: seed, physicalMemory: ram, reservedSize: 8192, structState: .absent)
         case "badmsgbuf":
             d.messageBuffer = .panicDmesg(seed: seed, physicalMemory: ram, reservedSize: 8192, structState: .badMagic)
+        case "msgbuf40":
+            // FreeBSD 7/8: the 40-byte struct msgbuf after a wrapped ring (msgbufsize 8152, 40 bytes of padding).
+            d.messageBuffer = .panicDmesg(seed: seed, physicalMemory: ram, reservedSize: 8192, wrap: true,
+                                          structLayout: .freebsd7)
         case "bench-128g": return bench(seed: seed, topOfRAM: 0x20_4000_0000, large: 1024, small: 262_144, dmapOnly: 1_300_000)
         case "bench-1t": return bench(seed: seed, topOfRAM: 0x100_4000_0000, large: 512, small: 65536, dmapOnly: 200_000)
         case "bench-8t":
@@ -97,6 +101,7 @@ public func goldenFixtures() -> [GoldenFixture] {
         GoldenFixture(fileName: "vmcore.wrapped", description: DumpDescription.preset("wrapped", seed: 0)!),
         GoldenFixture(fileName: "vmcore.nostruct", description: DumpDescription.preset("nostruct", seed: 0)!),
         GoldenFixture(fileName: "vmcore.badmsgbuf", description: DumpDescription.preset("badmsgbuf", seed: 0)!),
+        GoldenFixture(fileName: "vmcore.msgbuf40", description: DumpDescription.preset("msgbuf40", version: 1, seed: 0)!),
         GoldenFixture(fileName: "vmcore.truncated", description: truncated),
         GoldenFixture(fileName: "vmcore.1", description: KernelFixture.dumpDescription()),
     ]

@@ -30,7 +30,7 @@ extension GroundTruth {
         }
         out.append("page-table pages: " + (pageTablePages.isEmpty ? "none (v1 has no PDEs)" : pageTablePages.prefix(limit).map(hex).joined(separator: " ")))
         out.append("direct-map-only pages: " + directMapOnlyPages.prefix(limit).map(hex).joined(separator: " "))
-        out.append("msgbuf: ring pa \(hex(msgbufPhysicalAddress)) va \(hex(msgbufVirtualAddress)), msg_size \(msgbufSize), struct \(msgbufStructState.rawValue)\(msgbufStructVirtualAddress.map { " at va " + hex($0) } ?? "")")
+        out.append("msgbuf: ring pa \(hex(msgbufPhysicalAddress)) va \(hex(msgbufVirtualAddress)), msg_size \(msgbufSize), struct \(msgbufStructState.rawValue)\(msgbufStructSize == 72 ? "" : " (\(msgbufStructSize) bytes)")\(msgbufStructVirtualAddress.map { " at va " + hex($0) } ?? "")")
         out.append("msgbuf: wseq \(msgbufWriteSequence) rseq \(msgbufReadSequence), wpos \(msgbufWriteSequence % msgbufSize) rpos \(msgbufReadSequence % msgbufSize), text \(messageText.count) bytes, unread \(unreadText.count) bytes")
         out.append("overlays:")
         list(overlays) { o in

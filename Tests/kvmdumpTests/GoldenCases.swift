@@ -84,7 +84,7 @@ let goldenCases: [GoldenCase] = {
     cases.append(defaultCore)
 
     // header, stats, pages: text and JSON on every fixture.
-    let fixtures = ["0", "v1", "v2", "wrapped", "nostruct", "badmsgbuf", "truncated"]
+    let fixtures = ["0", "v1", "v2", "wrapped", "nostruct", "badmsgbuf", "msgbuf40", "truncated"]
     for fixture in fixtures {
         let path = "Fixtures/vmcore.\(fixture)"
         let tag = fixture == "0" ? "v3" : fixture
