@@ -12,6 +12,8 @@ public enum Corruption: String, CaseIterable, Sendable {
     case version4 = "version-4"
     /// msgbufsize = 0xfffff000 (sections run past the end of the file).
     case msgbufSizeTooLarge = "msgbufsize-too-large"
+    /// msgbufsize = 0xffffffff, the largest value the field holds.
+    case msgbufSizeAllOnes = "msgbufsize-all-ones"
     /// bitmapsize = 0xfffff000.
     case bitmapSizeTooLarge = "bitmapsize-too-large"
     /// v3: bitmapsize not a multiple of 4096.
@@ -32,6 +34,11 @@ public enum Corruption: String, CaseIterable, Sendable {
     case kernbaseMisaligned = "kernbase-misaligned"
     /// dmapbase and dmapend swapped.
     case directMapInverted = "dmap-inverted"
+    /// kernbase one map entry below 2^64 (0xffffffffffe00000, v1: 0xfffffffffffff000): the
+    /// page-table map runs past the top of the address space.
+    case kernbaseNearTop = "kernbase-near-top"
+    /// dmapend = 0xffffffffffffffff: the direct map runs to the top of the address space.
+    case directMapEndAllOnes = "dmapend-all-ones"
     /// Zero-length file.
     case emptyFile = "empty-file"
     /// Cut inside the header page.
@@ -99,6 +106,7 @@ public func corrupt(_ dump: GeneratedDump, with corruption: Corruption) -> [UInt
     case .version0: setU32LE(&b, at: 24, 0)
     case .version4: setU32LE(&b, at: 24, 4)
     case .msgbufSizeTooLarge: setU32LE(&b, at: 28, 0xffff_f000)
+    case .msgbufSizeAllOnes: setU32LE(&b, at: 28, 0xffff_ffff)
     case .bitmapSizeTooLarge: setU32LE(&b, at: 32, 0xffff_f000)
     case .bitmapSizeMisaligned:
         guard v3 else { return nil }
@@ -114,6 +122,8 @@ public func corrupt(_ dump: GeneratedDump, with corruption: Corruption) -> [UInt
     case .directMapInverted:
         setU64LE(&b, at: 48, t.dmapEnd)
         setU64LE(&b, at: 56, t.dmapBase)
+    case .kernbaseNearTop: setU64LE(&b, at: 40, 0 &- (t.version == 1 ? 0x1000 : 0x20_0000))
+    case .directMapEndAllOnes: setU64LE(&b, at: 56, .max)
     case .emptyFile: return []
     case .truncatedInHeader: return cut(2048)
     case .truncatedInMessageBuffer: return cut(t.msgbufOffset + 100)

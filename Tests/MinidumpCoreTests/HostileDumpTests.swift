@@ -112,7 +112,7 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
                 Issue.record("\(label) should not open (findings \(dump.findings))")
             }
         }
-        #expect(applied >= (version == 3 ? 38 : 27))
+        #expect(applied >= (version == 3 ? 41 : 30))
     }
 
     /// The outcome `corruption` of `original` must have; `bytes` is the damaged file.
@@ -130,6 +130,8 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         case .version4: return .error(.unsupportedVersion(4, supported: 1...3))
         case .msgbufSizeTooLarge:
             return .error(.sectionPastEndOfFile(section: "msgbuf", end: t.msgbufOffset + huge, fileSize: size))
+        case .msgbufSizeAllOnes:
+            return .error(.sectionPastEndOfFile(section: "msgbuf", end: t.msgbufOffset + 0xffff_ffff, fileSize: size))
         case .bitmapSizeTooLarge:
             return .error(.sectionPastEndOfFile(section: "bitmap", end: t.bitmapOffset + huge, fileSize: size))
         case .bitmapSizeMisaligned:
@@ -170,6 +172,26 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         case .directMapInverted:
             return .errorMatching("dmapend below dmapbase rejected") {
                 if case .invalidField("dmapend", t.dmapBase, _) = $0 { true } else { false }
+            }
+        case .kernbaseNearTop:
+            // One entry fits below 2^64; the rest are cut, and every reader sees the same one-entry map.
+            let kernbase = 0 &- (t.version == 1 ? UInt64(0x1000) : 0x20_0000)
+            let entries = UInt64(t.pageTableMapSize) / 8
+            return .opens { dump in
+                #expect(dump.findings == [.kernelMapPastTopOfAddressSpace(kernbase: kernbase, entries: entries,
+                                                                          entriesCut: entries - 1)])
+                #expect(dump.kernelMapRange == kernbase...UInt64.max)
+                #expect(dump.statistics().kernelMapBytes == 0 &- kernbase)
+                #expect(dump.kernelPages().allSatisfy { $0.virtualAddress.rawValue >= kernbase })
+            }
+        case .directMapEndAllOnes:
+            // The direct map now covers the kernel map: a finding; the kernel map still wins its addresses.
+            return .opens { dump in
+                #expect(dump.directMapRange == t.dmapBase...(UInt64.max - 1))  // dmapend is exclusive
+                #expect(dump.findings.contains { if case .kernelMapOverlapsDirectMap = $0 { true } else { false } })
+                for page in t.kernelPages.prefix(8) where t.isDumped(physicalPage: page.pa) {
+                    #expect((try? dump.translate(VirtualAddress(page.va)))?.map == .kernelMap)
+                }
             }
         case .emptyFile: return .error(.fileTooSmall(size: 0))
         case .truncatedInHeader: return .error(.fileTooSmall(size: 2048))
