@@ -4,15 +4,49 @@
 /// Work per input is bounded by budgets (pages visited, addresses probed) so that a slow path shows
 /// up as a libFuzzer timeout only when one call is slow, not because the harness loops a lot.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Pages of each enumeration the harness follows with reads.
 private let pageBudget = 64
 /// Errors per input whose text is formatted (formatting is slow; one of each kind is enough).
 nonisolated(unsafe) private var describeBudget = 0
 
+/// Once per process: special files are refused at once, without blocking (a FIFO without a writer
+/// used to hang in `open`). A failure stops the fuzzer.
+@_cdecl("LLVMFuzzerInitialize")
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> Int32 {
+    let fifo = "/tmp/kvmdump-fuzz-fifo-\(getpid())"
+    unlink(fifo)
+    defer { unlink(fifo) }
+    guard mkfifo(fifo, 0o600) == 0 else { return 0 }
+    for path in [fifo, "/tmp", "/dev/null"] {
+        do {
+            _ = try Dump(path: path)
+            fatalError("\(path) opened as a dump")
+        } catch {
+            guard case .notRegularFile = error.problem else { fatalError("\(path): \(error)") }
+        }
+    }
+    return 0
+}
+
+/// Where inputs are written for the shrinking-file shape.
+private let shrinkPath = "/tmp/kvmdump-fuzz-shrink-\(getpid())"
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzMinidump(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     describeBudget = 8
+    // One input in eight goes through a file that is cut short after it is opened (the file shrinking
+    // under the mapping): nothing may die of SIGBUS, and the shrink must be reported.
+    if size % 8 == 3, size > 4096 {
+        exerciseShrinking(bytes, cut: UInt64(size) * UInt64(bytes[size - 1] % 8) / 8)
+        return 0
+    }
     let dump: Dump
     do {
         dump = try Dump(contents: bytes, name: "fuzz")
@@ -20,6 +54,35 @@ public func fuzzMinidump(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         _ = error.description
         return 0
     }
+    exercise(dump, data, size)
+    return 0
+}
+
+/// Writes `bytes` to a file, opens it, cuts it to `cut` bytes, then runs every reader.
+private func exerciseShrinking(_ bytes: [UInt8], cut: UInt64) {
+    let fd = open(shrinkPath, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+    guard fd >= 0 else { return }
+    let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    close(fd)
+    guard written == bytes.count else { return }
+    let dump: Dump
+    do {
+        dump = try Dump(path: shrinkPath)
+    } catch {
+        _ = error.description
+        return
+    }
+    guard truncate(shrinkPath, off_t(cut)) == 0 else { return }
+    bytes.withUnsafeBufferPointer { exercise(dump, $0.baseAddress!, $0.count) }
+    if let shrunk = dump.shrunkFileSize {
+        guard shrunk == cut else { fatalError("file shrank to \(cut) bytes, reported \(shrunk)") }
+        guard (try? dump.checkFileUnchanged()) == nil else { fatalError("shrunk file not reported") }
+        guard dump.read(dump.header.directMapBase, count: 1).error != nil else { fatalError("read after the shrink succeeded") }
+    }
+}
+
+/// Every reader of an open dump, with budgets.
+private func exercise(_ dump: Dump, _ data: UnsafePointer<UInt8>, _ size: Int) {
     _ = dump.findings.map(\.description)
     _ = dump.layout.expectedFileSize
     exerciseMessageBuffer(dump)
@@ -32,7 +95,6 @@ public func fuzzMinidump(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         _ = dump.physicalPage(PhysicalAddress(range.end.rawValue &- 1))
         _ = dump.physicalPage(range.end)
     }
-    return 0
 }
 
 /// Decodes the msgbuf both ways, and reads the ring through the kernel address the structure names.
