@@ -1,5 +1,5 @@
 /// Read-only file bytes and bounds-checked views of them: the one place in the package (with the
-/// CBitCount C shim) that touches unsafe pointers. MinidumpCore and KernelImage read every byte of
+/// CBitCount and CMappingGuard C shims) that touches unsafe pointers. MinidumpCore and KernelImage read every byte of
 /// a dump or kernel image through `ByteView`, whose loads check their range, with overflow in
 /// mind, and return nil when it does not fit.
 #if canImport(Glibc)
