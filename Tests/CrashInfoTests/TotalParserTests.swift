@@ -1,0 +1,38 @@
+@testable import CrashInfo
+import MinidumpCore
+import Testing
+
+/// Text read from a dump is hostile: the parsers of message-buffer lines, times and symbol
+/// expressions give an answer or nil for any input, never a trap.
+@Suite struct TotalParsers {
+    private func lines(_ text: String) -> MessageLines {
+        MessageLines(MessageBuffer(ring: Array(text.utf8), structure: nil))
+    }
+
+    /// Issue 9: `Uptime: ` and `1099511627775d` 100 times overflowed `total += value * 86400` (SIGILL).
+    @Test func uptimeThatOverflowsIsNotAValue() {
+        let line = "Uptime: " + String(repeating: "1099511627775d", count: 100) + "\n"
+        #expect(lines(line).uptime == nil)
+        #expect(MessageLines.duration(Substring(String(repeating: "1099511627775d", count: 100))) == nil)
+        let days: Int64 = 1_099_511_627_775
+        #expect(MessageLines.duration(Substring("1099511627775d")) == days * 86400)
+        #expect(MessageLines.duration(Substring(String(repeating: "1099511627775d", count: 97))) == 97 * days * 86400)
+        #expect(MessageLines.duration("1d2h3m4s") == 93784)
+        #expect(lines("Uptime: 1h1s\n").uptime == 3601)
+    }
+
+    @Test func cpuidWithManyDigitsIsNotAValue() {
+        let text = "panic: x\ncpuid = " + String(repeating: "9", count: 40) + "\n"
+        #expect(lines(text).panicCPU == nil)
+        #expect(lines("panic: x\ncpuid = 3\n").panicCPU == 3)
+    }
+
+    /// `time_second` and `tv_sec` come from the dump: any 64-bit value.
+    @Test func extremeTimesAreFormatted() {
+        for seconds in [Int64.min, Int64.min + 1, Int64.max, Int64.max - 86399, -(1 << 62), 1 << 62] {
+            #expect(!formatUTC(seconds: seconds).isEmpty)
+            #expect(!formatDuration(seconds: seconds).isEmpty)
+        }
+        #expect(formatUTC(seconds: 253_402_300_799) == "9999-12-31 23:59:59 UTC")
+    }
+}
