@@ -1,5 +1,6 @@
 /// The command structure: the subcommand protocol, the options every subcommand shares, dispatch and help.
 import MinidumpCore
+import MappedBytes
 
 /// The tool's exit statuses.
 enum ExitStatus: Int32 {

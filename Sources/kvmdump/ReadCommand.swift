@@ -1,5 +1,6 @@
 /// `kvmdump read`: kernel memory at a virtual address, in one of several formats.
 import MinidumpCore
+import MappedBytes
 
 /// Reads memory through the dump's address translation and prints it as a hexdump, raw bytes, a string or words.
 struct ReadCommand: Subcommand {
