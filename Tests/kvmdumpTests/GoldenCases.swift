@@ -21,7 +21,8 @@ struct GoldenCase: Sendable, CustomStringConvertible {
     /// Standard input; empty if nil.
     var stdin: String?
     var scratch: [ScratchFile] = []
-    /// Only meaningful where `/var/crash/vmcore.last` does not exist.
+    /// Only meaningful where `/var/crash/vmcore.last` does not exist: where it does, the case fails
+    /// saying it cannot run (`header-env-core-missing` covers the same path through the environment).
     var needsNoDefaultCore = false
 
     var description: String { name }
@@ -82,6 +83,8 @@ let goldenCases: [GoldenCase] = {
     var defaultCore = c("header-default-core-missing", "header")
     defaultCore.needsNoDefaultCore = true
     cases.append(defaultCore)
+    // The same without depending on the host: $KVMDUMP_CORE names a file that is not there.
+    cases.append(c("header-env-core-missing", "header", environment: ["KVMDUMP_CORE": "$TMP/vmcore.last"]))
 
     // header, stats, pages: text and JSON on every fixture.
     let fixtures = ["0", "v1", "v2", "wrapped", "nostruct", "badmsgbuf", "truncated"]
