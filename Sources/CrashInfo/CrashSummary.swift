@@ -228,6 +228,9 @@ public struct CrashSummary: Sendable {
         if kernelMatches == false {
             warnings.append(CrashSummary.mismatchWarning + " (" + kernelMatchBasis + ")")
         }
+        if let kernel, let machine = machineMismatch(kernel: kernel, dump: dump) {
+            warnings.append("WARNING: " + machine)
+        }
         if let infoVersion = info?.versionString, let running = dumpVersion.value,
            firstLine(trimTrailingNewlines(infoVersion)) != firstLine(running) {
             warnings.append("WARNING: the info file's Version String does not match the dump: it may belong to another dump")

@@ -216,6 +216,21 @@ enum ValueParser {
         return value
     }
 
+    /// `byteCount` of UTF-8 bytes (a field of a `read -` line).
+    static func byteCount<C: RandomAccessCollection<UInt8>>(utf8 bytes: C) -> UInt64? where C.Index == Int {
+        guard let last = bytes.last else { return nil }
+        let shift: UInt64
+        switch last | 0x20 {
+        case UInt8(ascii: "k"): shift = 10
+        case UInt8(ascii: "m"): shift = 20
+        case UInt8(ascii: "g"): shift = 30
+        default: return address(utf8: bytes)
+        }
+        // The number without its suffix: a copy of at most a few bytes.
+        guard bytes.count <= 24, let value = address(utf8: Array(bytes.dropLast())), value >> (64 - shift) == 0 else { return nil }
+        return value << shift
+    }
+
     /// Parses a byte count: decimal or `0x…`, optionally followed by `k`, `m` or `g` (powers of 1024).
     static func byteCount(_ text: String) -> UInt64? {
         let multipliers: [Character: UInt64] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30]

@@ -32,7 +32,7 @@ struct MsgbufCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump()
-        let kernel = try shared.openKernel()
+        let kernel = shared.openKernelIfUsable(dump: dump, console: console)
         let located = locateMessageBuffer(dump: dump, kernel: kernel)
         let buffer = located.buffer
         if case .section(let note?) = located.origin, !shared.json {

@@ -56,7 +56,7 @@ struct TranslateCommand: Subcommand {
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump()
         guard let addresses else { return try stream(dump, console) }
-        let kernel = addresses.allSatisfy { $0.constant != nil } ? nil : try shared.openKernel()
+        let kernel = addresses.allSatisfy { $0.constant != nil } ? nil : try shared.openSymbols(dump: dump, console: console)
         var failed = false
         var answers: [JSON] = []
         for argument in addresses {
@@ -90,7 +90,7 @@ struct TranslateCommand: Subcommand {
     private func stream(_ dump: Dump, _ console: Console) throws(CommandFailure) -> ExitStatus {
         let out = console.out
         var failed = false
-        let kernel = try shared.openKernel()
+        let kernel = try shared.openSymbols(dump: dump, console: console)
         let reader = LineReader(fd: 0)
         let readError = reader.forEachLine(idle: { out.flush() }) { line, overlong in
             let trimmed = line.trimmed()
