@@ -36,3 +36,27 @@ import Testing
         #expect(formatUTC(seconds: 253_402_300_799) == "9999-12-31 23:59:59 UTC")
     }
 }
+
+/// `msgbuf --dmesg`: what FreeBSD's `dmesg -M` prints (spec §4).
+@Suite struct DmesgFilter {
+    /// A ring without NULs and without a structure reads as wrapped (its first line was cut).
+    private let wrapped = MessageBuffer(
+        ring: Array("cut line\n<6>kernel\n<14>user\nplain\n<4>x".utf8) + [0x01, 0x7f, 0xe9, 0x5c, 0xa0, 0x79], structure: nil)
+
+    @Test func dropsTheCutLinePrioritiesAndOtherFacilities() {
+        #expect(wrapped.wrapped)
+        #expect(String(decoding: dmesgText(wrapped, all: false), as: UTF8.self) == "kernel\nplain\nx\\^A\\^?\\M-i\\\\\\M- y\n")
+        #expect(String(decoding: dmesgText(wrapped, all: true), as: UTF8.self)
+                == "cut line\nkernel\nuser\nplain\nx\\^A\\^?\\M-i\\\\\\M- y\n")
+    }
+
+    @Test func aRingThatNeverWrappedKeepsItsFirstLine() {
+        let fresh = MessageBuffer(ring: Array("<6>first\nsecond\n".utf8) + [UInt8](repeating: 0, count: 16), structure: nil)
+        #expect(!fresh.wrapped)
+        #expect(dmesgText(fresh, all: false) == Array("first\nsecond\n".utf8))
+        #expect(dmesgText(MessageBuffer(ring: [], structure: nil), all: false).isEmpty)
+        // A priority that is not all digits, or too long, is text.
+        let odd = MessageBuffer(ring: Array("<a>x\n<1234567890123>y\n<>z\n".utf8) + [0], structure: nil)
+        #expect(dmesgText(odd, all: false) == Array("<a>x\n<1234567890123>y\n<>z\n".utf8))
+    }
+}

@@ -114,8 +114,15 @@ let goldenCases: [GoldenCase] = {
             c("msgbuf-\(tag)-raw", "msgbuf --raw \(path)"), c("msgbuf-\(tag)-json", "msgbuf --json \(path)"),
             c("msgbuf-\(tag)-unread-json", "msgbuf --unread --json \(path)"),
             c("msgbuf-\(tag)-raw-json", "msgbuf --raw --json \(path)"),
+            c("msgbuf-\(tag)-dmesg", "msgbuf --dmesg \(path)"),
         ]
     }
+    cases += [
+        c("msgbuf-wrapped-dmesg-all", "msgbuf --dmesg --all Fixtures/vmcore.wrapped"),
+        c("msgbuf-wrapped-dmesg-json", "msgbuf --dmesg --json Fixtures/vmcore.wrapped"),
+        c("msgbuf-v3-all", "msgbuf --all Fixtures/vmcore.0"),
+        c("usage-msgbuf-dmesg-raw", "msgbuf --dmesg --raw Fixtures/vmcore.0"),
+    ]
 
     // read: every format, whole and partial reads, on the sample dump.
     let m = "-M \(v3)"
