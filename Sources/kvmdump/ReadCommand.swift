@@ -38,6 +38,8 @@ struct ReadCommand: Subcommand {
         or 'error: ...' (the walk goes on; the exit status is 1 if any failed). With --json each answer is
         an object as for one read (NDJSON). Output is flushed whenever no more input is waiting, like
         translate -, so a program can write a request and read its answer.
+        With -N, a kernel image for another machine than the dump is an error, and one whose version
+        does not match the dump's gets a warning on standard error (once).
         """
 
     /// The output format.

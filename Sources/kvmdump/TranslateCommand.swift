@@ -29,6 +29,8 @@ struct TranslateCommand: Subcommand {
         lines are answered with 'error: ...' (in JSON, an object with "error") and the walk goes on; the
         exit status is 1 if any failed. With address arguments, failures go to standard error.
         --json prints one array for arguments, one object per line (NDJSON) for '-'.
+        With -N, a kernel image for another machine than the dump is an error, and one whose version
+        does not match the dump's gets a warning on standard error (once).
         """
 
     let shared: SharedOptions

@@ -69,6 +69,8 @@ let goldenCases: [GoldenCase] = {
         cases.append(c("help-\(command)", "\(command) --help"))
     }
     cases.append(c("help-via-help-read", "help read"))
+    cases += [c("help-help", "help --help"), c("help-help-short", "help -h"), c("help-via-help-help", "help help")]
+    for command in ["sym", "info"] { cases.append(c("help-\(command)", "\(command) --help")) }
 
     // Choosing the dump.
     cases += [
