@@ -3,15 +3,17 @@ SHELL        = /bin/bash
 SWIFT       ?= swift
 PREFIX      ?= /usr/local
 SECONDS     ?= 60
-RELEASE_BIN  = $(shell $(SWIFT) build -c release --show-bin-path)
+# Release builds link the Swift runtime statically: the installed binary runs on a host without Swift.
+RELEASE      = $(SWIFT) build -c release --static-swift-stdlib
+RELEASE_BIN  = $(shell $(RELEASE) --show-bin-path)
 
-.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build install clean
+.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-crashinfo install check-static dist clean
 
 build:
 	$(SWIFT) build
 
 release:
-	$(SWIFT) build -c release
+	$(RELEASE) --product kvmdump
 
 # The test command: the whole suite, the suite again under AddressSanitizer, the concurrency tests
 # under ThreadSanitizer, then a bounded fuzz run (SECONDS, default 60).
@@ -44,14 +46,14 @@ fixtures:
 
 # Full benchmark (dumps generated once into .bench-cache/); BENCH_ARGS="--runs 3" etc. are passed through.
 bench:
-	$(SWIFT) build -c release --product kvmdump
-	$(SWIFT) build -c release --product kvmdump-bench
+	$(RELEASE) --product kvmdump
+	$(RELEASE) --product kvmdump-bench
 	$(RELEASE_BIN)/kvmdump-bench $(BENCH_ARGS)
 
 # Seconds: tiny dumps in a temporary folder, every measurement path including baselines and child processes.
 bench-smoke:
-	$(SWIFT) build -c release --product kvmdump
-	$(SWIFT) build -c release --product kvmdump-bench
+	$(RELEASE) --product kvmdump
+	$(RELEASE) --product kvmdump-bench
 	$(RELEASE_BIN)/kvmdump-bench --smoke
 
 FUZZ_DIR = .fuzz
@@ -83,10 +85,29 @@ fuzz: fuzz-build
 		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz.log | tail -60; exit 1; }
 	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz.log
 
+# The binary must not need the toolchain's runtime: no libswift* among its libraries, no RUNPATH into
+# the toolchain, and it runs with an empty environment.
+STATIC_CHECK = ldd $(1) | grep -q 'libswift' && { echo "$(1) links the Swift runtime dynamically:"; ldd $(1); exit 1; }; \
+	readelf -d $(1) | grep -E 'R(UN)?PATH' | grep -v '\[\$$ORIGIN\]' && { echo "$(1) has a RUNPATH outside \$$ORIGIN"; exit 1; }; \
+	env -i $(1) --version > /dev/null || { echo "$(1) does not run with an empty environment"; exit 1; }; \
+	echo "$(1): Swift runtime linked statically (ldd shows no libswiftCore)"
+
+check-static: release
+	@$(call STATIC_CHECK,$(RELEASE_BIN)/kvmdump)
+
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(RELEASE_BIN)/kvmdump $(DESTDIR)$(PREFIX)/bin/kvmdump
 	install -m 644 kvmdump.1 $(DESTDIR)$(PREFIX)/share/man/man1/kvmdump.1
+	@$(call STATIC_CHECK,$(DESTDIR)$(PREFIX)/bin/kvmdump)
+
+# A tarball of the installed tree (bin/kvmdump, share/man/man1/kvmdump.1) for a triage host.
+DIST_DIR = .build/dist
+dist:
+	rm -rf $(DIST_DIR)/root
+	$(MAKE) install DESTDIR=$(CURDIR)/$(DIST_DIR)/root PREFIX=/usr/local
+	tar -C $(DIST_DIR)/root/usr/local -czf $(DIST_DIR)/kvmdump-$$($(RELEASE_BIN)/kvmdump --version | cut -d' ' -f2)-$$(uname -s | tr A-Z a-z)-$$(uname -m).tar.gz bin share
+	@ls -l $(DIST_DIR)/*.tar.gz
 
 clean:
 	rm -rf .build .build-asan .build-tsan $(FUZZ_DIR)
