@@ -5,6 +5,7 @@ import Glibc
 import Darwin
 #endif
 import CrashInfo
+import KernelImage
 import MinidumpCore
 import MappedBytes
 
@@ -92,7 +93,13 @@ struct TranslateCommand: Subcommand {
     private func stream(_ dump: Dump, _ console: Console) throws(CommandFailure) -> ExitStatus {
         let out = console.out
         var failed = false
-        let kernel = try shared.openSymbols(dump: dump, console: console)
+        // Without a usable kernel image only the expressions fail (numbers are still answered).
+        var kernel: KernelImage?
+        do throws(CommandFailure) {
+            kernel = try shared.openSymbols(dump: dump, console: console)
+        } catch {
+            console.diagnose("warning: \(error.message); symbol expressions in the input will fail")
+        }
         let reader = LineReader(fd: 0)
         let readError = reader.forEachLine(idle: { out.flush() }) { line, overlong in
             let trimmed = line.trimmed()

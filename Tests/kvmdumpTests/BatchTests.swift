@@ -135,6 +135,15 @@ struct KernelWarningTests {
                 #expect(!run.stdout.isEmpty)
             }
         }
+        // The batch modes still answer numbers; only expressions fail, each on its own line.
+        for command in ["translate", "read"] {
+            let input = command == "read" ? "0xfffffe00002083c8 2\nhz 4\n" : "0xfffffe00002083c8\nhz\n"
+            let run = try Tool.run(["-N", "/nonexistent/kernel", "-M", "Fixtures/vmcore.0", command, "-"], stdin: Data(input.utf8))
+            let lines = run.stdoutText.split(separator: "\n")
+            #expect(lines.count == 2 && lines.first?.hasPrefix("error") == false && lines.last?.hasPrefix("error: 'hz") == true,
+                    "\(command): \(run.stdoutText)")
+            #expect(run.stderrText == "kvmdump: warning: /nonexistent/kernel: cannot open: No such file or directory; symbol expressions in the input will fail\n")
+        }
         let msgbuf = try Tool.run(["-N", "/nonexistent/kernel", "-M", "Fixtures/vmcore.1", "msgbuf"])
         #expect(msgbuf.stderrText == "kvmdump: warning: /nonexistent/kernel: cannot open: No such file or directory; going on without the kernel image\n")
     }
