@@ -60,3 +60,16 @@ import Testing
         #expect(dmesgText(odd, all: false) == Array("<a>x\n<1234567890123>y\n<>z\n".utf8))
     }
 }
+
+/// A hostile info.N: 64 KiB of continuation lines of a version string is parsed in linear time.
+@Suite struct SavecoreInfoBounds {
+    @Test func manyContinuationLinesAreLinear() {
+        let text = "  Version String: FreeBSD 14.1\n" + String(repeating: "  x\n", count: 16_000)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let info = SavecoreInfo(text: text)
+        let elapsed = clock.now - start
+        #expect(info.versionString?.utf8.count == "FreeBSD 14.1".utf8.count + 16_000 * 4)
+        #expect(elapsed < .milliseconds(500), "\(elapsed)")
+    }
+}
