@@ -3,15 +3,17 @@ SHELL        = /bin/bash
 SWIFT       ?= swift
 PREFIX      ?= /usr/local
 SECONDS     ?= 60
-RELEASE_BIN  = $(shell $(SWIFT) build -c release --show-bin-path)
+# Release builds link the Swift runtime statically: the installed binary runs on a host without Swift.
+RELEASE      = $(SWIFT) build -c release --static-swift-stdlib
+RELEASE_BIN  = $(shell $(RELEASE) --show-bin-path)
 
-.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build install clean
+.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-crashinfo fuzz-crashinfo-build fuzz-crashinfo-run install check-static dist clean
 
 build:
 	$(SWIFT) build
 
 release:
-	$(SWIFT) build -c release
+	$(RELEASE) --product kvmdump
 
 # The test command: the whole suite, the suite again under AddressSanitizer, the concurrency tests
 # under ThreadSanitizer, then a bounded fuzz run (SECONDS, default 60).
@@ -44,14 +46,14 @@ fixtures:
 
 # Full benchmark (dumps generated once into .bench-cache/); BENCH_ARGS="--runs 3" etc. are passed through.
 bench:
-	$(SWIFT) build -c release --product kvmdump
-	$(SWIFT) build -c release --product kvmdump-bench
+	$(RELEASE) --product kvmdump
+	$(RELEASE) --product kvmdump-bench
 	$(RELEASE_BIN)/kvmdump-bench $(BENCH_ARGS)
 
 # Seconds: tiny dumps in a temporary folder, every measurement path including baselines and child processes.
 bench-smoke:
-	$(SWIFT) build -c release --product kvmdump
-	$(SWIFT) build -c release --product kvmdump-bench
+	$(RELEASE) --product kvmdump
+	$(RELEASE) --product kvmdump-bench
 	$(RELEASE_BIN)/kvmdump-bench --smoke
 
 FUZZ_DIR = .fuzz
@@ -78,18 +80,73 @@ fuzz-build:
 	swiftc -Onone -parse-as-library -module-name FuzzSeeds \
 		Sources/VMCoreBuilder/*.swift Fuzz/MakeSeeds.swift -o $(FUZZ_DIR)/make-seeds
 	$(FUZZ_DIR)/make-seeds $(FUZZ_DIR)/seeds
+	$(MAKE) fuzz-crashinfo-build
 
-# Quiet unless something is found: then the end of libFuzzer's log, and a non-zero exit.
+# The CrashInfo target (Fuzz/FuzzCrashInfo.swift): msgbuf lines, info.N, symbol expressions and kernel ELF
+# images. MinidumpCore, KernelImage and CrashInfo are instrumented modules; VMCoreBuilder (the fixture dump
+# and the seeds) is not.
+CI_DIR = $(FUZZ_DIR)/crashinfo
+CI_LIB = swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -I Sources/CBitCount/include -I $(FUZZ_DIR) -I $(CI_DIR) \
+	-emit-library -static
+fuzz-crashinfo-build:
+	mkdir -p $(CI_DIR)/corpus $(CI_DIR)/seeds
+	$(CI_LIB) -module-name MinidumpCore -emit-module -emit-module-path $(CI_DIR)/MinidumpCore.swiftmodule \
+		Sources/MinidumpCore/*.swift -o $(CI_DIR)/libMinidumpCore.a
+	$(CI_LIB) -module-name KernelImage -emit-module -emit-module-path $(CI_DIR)/KernelImage.swiftmodule \
+		Sources/KernelImage/*.swift -o $(CI_DIR)/libKernelImage.a
+	$(CI_LIB) -enable-testing -module-name CrashInfo -emit-module -emit-module-path $(CI_DIR)/CrashInfo.swiftmodule \
+		Sources/CrashInfo/*.swift -o $(CI_DIR)/libCrashInfo.a
+	swiftc -O -parse-as-library -module-name VMCoreBuilder -emit-module -emit-module-path $(CI_DIR)/VMCoreBuilder.swiftmodule \
+		-emit-library -static Sources/VMCoreBuilder/*.swift -o $(CI_DIR)/libVMCoreBuilder.a
+	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name CrashInfoFuzz \
+		-I Sources/CBitCount/include -I $(FUZZ_DIR) -I $(CI_DIR) Fuzz/FuzzCrashInfo.swift \
+		$(CI_DIR)/libCrashInfo.a $(CI_DIR)/libKernelImage.a $(CI_DIR)/libMinidumpCore.a $(CI_DIR)/libVMCoreBuilder.a \
+		$(FUZZ_DIR)/libMappedBytes.a $(FUZZ_DIR)/bitcount.o -o $(FUZZ_DIR)/fuzz-crashinfo
+	swiftc -Onone -parse-as-library -module-name CrashInfoSeeds \
+		Sources/VMCoreBuilder/*.swift Fuzz/MakeCrashInfoSeeds.swift -o $(CI_DIR)/make-seeds
+	$(CI_DIR)/make-seeds $(CI_DIR)/seeds
+
+# Quiet unless something is found: then the end of libFuzzer's log, and a non-zero exit. Both targets
+# run SECONDS each: the dump reader, then CrashInfo (fuzz-crashinfo alone: make fuzz-crashinfo).
 fuzz: fuzz-build
 	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz-minidump $(FUZZ_FLAGS) -max_total_time=$(SECONDS) \
 		$(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds > $(FUZZ_DIR)/fuzz.log 2>&1 \
 		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz.log | tail -60; exit 1; }
 	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz.log
+	$(MAKE) fuzz-crashinfo-run
+
+CI_FLAGS = -dict=Fuzz/crashinfo.dict -max_len=65536 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
+	-artifact_prefix=$(CI_DIR)/crash-
+fuzz-crashinfo: fuzz-build fuzz-crashinfo-run
+fuzz-crashinfo-run:
+	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz-crashinfo $(CI_FLAGS) -max_total_time=$(SECONDS) \
+		$(CI_DIR)/corpus $(CI_DIR)/seeds > $(CI_DIR)/fuzz.log 2>&1 \
+		|| { grep -v '^#[0-9]' $(CI_DIR)/fuzz.log | tail -60; exit 1; }
+	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(CI_DIR)/fuzz.log
+
+# The binary must not need the toolchain's runtime: no libswift* among its libraries, no RUNPATH into
+# the toolchain, and it runs with an empty environment.
+STATIC_CHECK = ldd $(1) | grep -q 'libswift' && { echo "$(1) links the Swift runtime dynamically:"; ldd $(1); exit 1; }; \
+	readelf -d $(1) | grep -E 'R(UN)?PATH' | grep -v '\[\$$ORIGIN\]' && { echo "$(1) has a RUNPATH outside \$$ORIGIN"; exit 1; }; \
+	env -i $(1) --version > /dev/null || { echo "$(1) does not run with an empty environment"; exit 1; }; \
+	echo "$(1): Swift runtime linked statically (ldd shows no libswiftCore)"
+
+check-static: release
+	@$(call STATIC_CHECK,$(RELEASE_BIN)/kvmdump)
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(RELEASE_BIN)/kvmdump $(DESTDIR)$(PREFIX)/bin/kvmdump
 	install -m 644 kvmdump.1 $(DESTDIR)$(PREFIX)/share/man/man1/kvmdump.1
+	@$(call STATIC_CHECK,$(DESTDIR)$(PREFIX)/bin/kvmdump)
+
+# A tarball of the installed tree (bin/kvmdump, share/man/man1/kvmdump.1) for a triage host.
+DIST_DIR = .build/dist
+dist:
+	rm -rf $(DIST_DIR)/root
+	$(MAKE) install DESTDIR=$(CURDIR)/$(DIST_DIR)/root PREFIX=/usr/local
+	tar -C $(DIST_DIR)/root/usr/local -czf $(DIST_DIR)/kvmdump-$$($(RELEASE_BIN)/kvmdump --version | cut -d' ' -f2)-$$(uname -s | tr A-Z a-z)-$$(uname -m).tar.gz bin share
+	@ls -l $(DIST_DIR)/*.tar.gz
 
 clean:
 	rm -rf .build .build-asan .build-tsan $(FUZZ_DIR)

@@ -16,7 +16,8 @@ let package = Package(
         .target(name: "MinidumpCore", dependencies: ["MappedBytes"]),
         // ELF64 reader for the kernel image (symbols, initialised data). No Foundation.
         .target(name: "KernelImage", dependencies: ["MappedBytes"]),
-        // Read-only mapped files and bounds-checked byte views: the package's unsafe code, in one file.
+        // Read-only mapped files, bounds-checked byte views, the tool's output and line buffers: all of the
+        // product's unsafe pointer code, in one file.
         .target(name: "MappedBytes", dependencies: ["CBitCount", "CMappingGuard"]),
         // Popcount over runs of bitmap words, with POPCNT chosen at load time where the CPU has it.
         .target(name: "CBitCount"),
@@ -24,15 +25,17 @@ let package = Package(
         // and a fault count the readers check, instead of the death of the process.
         .target(name: "CMappingGuard"),
         // Kernel symbols applied to a dump: symbol expressions, msgbuf via msgbufp, the crash summary.
-        .target(name: "CrashInfo", dependencies: ["MinidumpCore", "KernelImage"]),
+        .target(name: "CrashInfo", dependencies: ["MinidumpCore", "KernelImage", "MappedBytes"]),
         // Deterministic fixture generator (the tests' ground truth); independent of MinidumpCore.
         .target(name: "VMCoreBuilder"),
         .executableTarget(name: "mkvmcore", dependencies: ["VMCoreBuilder"]),
-        .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage", "CrashInfo"]),
+        .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage", "CrashInfo", "MappedBytes"]),
         .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
         .testTarget(name: "MinidumpCoreTests", dependencies: ["MinidumpCore", "MappedBytes", "VMCoreBuilder"]),
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "CrashInfoTests", dependencies: ["CrashInfo", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "kvmdumpTests", dependencies: ["VMCoreBuilder"]),
+        // The tool's internals (output buffer, formatters, batch parsing), through @testable import.
+        .testTarget(name: "kvmdumpUnitTests", dependencies: ["kvmdump", "MappedBytes"]),
     ]
 )

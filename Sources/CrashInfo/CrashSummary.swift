@@ -228,6 +228,9 @@ public struct CrashSummary: Sendable {
         if kernelMatches == false {
             warnings.append(CrashSummary.mismatchWarning + " (" + kernelMatchBasis + ")")
         }
+        if let kernel, let machine = machineMismatch(kernel: kernel, dump: dump) {
+            warnings.append("WARNING: " + machine)
+        }
         if let infoVersion = info?.versionString, let running = dumpVersion.value,
            firstLine(trimTrailingNewlines(infoVersion)) != firstLine(running) {
             warnings.append("WARNING: the info file's Version String does not match the dump: it may belong to another dump")
@@ -323,7 +326,7 @@ struct MessageLines {
         var cpu: Int64?
         if let panicIndex {
             for line in lines[(panicIndex + 1)...].prefix(4) where line.hasPrefix("cpuid = ") {
-                cpu = Int64(line.dropFirst(8).prefix { $0.isNumber })
+                cpu = Int64(line.dropFirst(8).prefix { $0.isASCII && $0.isNumber })
                 break
             }
         }
@@ -334,24 +337,30 @@ struct MessageLines {
         panicCPU = cpu
     }
 
-    /// Seconds in `1d2h3m4s` (as FreeBSD's shutdown code prints uptime); nil if malformed.
+    /// Seconds in `1d2h3m4s` (as FreeBSD's shutdown code prints uptime); nil if malformed or if the
+    /// total does not fit in 64 bits (the text comes from the dump: checked arithmetic throughout).
     static func duration(_ text: Substring) -> Int64? {
         var total: Int64 = 0
         var number: Int64?
-        for c in text {
-            if let digit = c.wholeNumberValue, c.isASCII {
-                number = (number ?? 0).multipliedReportingOverflow(by: 10).partialValue &+ Int64(digit)
+        for c in text.utf8 {
+            if c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") {
+                number = (number ?? 0) * 10 + Int64(c - UInt8(ascii: "0"))
                 guard number! < 1 << 40 else { return nil }
                 continue
             }
             guard let value = number else { return nil }
+            let unit: Int64
             switch c {
-            case "d": total += value * 86400
-            case "h": total += value * 3600
-            case "m": total += value * 60
-            case "s": total += value
+            case UInt8(ascii: "d"): unit = 86400
+            case UInt8(ascii: "h"): unit = 3600
+            case UInt8(ascii: "m"): unit = 60
+            case UInt8(ascii: "s"): unit = 1
             default: return nil
             }
+            let (seconds, overflow1) = value.multipliedReportingOverflow(by: unit)
+            let (sum, overflow2) = total.addingReportingOverflow(seconds)
+            guard !overflow1, !overflow2 else { return nil }
+            total = sum
             number = nil
         }
         return number == nil && !text.isEmpty ? total : nil

@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MappedBytes
 
 /// The fields of a savecore `info.N` file (text style), each nil when the line is absent.
 ///
@@ -164,7 +165,18 @@ public struct SavecoreInfo: Sendable, Equatable {
 
     /// Reads and parses the info file at `path`.
     public static func load(path: String) throws(SavecoreInfoError) -> SavecoreInfo {
-        SavecoreInfo(text: String(decoding: try readSmallFile(path, limit: maximumFileSize), as: UTF8.self))
+        let bytes: [UInt8]
+        do throws(SmallFileError) {
+            bytes = try readSmallFile(path: path, limit: maximumFileSize)
+        } catch {
+            switch error {
+            case .open(let code): throw .openFailed(path: path, errno: code)
+            case .read(let code): throw .readFailed(path: path, errno: code)
+            case .notRegularFile: throw .notARegularFile(path: path)
+            case .tooLarge(let limit): throw .tooLarge(path: path, limit: limit)
+            }
+        }
+        return SavecoreInfo(text: String(decoding: bytes, as: UTF8.self))
     }
 }
 
@@ -188,38 +200,10 @@ public enum SavecoreInfoError: Error, Sendable, Equatable, CustomStringConvertib
     /// One line starting with the path.
     public var description: String {
         switch self {
-        case let .openFailed(path, code): return "\(path): cannot open (\(errnoText(code)))"
-        case let .readFailed(path, code): return "\(path): cannot read (\(errnoText(code)))"
+        case let .openFailed(path, code): return "\(path): cannot open (\(errorText(code)))"
+        case let .readFailed(path, code): return "\(path): cannot read (\(errorText(code)))"
         case let .notARegularFile(path): return "\(path): not a regular file"
         case let .tooLarge(path, limit): return "\(path): larger than \(limit) bytes, not a savecore info file"
         }
-    }
-}
-
-private func errnoText(_ code: Int32) -> String {
-    guard let text = strerror(code) else { return "errno \(code)" }
-    return String(cString: text)
-}
-
-/// The whole regular file at `path`, refusing more than `limit` bytes.
-private func readSmallFile(_ path: String, limit: Int) throws(SavecoreInfoError) -> [UInt8] {
-    var fd: Int32
-    repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
-    guard fd >= 0 else { throw .openFailed(path: path, errno: errno) }
-    defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw .readFailed(path: path, errno: errno) }
-    guard UInt32(truncatingIfNeeded: st.st_mode) & 0o170000 == 0o100000 else { throw .notARegularFile(path: path) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 8192)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw .readFailed(path: path, errno: errno)
-        }
-        if n == 0 { return bytes }
-        bytes += chunk[..<n]
-        guard bytes.count <= limit else { throw .tooLarge(path: path, limit: limit) }
     }
 }

@@ -1,7 +1,10 @@
 /// Rendering of kernel times without Foundation.
 
 /// `YYYY-MM-DD HH:MM:SS UTC` for `seconds` since the Epoch (proleptic Gregorian calendar).
+/// Times beyond year 9999 (or before year -9999) are written as the number of seconds: the value
+/// comes from the dump, and the date arithmetic must not overflow.
 public func formatUTC(seconds: Int64) -> String {
+    guard seconds >= -377_705_116_800, seconds <= 253_402_300_799 else { return "\(seconds) s since the Epoch (out of range)" }
     let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
     let secondOfDay = seconds - days * 86400
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -20,7 +23,7 @@ public func formatUTC(seconds: Int64) -> String {
 
 /// `1d2h3m4s` as FreeBSD prints uptime (leading zero units left out; `0s` for zero).
 public func formatDuration(seconds: Int64) -> String {
-    guard seconds > 0 else { return "\(seconds)s" }
+    guard seconds > 0 else { return "\(seconds)s" }  // Int64.min included: no negation
     var result = ""
     let parts: [(Int64, String)] = [(seconds / 86400, "d"), (seconds / 3600 % 24, "h"), (seconds / 60 % 60, "m")]
     for (value, unit) in parts where value > 0 || !result.isEmpty { result += "\(value)\(unit)" }

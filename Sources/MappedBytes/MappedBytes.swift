@@ -1,7 +1,7 @@
-/// Read-only file bytes and bounds-checked views of them: the one place in the package (with the
-/// CBitCount and CMappingGuard C shims) that touches unsafe pointers. MinidumpCore and KernelImage read every byte of
-/// a dump or kernel image through `ByteView`, whose loads check their range, with overflow in
-/// mind, and return nil when it does not fit.
+/// Read-only file bytes and bounds-checked views of them, and the command-line tool's buffers: the one
+/// place in the product (with the CBitCount and CMappingGuard C shims) that touches unsafe pointers.
+/// MinidumpCore and KernelImage read every byte of a dump or kernel image through `ByteView`, whose
+/// loads check their range, with overflow in mind, and return nil when it does not fit.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -278,5 +278,355 @@ public enum ShrunkFiles {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
         return files
+    }
+}
+
+// MARK: - Output and input buffers of the command-line tool, small files, the environment (issue 9)
+//
+// The rest of the product's unsafe pointer code, moved here from kvmdump (Output, Formats,
+// LineReader, Arguments, TranslateCommand) and CrashInfo (SavecoreInfo). Every write into an
+// output buffer goes through `OutputBuffer.byte` or `OutputSpan.put`, which check the position
+// against the capacity and flush first when it is full: an append past the capacity never writes
+// out of bounds, whatever size the caller reserved.
+
+/// A fixed-size buffer in front of a file descriptor.
+///
+/// Writes never throw. When the reader goes away (EPIPE) the buffer closes quietly: later writes are
+/// dropped and `isClosed` is true, so long loops can stop early. Other write errors are kept in `failure`.
+public final class OutputBuffer {
+    @usableFromInline let fd: Int32
+    @usableFromInline let storage: UnsafeMutablePointer<UInt8>
+    /// The buffer's size in bytes.
+    public let capacity: Int
+    /// Bytes buffered and not yet written; always in `0...capacity`.
+    @usableFromInline var count = 0
+    /// True once the reader has closed the pipe or a write failed.
+    public private(set) var isClosed = false
+    /// The errno of a failed write other than EPIPE.
+    public private(set) var failure: Int32?
+
+    /// Buffers writes to `fd` in a buffer of `capacity` bytes (at least 1).
+    public init(fd: Int32, capacity: Int = 1 << 16) {
+        self.fd = fd
+        self.capacity = max(1, capacity)
+        storage = .allocate(capacity: self.capacity)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Bytes buffered and not yet written.
+    public var pending: Int { count }
+
+    private func write(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosed, let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if bytes.count > capacity - count { flush() }
+        if bytes.count >= capacity {
+            writeAll(bytes)
+        } else {
+            (storage + count).update(from: base.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+            count += bytes.count
+        }
+    }
+
+    /// Appends bytes.
+    public func write(_ bytes: [UInt8]) { bytes.withUnsafeBytes { write($0) } }
+
+    /// Appends bytes.
+    public func write(_ bytes: ArraySlice<UInt8>) { bytes.withUnsafeBytes { write($0) } }
+
+    /// Appends the bytes of a line (see `LineReader`).
+    public func write(_ bytes: ByteLine) { write(UnsafeRawBufferPointer(start: bytes.base, count: bytes.count)) }
+
+    /// Appends the UTF-8 form of `text`.
+    public func write(_ text: String) {
+        var text = text
+        text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends `text` and a newline.
+    public func line(_ text: String = "") {
+        write(text)
+        byte(0x0a)
+    }
+
+    /// Appends one byte.
+    @inlinable @inline(__always)
+    public func byte(_ value: UInt8) {
+        if count >= capacity { flush() }
+        storage[count] = value
+        count &+= 1
+    }
+
+    /// Lets `body` append about `expected` bytes through a bounds-checked span; `expected` is only a hint
+    /// (the buffer is flushed first if less is free, so a short run of bytes stays in one write), and a
+    /// body that writes more is still safe: the span flushes when the buffer is full.
+    @inlinable @inline(__always)
+    public func withSpace(_ expected: Int, _ body: (inout OutputSpan) -> Void) {
+        if capacity &- count < expected { flush() }
+        var span = OutputSpan(buffer: self, position: count)
+        body(&span)
+        count = span.position
+    }
+
+    /// Writes out everything buffered.
+    public func flush() {
+        guard count > 0 else { return }
+        let pending = count
+        count = 0
+        if !isClosed { writeAll(UnsafeRawBufferPointer(start: storage, count: pending)) }
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) {
+        if let failure = writeFully(fd, bytes) {
+            isClosed = true
+            if failure != EPIPE { self.failure = failure }
+        }
+    }
+}
+
+/// A cursor into an `OutputBuffer`'s free space, handed out by `withSpace`. Every `put` checks the
+/// position against the capacity and flushes the buffer when it is full.
+public struct OutputSpan {
+    @usableFromInline unowned(unsafe) let buffer: OutputBuffer
+    @usableFromInline var position: Int
+
+    @usableFromInline
+    init(buffer: OutputBuffer, position: Int) {
+        self.buffer = buffer
+        self.position = position
+    }
+
+    @usableFromInline
+    mutating func spill() {
+        buffer.count = position
+        buffer.flush()
+        position = buffer.count
+    }
+
+    /// Appends one byte.
+    @inlinable @inline(__always)
+    public mutating func put(_ value: UInt8) {
+        if position >= buffer.capacity { spill() }
+        buffer.storage[position] = value
+        position &+= 1
+    }
+
+    /// Appends the bytes of `text`.
+    @inlinable @inline(__always)
+    public mutating func put(_ text: StaticString) {
+        let start = text.utf8Start
+        for index in 0..<text.utf8CodeUnitCount { put(start[index]) }
+    }
+
+    /// Appends the low `width` lowercase hex digits of `value` (most significant first).
+    @inlinable @inline(__always)
+    public mutating func put(hex value: UInt64, width: Int) {
+        var shift = width &* 4
+        while shift > 0 {
+            shift &-= 4
+            let digit = UInt8(truncatingIfNeeded: (value >> UInt64(shift)) & 0xf)
+            put(digit &+ (digit < 10 ? UInt8(ascii: "0") : UInt8(ascii: "a") &- 10))
+        }
+    }
+
+    /// Appends `0x` and the lowercase hex digits of `value` without padding.
+    @inlinable @inline(__always)
+    public mutating func put(shortHex value: UInt64) {
+        put(UInt8(ascii: "0"))
+        put(UInt8(ascii: "x"))
+        put(hex: value, width: max(1, (64 &- value.leadingZeroBitCount &+ 3) / 4))
+    }
+}
+
+/// `write(2)` of all of `bytes`, retried on EINTR; the errno of a failure, or nil.
+private func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+    guard let base = bytes.baseAddress else { return nil }
+    var offset = 0
+    while offset < bytes.count {
+        let written = write(fd, base + offset, bytes.count - offset)
+        if written > 0 {
+            offset += written
+            continue
+        }
+        if written < 0 && errno == EINTR { continue }
+        return written < 0 ? errno : EIO
+    }
+    return nil
+}
+
+/// Writes `text` to `fd` unbuffered (standard error); false if it could not all be written.
+@discardableResult
+public func writeUnbuffered(_ fd: Int32, _ text: String) -> Bool {
+    var text = text
+    return text.withUTF8 { writeFully(fd, UnsafeRawBufferPointer($0)) == nil }
+}
+
+/// The environment variable `name`, if set.
+public func environmentValue(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
+}
+
+/// One line handed out by `LineReader`: a bounds-checked view of bytes in its buffer, valid only
+/// during the call that received it. Indexing outside `0..<count` stops the program (like an Array).
+public struct ByteLine: RandomAccessCollection, @unchecked Sendable {
+    @usableFromInline let base: UnsafePointer<UInt8>?
+    /// Number of bytes.
+    public let count: Int
+
+    @usableFromInline
+    init(base: UnsafePointer<UInt8>?, count: Int) {
+        self.base = count > 0 ? base : nil
+        self.count = base == nil ? 0 : count
+    }
+
+    /// A line of no bytes.
+    public static let empty = ByteLine(base: nil, count: 0)
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+
+    /// The byte at `index`.
+    @inlinable @inline(__always)
+    public subscript(index: Int) -> UInt8 {
+        precondition(index >= 0 && index < count, "ByteLine index out of range")
+        return base.unsafelyUnwrapped[index]
+    }
+
+    /// The bytes `range` (clamped to the line) as a line.
+    public func cut(_ range: Range<Int>) -> ByteLine {
+        let lower = Swift.min(Swift.max(0, range.lowerBound), count)
+        let upper = Swift.min(Swift.max(lower, range.upperBound), count)
+        guard let base, upper > lower else { return .empty }
+        return ByteLine(base: base + lower, count: upper - lower)
+    }
+
+    /// The line without leading and trailing blanks (space, tab, carriage return).
+    public func trimmed() -> ByteLine {
+        var lower = 0
+        var upper = count
+        func blank(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 || c == 0x0d }
+        while lower < upper, blank(self[lower]) { lower += 1 }
+        while upper > lower, blank(self[upper - 1]) { upper -= 1 }
+        return cut(lower..<upper)
+    }
+
+    /// The first index of `byte` at or after `from`, or nil.
+    public func firstIndex(of byte: UInt8, from: Int = 0) -> Int? {
+        var index = Swift.max(0, from)
+        while index < count {
+            if self[index] == byte { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    /// The bytes decoded as UTF-8 (invalid sequences repaired).
+    public var text: String {
+        guard let base else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: base, count: count), as: UTF8.self)
+    }
+}
+
+/// Splits the input of a file descriptor into lines, using one fixed buffer however long the input is.
+///
+/// Before a `read` that would block (no input immediately available) it calls `idle`, so a caller can flush
+/// its answers: a program on the other end of a pipe gets each answer before it sends the next question.
+public final class LineReader {
+    private let fd: Int32
+    private let storage: UnsafeMutablePointer<UInt8>
+    private let capacity: Int
+
+    /// Reads from `fd` through a buffer of `capacity` bytes; that is also the longest line delivered whole.
+    public init(fd: Int32, capacity: Int = 1 << 16) {
+        self.fd = fd
+        self.capacity = max(1, capacity)
+        storage = .allocate(capacity: self.capacity)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Calls `body` with each line, without its newline. A line longer than the buffer is delivered once,
+    /// cut to the buffer's size, with `overlong` set; the rest of it is skipped. `body` returns false to stop.
+    /// Returns the errno of a failed read, or nil at end of input or when stopped.
+    public func forEachLine(idle: () -> Void, _ body: (_ line: ByteLine, _ overlong: Bool) -> Bool) -> Int32? {
+        var start = 0
+        var end = 0
+        var skipping = false
+        while true {
+            while start < end {
+                guard let found = memchr(storage + start, 0x0a, end - start) else { break }
+                let newline = found.assumingMemoryBound(to: UInt8.self) - storage
+                if skipping {
+                    skipping = false
+                } else if !body(ByteLine(base: UnsafePointer(storage + start), count: newline - start), false) {
+                    return nil
+                }
+                start = newline + 1
+            }
+            if start > 0 {
+                if end > start { storage.update(from: storage + start, count: end - start) }
+                end -= start
+                start = 0
+            }
+            if end == capacity {
+                if !skipping && !body(ByteLine(base: UnsafePointer(storage), count: end), true) { return nil }
+                skipping = true
+                end = 0
+            }
+            if !inputReady() { idle() }
+            let count = read(fd, storage + end, capacity - end)
+            if count < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            if count == 0 {
+                if end > 0 && !skipping {
+                    _ = body(ByteLine(base: UnsafePointer(storage), count: end), false)
+                }
+                return nil
+            }
+            end += count
+        }
+    }
+
+    /// Whether a `read` would return at once.
+    private func inputReady() -> Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0
+    }
+}
+
+/// Why `readSmallFile` failed.
+public enum SmallFileError: Error, Sendable, Equatable {
+    /// `open` failed with this errno.
+    case open(errno: Int32)
+    /// `fstat` or `read` failed with this errno.
+    case read(errno: Int32)
+    /// Not a regular file.
+    case notRegularFile
+    /// Longer than the limit.
+    case tooLarge(limit: Int)
+}
+
+/// The whole regular file at `path`, refusing more than `limit` bytes.
+public func readSmallFile(path: String, limit: Int) throws(SmallFileError) -> [UInt8] {
+    var fd: Int32
+    repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
+    guard fd >= 0 else { throw .open(errno: errno) }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw .read(errno: errno) }
+    guard UInt32(truncatingIfNeeded: st.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG) else { throw .notRegularFile }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 8192)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw .read(errno: errno)
+        }
+        if n == 0 { return bytes }
+        bytes += chunk[..<n]
+        guard bytes.count <= limit else { throw .tooLarge(limit: limit) }
     }
 }

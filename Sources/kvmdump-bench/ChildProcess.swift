@@ -191,16 +191,16 @@ private final class PipeFeed: @unchecked Sendable {
     }
 }
 
-/// Spawns `kvmdump translate -M dump -`, writes `input` into its standard input from a second thread,
-/// drains its standard output on this one, and times the whole exchange.
-func pipeThroughTranslate(kvmdump: String, dump: String, input: [UInt8]) throws(BenchError) -> PipeOutcome {
+/// Spawns `kvmdump SUBCOMMAND -M dump -` (`translate` unless told), writes `input` into its standard
+/// input from a second thread, drains its standard output on this one, and times the whole exchange.
+func pipeThroughTranslate(kvmdump: String, dump: String, input: [UInt8], subcommand: String = "translate") throws(BenchError) -> PipeOutcome {
     let toChild = try makePipe()
     let fromChild = try makePipe()
     let clock = ContinuousClock()
     let start = clock.now
     let pid: pid_t
     do {
-        pid = try spawn([kvmdump, "translate", "-M", dump, "-"], stdin: toChild.read, stdout: fromChild.write)
+        pid = try spawn([kvmdump, subcommand, "-M", dump, "-"], stdin: toChild.read, stdout: fromChild.write)
     } catch {
         for fd in [toChild.read, toChild.write, fromChild.read, fromChild.write] { close(fd) }
         throw error
@@ -224,13 +224,19 @@ func pipeThroughTranslate(kvmdump: String, dump: String, input: [UInt8]) throws(
     }
     var lines = 0
     var errors = 0
-    var atLineStart = true
+    // An error line starts "er"; answers start "va " (translate) or with hex digits (read), never "er".
+    var column = 0
+    var startsWithE = false
     let drained = Result { () throws(BenchError) in
         try drain(fromChild.read) { chunk in
             for byte in chunk {
-                if atLineStart && byte == UInt8(ascii: "e") { errors += 1 }
-                atLineStart = byte == 0x0a
-                if atLineStart { lines += 1 }
+                if column == 0 { startsWithE = byte == UInt8(ascii: "e") }
+                if column == 1 && startsWithE && byte == UInt8(ascii: "r") { errors += 1 }
+                column += 1
+                if byte == 0x0a {
+                    lines += 1
+                    column = 0
+                }
             }
         }
     }
@@ -239,6 +245,6 @@ func pipeThroughTranslate(kvmdump: String, dump: String, input: [UInt8]) throws(
     let (status, _) = try reap(pid)
     let seconds = (clock.now - start).seconds
     try drained.get()
-    if feed.failure != 0 { throw BenchError("writing to kvmdump translate: errno \(feed.failure)") }
+    if feed.failure != 0 { throw BenchError("writing to kvmdump \(subcommand): errno \(feed.failure)") }
     return PipeOutcome(seconds: seconds, lines: lines, errors: errors, status: status)
 }

@@ -174,6 +174,16 @@ func benchmarkDump(_ dataset: BenchDataset, path: String, settings: RunSettings,
     list.add("kvmdump translate - (\(counts.pipeAddresses) addresses, pipe)", .rate, pipeRuns,
              full ? .atLeast(2e6) : nil)
 
+    note("[\(dataset.key)] kvmdump read - through a pipe")
+    let readPipeRuns = try repeated(runs) { () throws(BenchError) -> Double in
+        let outcome = try pipeThroughTranslate(kvmdump: settings.kvmdump, dump: path, input: sets.readPipeText, subcommand: "read")
+        guard outcome.status == 0, outcome.lines == counts.pipeAddresses, outcome.errors == 0 else {
+            throw BenchError("\(path): read - answered \(outcome.lines) lines (\(outcome.errors) errors), status \(outcome.status)")
+        }
+        return Double(counts.pipeAddresses) / outcome.seconds
+    }
+    list.add("kvmdump read - (\(counts.pipeAddresses) 8-byte reads, pipe)", .rate, readPipeRuns)
+
     note("[\(dataset.key)] single kvmdump read")
     let argv = [settings.kvmdump, "read", "-M", path, "0x" + String(sets.probeAddress, radix: 16), "--len", "64"]
     let probe = try probeChild(argv, runs: runs + 1)

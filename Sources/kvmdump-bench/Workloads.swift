@@ -56,6 +56,9 @@ struct AddressSets {
     var runs: [VirtualRun] = []
     /// `0x%016x\n` lines of random kernel addresses, for `kvmdump translate -`.
     var pipeText: [UInt8] = []
+    /// `0x%016x 8\n` lines: 8-byte reads at random kernel addresses (8-aligned, so inside one page),
+    /// for `kvmdump read -`.
+    var readPipeText: [UInt8] = []
     /// One dumped kernel address for `kvmdump read`.
     var probeAddress: UInt64 = 0
 
@@ -124,6 +127,13 @@ struct AddressSets {
             pipeText.append(contentsOf: [UInt8(ascii: "0"), UInt8(ascii: "x")])
             for shift in stride(from: 60, through: 0, by: -4) { pipeText.append(digits[Int(va >> UInt64(shift) & 15)]) }
             pipeText.append(UInt8(ascii: "\n"))
+        }
+        readPipeText.reserveCapacity(counts.pipeAddresses * 21)
+        for _ in 0..<counts.pipeAddresses {
+            let va = kernelAddress() & ~7
+            readPipeText.append(contentsOf: [UInt8(ascii: "0"), UInt8(ascii: "x")])
+            for shift in stride(from: 60, through: 0, by: -4) { readPipeText.append(digits[Int(va >> UInt64(shift) & 15)]) }
+            readPipeText.append(contentsOf: [UInt8(ascii: " "), UInt8(ascii: "8"), UInt8(ascii: "\n")])
         }
     }
 }

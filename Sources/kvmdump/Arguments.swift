@@ -2,6 +2,7 @@
 ///
 /// Accepted shapes: `--opt VALUE`, `--opt=VALUE`, `-o VALUE`, `-oVALUE`, clustered short flags (`-hM PATH`),
 /// `--` to end options, and a lone `-` as a positional. Options may come before or after positionals.
+import MappedBytes
 
 /// One option a command accepts. Parsing, usage lines and help text are all generated from these declarations.
 struct Option: Hashable, Sendable {
@@ -176,21 +177,13 @@ enum ArgumentParser {
 enum ValueParser {
     /// Parses `0x…` hexadecimal or decimal into a 64-bit address; nil if malformed or out of range.
     static func address<S: StringProtocol>(_ text: S) -> UInt64? {
-        address(utf8: text.utf8)
+        address(utf8: Array(text.utf8))
     }
 
-    /// Parses the UTF-8 bytes of an address (`0x…` hexadecimal or decimal); nil if malformed or out of range.
-    static func address<C: Collection<UInt8>>(utf8 text: C) -> UInt64? {
-        Array(text).withUnsafeBufferPointer { address(bytes: $0) }
-    }
-
-    /// Parses an address from a line held in a buffer, without copying (the `translate -` hot path).
-    static func address(utf8 text: Slice<UnsafeBufferPointer<UInt8>>) -> UInt64? {
-        address(bytes: UnsafeBufferPointer(rebasing: text))
-    }
-
-    /// Parses `0x…` hexadecimal or decimal from `bytes`; nil if malformed or out of range.
-    static func address(bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
+    /// Parses `0x…` hexadecimal or decimal from UTF-8 bytes (a line of `translate -` without copying);
+    /// nil if malformed or out of range.
+    @inline(__always)
+    static func address<C: RandomAccessCollection<UInt8>>(utf8 bytes: C) -> UInt64? where C.Index == Int {
         var index = 0
         var hex = false
         if bytes.count > 2, bytes[0] == UInt8(ascii: "0"), bytes[1] | 0x20 == UInt8(ascii: "x") {
@@ -221,6 +214,21 @@ enum ValueParser {
             }
         }
         return value
+    }
+
+    /// `byteCount` of UTF-8 bytes (a field of a `read -` line).
+    static func byteCount<C: RandomAccessCollection<UInt8>>(utf8 bytes: C) -> UInt64? where C.Index == Int {
+        guard let last = bytes.last else { return nil }
+        let shift: UInt64
+        switch last | 0x20 {
+        case UInt8(ascii: "k"): shift = 10
+        case UInt8(ascii: "m"): shift = 20
+        case UInt8(ascii: "g"): shift = 30
+        default: return address(utf8: bytes)
+        }
+        // The number without its suffix: a copy of at most a few bytes.
+        guard bytes.count <= 24, let value = address(utf8: Array(bytes.dropLast())), value >> (64 - shift) == 0 else { return nil }
+        return value << shift
     }
 
     /// Parses a byte count: decimal or `0x…`, optionally followed by `k`, `m` or `g` (powers of 1024).

@@ -1,5 +1,6 @@
 /// The command structure: the subcommand protocol, the options every subcommand shares, dispatch and help.
 import MinidumpCore
+import MappedBytes
 
 /// The tool's exit statuses.
 enum ExitStatus: Int32 {
@@ -180,6 +181,15 @@ enum Tool {
             writeToolHelp(to: console.out)
             return .success
         }
+        if name == "--help" || name == "-h" {
+            guard arguments.count == 1 else { throw UsageError("help takes one subcommand") }
+            writeHelpHelp(to: console.out)
+            return .success
+        }
+        if name == "help", arguments.count == 1 {
+            writeHelpHelp(to: console.out)
+            return .success
+        }
         guard arguments.count == 1, let command = subcommands.first(where: { $0.name == name }) else {
             throw UsageError(arguments.count == 1 ? "unknown subcommand '\(name)'" : "help takes one subcommand")
         }
@@ -208,6 +218,21 @@ enum Tool {
         out.line()
         out.line("EXIT STATUS: 0 success, 1 dump or address error, 2 usage error.")
         out.line("See 'kvmdump help SUBCOMMAND' and kvmdump(1).")
+    }
+
+    /// `kvmdump help --help`.
+    static func writeHelpHelp(to out: OutputBuffer) {
+        out.line("kvmdump help: Show help for the tool or for a subcommand.")
+        out.line()
+        out.line("USAGE: kvmdump help [SUBCOMMAND]")
+        out.line()
+        out.line("ARGUMENTS:")
+        var list = Table()
+        list.rows = [["  SUBCOMMAND", "One of: " + (subcommands.map { $0.name } + ["help"]).joined(separator: ", ") + "."]]
+        list.write(to: out)
+        out.line()
+        out.line("Without SUBCOMMAND: the tool's help (as kvmdump --help). 'kvmdump help SUBCOMMAND' is")
+        out.line("'kvmdump SUBCOMMAND --help'. The manual page is kvmdump(1).")
     }
 
     /// A subcommand's help, generated from its declarations.

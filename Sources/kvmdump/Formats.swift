@@ -1,4 +1,5 @@
 /// Text formats: hexadecimal numbers, `hexdump -C`, gdb-style words and aligned tables.
+import MappedBytes
 
 /// Hexadecimal numbers. Conventions: virtual addresses and raw table entries are `0x` + 16 digits,
 /// physical addresses, file offsets and sizes are `0x` + digits without padding; always lowercase.
@@ -17,36 +18,6 @@ enum Hex {
 
     /// The two lowercase hex digits of every byte value: entries 2n and 2n+1 are the digits of n.
     static let pairs: [UInt8] = (0..<256).flatMap { [digits[$0 >> 4], digits[$0 & 0xf]] }
-
-    /// Writes `0x` and the lowercase digits of `value` (no padding) at `target`; returns the bytes written (3 to 18).
-    @inline(__always)
-    static func putShort(_ value: UInt64, at target: UnsafeMutablePointer<UInt8>) -> Int {
-        target[0] = UInt8(ascii: "0")
-        target[1] = UInt8(ascii: "x")
-        let width = max(1, (64 - value.leadingZeroBitCount + 3) / 4)
-        return 2 + put(value, width: width, at: target + 2)
-    }
-
-    /// Copies `text` to `target`; returns its length in bytes.
-    @inline(__always)
-    static func put(_ text: StaticString, at target: UnsafeMutablePointer<UInt8>) -> Int {
-        target.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
-        return text.utf8CodeUnitCount
-    }
-
-    /// Writes the low `width` hex digits of `value` at `target`; returns `width`.
-    @inline(__always)
-    static func put(_ value: UInt64, width: Int, at target: UnsafeMutablePointer<UInt8>) -> Int {
-        var rest = value
-        var index = width - 1
-        while index >= 0 {
-            let digit = UInt8(truncatingIfNeeded: rest & 0xf)
-            target[index] = digit &+ (digit < 10 ? UInt8(ascii: "0") : UInt8(ascii: "a") &- 10)
-            rest >>= 4
-            index -= 1
-        }
-        return width
-    }
 }
 
 /// `hexdump -C` layout with 16-digit virtual addresses in the left column.
@@ -56,7 +27,7 @@ enum Hex {
 /// Data may come in chunks (each a multiple of 16 bytes, except the last); `finish` writes the last line.
 struct Hexdump {
     /// The longest line: address, 16 byte columns, gaps, bars, ASCII, newline.
-    private static let maximumLine = 16 + 2 + 16 * 3 + 1 + 2 + 16 + 2
+    static let maximumLine = 16 + 2 + 16 * 3 + 1 + 2 + 16 + 2
 
     /// The address of the next byte.
     private(set) var address: UInt64
@@ -69,33 +40,27 @@ struct Hexdump {
 
     /// Formats the next chunk of memory into `out`. Stops early if `out` closes.
     mutating func write(_ bytes: [UInt8], to out: OutputBuffer) {
-        Hex.pairs.withUnsafeBufferPointer { pairs in
-        bytes.withUnsafeBytes { data in
-            var offset = 0
-            while offset < data.count && !out.isClosed {
-                let length = min(16, data.count - offset)
-                let line = data.baseAddress! + offset
-                var current: (UInt64, UInt64)?
-                if length == 16 {
-                    current = (line.loadUnaligned(as: UInt64.self), (line + 8).loadUnaligned(as: UInt64.self))
-                }
-                if let current, let previous, current == previous {
-                    if !squeezing { out.line("*") }
-                    squeezing = true
-                } else {
-                    squeezing = false
-                    let lineAddress = address
-                    out.withSpace(Self.maximumLine) { target in
-                        Self.formatLine(
-                            line.assumingMemoryBound(to: UInt8.self), length, address: lineAddress, pairs: pairs.baseAddress!,
-                            into: target)
-                    }
-                }
-                previous = current
-                address &+= UInt64(length)
-                offset += length
+        var offset = 0
+        while offset < bytes.count && !out.isClosed {
+            let length = min(16, bytes.count - offset)
+            var current: (UInt64, UInt64)?
+            if length == 16 {
+                current = (WordDump.value(bytes, at: offset, width: 8), WordDump.value(bytes, at: offset + 8, width: 8))
             }
-        }
+            if let current, let previous, current == previous {
+                if !squeezing { out.line("*") }
+                squeezing = true
+            } else {
+                squeezing = false
+                let lineAddress = address
+                let start = offset
+                out.withSpace(Self.maximumLine) { span in
+                    Self.formatLine(bytes, start, length, address: lineAddress, into: &span)
+                }
+            }
+            previous = current
+            address &+= UInt64(length)
+            offset += length
         }
         started = started || !bytes.isEmpty
     }
@@ -103,60 +68,46 @@ struct Hexdump {
     /// Writes the line with the address just past the data, if there was any data.
     func finish(to out: OutputBuffer) {
         guard started else { return }
-        out.withSpace(17) { target in
-            let width = Hex.put(address, width: 16, at: target)
-            target[width] = 0x0a
-            return width + 1
+        out.withSpace(17) { span in
+            span.put(hex: address, width: 16)
+            span.put(0x0a)
         }
     }
 
     @inline(__always)
     private static func formatLine(
-        _ line: UnsafePointer<UInt8>, _ length: Int, address: UInt64, pairs: UnsafePointer<UInt8>,
-        into target: UnsafeMutablePointer<UInt8>
-    ) -> Int {
+        _ bytes: [UInt8], _ start: Int, _ length: Int, address: UInt64, into span: inout OutputSpan
+    ) {
         let space = UInt8(ascii: " ")
-        for index in 0..<8 {
-            let byte = Int(truncatingIfNeeded: address >> (56 - 8 * index)) & 0xff
-            target[2 * index] = pairs[2 * byte]
-            target[2 * index + 1] = pairs[2 * byte + 1]
-        }
-        var at = 16
-        target[at] = space
-        target[at + 1] = space
-        at += 2
+        span.put(hex: address, width: 16)
+        span.put(space)
+        span.put(space)
         for column in 0..<16 {
             if column < length {
-                let byte = line[column]
-                target[at] = pairs[2 * Int(byte)]
-                target[at + 1] = pairs[2 * Int(byte) + 1]
+                span.put(hex: UInt64(bytes[start + column]), width: 2)
             } else {
-                target[at] = space
-                target[at + 1] = space
+                span.put(space)
+                span.put(space)
             }
-            target[at + 2] = space
-            at += 3
-            if column == 7 {
-                target[at] = space
-                at += 1
-            }
+            span.put(space)
+            if column == 7 { span.put(space) }
         }
-        target[at] = space
-        target[at + 1] = UInt8(ascii: "|")
-        at += 2
+        span.put(space)
+        span.put(UInt8(ascii: "|"))
         for column in 0..<length {
-            let byte = line[column]
-            target[at] = (0x20..<0x7f).contains(byte) ? byte : UInt8(ascii: ".")
-            at += 1
+            let byte = bytes[start + column]
+            span.put((0x20..<0x7f).contains(byte) ? byte : UInt8(ascii: "."))
         }
-        target[at] = UInt8(ascii: "|")
-        target[at + 1] = 0x0a
-        return at + 2
+        span.put(UInt8(ascii: "|"))
+        span.put(0x0a)
     }
 }
 
 /// gdb `x/`-style words: `0xADDR:` then little-endian words in hex, sixteen bytes per line.
 enum WordDump {
+    /// The longest line: `0x`, 16 digits, `:`, then 16 one-byte words (` 0x` and 2 digits) and a newline (100
+    /// bytes); 16-bit words need 2 + 16 + 1 + 8 × 7 + 1 = 76, wider words fewer.
+    static let maximumLine = 2 + 16 + 1 + 16 * 5 + 1
     /// Formats the whole words of `bytes` (the memory at `address`), each `width` bytes, into `out`.
     /// Trailing bytes that do not fill a word are not shown.
     static func write(_ bytes: [UInt8], address: UInt64, width: Int, to out: OutputBuffer) {
@@ -165,21 +116,16 @@ enum WordDump {
         var word = 0
         while word < wordCount && !out.isClosed {
             let lineWords = min(perLine, wordCount - word)
-            out.withSpace(2 + 16 + 1 + 16 * 4) { target in
-                target[0] = UInt8(ascii: "0")
-                target[1] = UInt8(ascii: "x")
-                var at = 2 + Hex.put(address &+ UInt64(word * width), width: 16, at: target + 2)
-                target[at] = UInt8(ascii: ":")
-                at += 1
+            out.withSpace(Self.maximumLine) { span in
+                span.put(UInt8(ascii: "0"))
+                span.put(UInt8(ascii: "x"))
+                span.put(hex: address &+ UInt64(word * width), width: 16)
+                span.put(UInt8(ascii: ":"))
                 for index in word..<(word + lineWords) {
-                    target[at] = UInt8(ascii: " ")
-                    target[at + 1] = UInt8(ascii: "0")
-                    target[at + 2] = UInt8(ascii: "x")
-                    at += 3
-                    at += Hex.put(value(bytes, at: index * width, width: width), width: width * 2, at: target + at)
+                    span.put(" 0x")
+                    span.put(hex: value(bytes, at: index * width, width: width), width: width * 2)
                 }
-                target[at] = 0x0a
-                return at + 1
+                span.put(0x0a)
             }
             word += lineWords
         }

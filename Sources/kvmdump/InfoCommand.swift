@@ -2,6 +2,7 @@
 import CrashInfo
 import KernelImage
 import MinidumpCore
+import MappedBytes
 
 /// Prints the panic, the kernel version (and whether the kernel image matches), host, times, the
 /// panicking CPU and thread, the dump's layout, savecore's info file and the message buffer's tail.

@@ -3,6 +3,7 @@
 /// Conventions used by every command: virtual addresses and raw 64-bit table entries are strings
 /// `"0x%016x"`; physical addresses and file offsets are strings `"0x%x"`; sizes and counts are numbers;
 /// byte data that need not be text is a string of hex digits (`"7f454c46"`).
+import MappedBytes
 
 /// A JSON value. Objects keep their keys in the order given.
 enum JSON {

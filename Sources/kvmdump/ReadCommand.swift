@@ -1,12 +1,16 @@
 /// `kvmdump read`: kernel memory at a virtual address, in one of several formats.
 import MinidumpCore
+import MappedBytes
 
 /// Reads memory through the dump's address translation and prints it as a hexdump, raw bytes, a string or words.
 struct ReadCommand: Subcommand {
     static let name = "read"
     static let abstract = "Read kernel memory at a virtual address."
-    static let usage = "ADDR --len N [--raw | --string | --u8 | --u16 | --u32 | --u64]"
-    static let positionals = [Positional(name: "ADDR", help: "Kernel virtual address: 0x... hex or decimal; with -N also a symbol expression (hz, *panicstr, allproc+0x10).")]
+    static let usage = "ADDR --len N [--raw | --string | --u8 | --u16 | --u32 | --u64] | -"
+    static let positionals = [
+        Positional(name: "ADDR", help: "Kernel virtual address: 0x... hex or decimal; with -N also a symbol expression (hz, *panicstr, allproc+0x10)."),
+        Positional(name: "-", help: "Read 'ADDR LEN' requests from standard input, one per line."),
+    ]
     static let length = Option.value(
         "len", "N", help: "Bytes to read (decimal or 0x..., suffix k/m/g allowed); for --string the maximum (256).")
     static let raw = Option.flag("raw", help: "Write the bytes as they are.")
@@ -29,6 +33,13 @@ struct ReadCommand: Subcommand {
         except with --string. Limits: 1 GiB with --raw, 64 MiB otherwise; with --u16/--u32/--u64 it must be
         a multiple of the word size. If an address cannot be read, the bytes before it are printed, then
         the error on standard error, and the exit status is 1.
+        With '-', each input line is 'ADDR LEN' (LEN up to 1 MiB, suffix k/m allowed; ADDR may be an
+        expression with -N) and gets exactly one answer line on standard output: the bytes as hex digits,
+        or 'error: ...' (the walk goes on; the exit status is 1 if any failed). With --json each answer is
+        an object as for one read (NDJSON). Output is flushed whenever no more input is waiting, like
+        translate -, so a program can write a request and read its answer.
+        With -N, a kernel image for another machine than the dump is an error, and one whose version
+        does not match the dump's gets a warning on standard error (once).
         """
 
     /// The output format.
@@ -40,12 +51,25 @@ struct ReadCommand: Subcommand {
     private(set) var address: UInt64
     let count: Int
     let format: Format
+    /// True for `read -`.
+    let streaming: Bool
 
     init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
         self.shared = shared
-        guard let text = arguments.positionals.first else { throw UsageError("missing address (ADDR)") }
+        guard let text = arguments.positionals.first else { throw UsageError("missing address (ADDR or -)") }
         guard arguments.positionals.count == 1 else {
             throw UsageError("unexpected argument '\(arguments.positionals[1])'")
+        }
+        streaming = text == "-"
+        if streaming {
+            for option in [Self.length, Self.raw, Self.string] + Self.words.map(\.0) where arguments.has(option) {
+                throw UsageError("option '--\(option.long)' cannot be combined with '-' (each line gives ADDR LEN)")
+            }
+            target = AddressArgument(constant: 0)
+            address = 0
+            count = 0
+            format = .hexdump
+            return
         }
         target = try AddressArgument(text, shared: shared)
         address = target.constant ?? 0
@@ -85,9 +109,10 @@ struct ReadCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump()
+        if streaming { return try batch(dump, console) }
         if target.constant == nil {
             var resolved = self
-            resolved.address = try target.resolve(kernel: try shared.openKernel(), dump: dump)
+            resolved.address = try target.resolve(kernel: try shared.openSymbols(dump: dump, console: console), dump: dump)
             guard resolved.address.addingReportingOverflow(UInt64(count - 1)).overflow == false else {
                 throw CommandFailure(message: "\(target.text) = \(Hex.padded(resolved.address)): + \(count) bytes runs past the top of the address space")
             }

@@ -7,11 +7,12 @@ import MinidumpCore
 struct SymCommand: Subcommand {
     static let name = "sym"
     static let abstract = "Look up kernel symbols by name, or describe an address as symbol+offset."
-    static let usage = "NAME|ADDR|EXPR..."
+    static let usage = "NAME|ADDR|EXPR... | -"
     static let positionals = [
         Positional(name: "NAME", help: "A symbol: prints its address, size, type, binding and section."),
         Positional(name: "ADDR", help: "0x... or decimal: prints symbol+offset."),
         Positional(name: "EXPR", help: "A symbol expression (&hz, *panicstr, allproc+0x10): evaluated, then as ADDR."),
+        Positional(name: "-", help: "Read NAME, ADDR or EXPR from standard input, one per line."),
     ]
     static let discussion = """
         Needs the kernel image (-N). The dump is opened only for expressions with '*', which read a
@@ -19,15 +20,29 @@ struct SymCommand: Subcommand {
         by the symbol containing it (a sized object or function), else the nearest symbol below it in a
         loaded section. Each answer is one line; failures go to standard error and the exit status is 1.
         --json prints one array with an object per argument.
+        With '-', every input line gets exactly one answer line on standard output (failures as
+        'error: ...'; NDJSON with --json), flushed whenever no more input is waiting, like translate -.
+        A kernel image for another machine than the dump is an error; one whose version does not
+        match the dump gets a warning on standard error.
         """
 
     let shared: SharedOptions
     let arguments: [AddressArgument]
+    /// True for `sym -`.
+    let streaming: Bool
 
     init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
         self.shared = shared
         guard !arguments.positionals.isEmpty else { throw UsageError("missing symbol or address (NAME|ADDR|EXPR)") }
         guard shared.kernelPath != nil else { throw UsageError("sym needs a kernel image (-N)") }
+        streaming = arguments.positionals == ["-"]
+        if streaming {
+            self.arguments = []
+            return
+        }
+        if arguments.positionals.contains("-") {
+            throw UsageError("'-' (standard input) cannot be combined with other arguments")
+        }
         var parsed: [AddressArgument] = []
         for text in arguments.positionals { parsed.append(try AddressArgument(text, shared: shared)) }
         self.arguments = parsed
@@ -35,7 +50,9 @@ struct SymCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         guard let kernel = try shared.openKernel() else { throw CommandFailure(message: "no kernel image") }
+        if streaming { return try batch(kernel, console) }
         let dump = arguments.contains { $0.expression.dereferences } ? try shared.openDump() : nil
+        if let dump { try checkSymbols(kernel: kernel, dump: dump, console: console) }
         var failed = false
         var answers: [JSON] = []
         for argument in arguments {
@@ -83,9 +100,11 @@ struct SymCommand: Subcommand {
         }
     }
 
-    private func lookUp(_ argument: AddressArgument, kernel: KernelImage, dump: Dump?) throws(CommandFailure) -> Answer {
+    func lookUp(_ argument: AddressArgument, kernel: KernelImage, dump: Dump?) throws(CommandFailure) -> Answer {
         if case .symbol(let name) = argument.expression, !argument.text.contains("&") {
-            guard let symbol = kernel.symbol(named: name) else { throw CommandFailure(message: "\(kernel.path): no symbol '\(name)'") }
+            guard let symbol = kernel.symbol(named: name) else {
+                throw CommandFailure(message: withHexHint("\(kernel.path): no symbol '\(name)'", for: name))
+            }
             return Answer(input: argument.text, address: symbol.value, symbol: symbol, offset: 0, byName: true,
                           section: sectionName(symbol, kernel))
         }

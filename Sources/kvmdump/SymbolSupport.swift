@@ -16,12 +16,47 @@ extension SharedOptions {
     }
 }
 
+extension SharedOptions {
+    /// Opens the kernel image for a command that uses its symbols on `dump` (nil if none is configured):
+    /// a kernel for another machine type is an error; one whose version does not match the dump gets a
+    /// warning on standard error, once per run.
+    func openSymbols(dump: Dump?, console: Console) throws(CommandFailure) -> KernelImage? {
+        guard let kernel = try openKernel() else { return nil }
+        if let dump { try checkSymbols(kernel: kernel, dump: dump, console: console) }
+        return kernel
+    }
+
+    /// Opens the kernel image for a command that can do without it (`msgbuf`): a failure or a kernel for
+    /// another machine is a warning, and the command goes on without symbols.
+    func openKernelIfUsable(dump: Dump, console: Console) -> KernelImage? {
+        do throws(CommandFailure) {
+            return try openSymbols(dump: dump, console: console)
+        } catch {
+            console.warnOnce("warning: \(error.message); going on without the kernel image")
+            return nil
+        }
+    }
+}
+
+/// Refuses a kernel image built for another machine than `dump`, and warns (once) when its version
+/// does not match the dump's.
+func checkSymbols(kernel: KernelImage, dump: Dump, console: Console) throws(CommandFailure) {
+    if let machine = machineMismatch(kernel: kernel, dump: dump) { throw CommandFailure(message: machine) }
+    for warning in kernelWarnings(kernel: kernel, dump: dump) { console.warnOnce(warning) }
+}
+
 /// An address given on the command line: a number, or a symbol expression (see `SymbolExpression`).
 struct AddressArgument: Sendable {
     /// The text as given.
     let text: String
     /// The parsed expression.
     let expression: SymbolExpression
+
+    /// A number known without parsing.
+    init(constant: UInt64) {
+        text = Hex.padded(constant)
+        expression = .number(constant)
+    }
 
     /// Parses `text`. Usage errors: malformed text, and symbols when no kernel image is configured.
     init(_ text: String, shared: SharedOptions) throws(UsageError) {
@@ -34,12 +69,12 @@ struct AddressArgument: Sendable {
             expression = try SymbolExpression.parse(text)
         } catch {
             if text.first.map({ $0.isASCII && $0.isNumber }) ?? true {
-                throw UsageError("malformed address '\(text)' (use 0x... for hexadecimal)")
+                throw UsageError("malformed address '\(text)' " + (hexHint(text).map { "(\($0))" } ?? "(use 0x... for hexadecimal)"))
             }
             throw UsageError(error.description)
         }
         if shared.kernelPath == nil, let name = expression.symbolNames.first {
-            throw UsageError(SymbolExpressionError.needsKernel(symbol: name).description)
+            throw UsageError(withHexHint(SymbolExpressionError.needsKernel(symbol: name).description, for: text))
         }
     }
 
@@ -53,7 +88,7 @@ struct AddressArgument: Sendable {
             return try expression.evaluate(kernel: kernel, dump: dump)
         } catch {
             if case .dereferenceFailed = error, let dump { throw CommandFailure(message: "\(dump.path): \(error)") }
-            throw CommandFailure(message: error.description)
+            throw CommandFailure(message: withHexHint(error.description, for: text))
         }
     }
 }

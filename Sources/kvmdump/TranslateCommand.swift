@@ -5,7 +5,9 @@ import Glibc
 import Darwin
 #endif
 import CrashInfo
+import KernelImage
 import MinidumpCore
+import MappedBytes
 
 /// Translates addresses given as arguments, or streamed on standard input (`-`), one answer line per address.
 struct TranslateCommand: Subcommand {
@@ -28,6 +30,8 @@ struct TranslateCommand: Subcommand {
         lines are answered with 'error: ...' (in JSON, an object with "error") and the walk goes on; the
         exit status is 1 if any failed. With address arguments, failures go to standard error.
         --json prints one array for arguments, one object per line (NDJSON) for '-'.
+        With -N, a kernel image for another machine than the dump is an error, and one whose version
+        does not match the dump's gets a warning on standard error (once).
         """
 
     let shared: SharedOptions
@@ -55,7 +59,7 @@ struct TranslateCommand: Subcommand {
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump()
         guard let addresses else { return try stream(dump, console) }
-        let kernel = addresses.allSatisfy { $0.constant != nil } ? nil : try shared.openKernel()
+        let kernel = addresses.allSatisfy { $0.constant != nil } ? nil : try shared.openSymbols(dump: dump, console: console)
         var failed = false
         var answers: [JSON] = []
         for argument in addresses {
@@ -89,13 +93,19 @@ struct TranslateCommand: Subcommand {
     private func stream(_ dump: Dump, _ console: Console) throws(CommandFailure) -> ExitStatus {
         let out = console.out
         var failed = false
-        let kernel = try shared.openKernel()
+        // Without a usable kernel image only the expressions fail (numbers are still answered).
+        var kernel: KernelImage?
+        do throws(CommandFailure) {
+            kernel = try shared.openSymbols(dump: dump, console: console)
+        } catch {
+            console.diagnose("warning: \(error.message); symbol expressions in the input will fail")
+        }
         let reader = LineReader(fd: 0)
         let readError = reader.forEachLine(idle: { out.flush() }) { line, overlong in
-            let trimmed = trim(line)
+            let trimmed = line.trimmed()
             let parsed = overlong ? nil : ValueParser.address(utf8: trimmed)
             if !overlong, parsed == nil, let kernel, !trimmed.isEmpty {
-                let input = String(decoding: trimmed, as: UTF8.self)
+                let input = trimmed.text
                 let failure: String
                 do throws(SymbolExpressionError) {
                     let address = try SymbolExpression.parse(input).evaluate(kernel: kernel, dump: dump)
@@ -119,7 +129,7 @@ struct TranslateCommand: Subcommand {
             }
             guard let address = parsed else {
                 failed = true
-                let input = String(decoding: overlong ? trimmed.prefix(64) : trimmed, as: UTF8.self)
+                let input = (overlong ? trimmed.cut(0..<64) : trimmed).text
                 let reason = overlong ? "line too long" : trimmed.isEmpty ? "empty line" : "malformed address"
                 if shared.json {
                     JSON.object([("input", .string(input)), ("error", .string(reason))]).writeLine(to: out)
@@ -143,29 +153,19 @@ struct TranslateCommand: Subcommand {
         return failed ? .failure : .success
     }
 
-    /// The line without leading and trailing blanks (space, tab, carriage return).
-    private func trim(_ line: UnsafeBufferPointer<UInt8>) -> Slice<UnsafeBufferPointer<UInt8>> {
-        let blank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0d }
-        var slice = line[...]
-        while let first = slice.first, blank(first) { slice = slice.dropFirst() }
-        while let last = slice.last, blank(last) { slice = slice.dropLast() }
-        return slice
-    }
-
     /// Writes the answer line for `t` (as `text(_:)` gives it) straight into the output buffer: a
     /// stream of a million addresses then builds no strings. The walk of --explain goes through `text`.
     private func writeText(_ t: Translation, to out: OutputBuffer) {
         guard !explainWalk else { return out.line(text(t)) }
-        out.withSpace(96) { p in
-            var n = Hex.put("va 0x", at: p)
-            n += Hex.put(t.virtualAddress.rawValue, width: 16, at: p + n)
-            n += Hex.put(" pa ", at: p + n)
-            n += Hex.putShort(t.physicalAddress.rawValue, at: p + n)
-            n += Hex.put(" offset ", at: p + n)
-            n += Hex.putShort(t.fileOffset.rawValue, at: p + n)
-            n += t.map == .kernelMap ? Hex.put(" map kernel", at: p + n) : Hex.put(" map dmap", at: p + n)
-            n += t.pageSize == .size4K ? Hex.put(" page 4K\n", at: p + n) : Hex.put(" page 2M\n", at: p + n)
-            return n
+        out.withSpace(96) { span in
+            span.put("va 0x")
+            span.put(hex: t.virtualAddress.rawValue, width: 16)
+            span.put(" pa ")
+            span.put(shortHex: t.physicalAddress.rawValue)
+            span.put(" offset ")
+            span.put(shortHex: t.fileOffset.rawValue)
+            if t.map == .kernelMap { span.put(" map kernel") } else { span.put(" map dmap") }
+            if t.pageSize == .size4K { span.put(" page 4K\n") } else { span.put(" page 2M\n") }
         }
     }
 

@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MappedBytes
 import MinidumpCore
 
 signal(SIGPIPE, SIG_IGN)

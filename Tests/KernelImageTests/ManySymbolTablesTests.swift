@@ -27,11 +27,10 @@ private func imageWithManySymbolTables(_ tables: Int) -> [UInt8] {
     /// Finding (issue 17): symbols were stored with a reservation per table (`reserveCapacity`
     /// of the exact new count), which reallocates every time: 256 K one-symbol tables took 6.6 s
     /// in a release build (seen with the release build before the fix; 1 M took minutes). Tables
-    /// are now counted first and capped, so this image is refused at once.
+    /// are now counted first and capped, so this image is refused before any table is decoded (no timing
+    /// here: speed is `make bench`'s job; the count in the error shows the cap was applied first).
     @Test func an256KTableImageIsRefusedAtOnce() {
         let bytes = imageWithManySymbolTables(256 * 1024)
-        let clock = ContinuousClock()
-        let start = clock.now
         do {
             _ = try KernelImage(bytes: bytes, name: "kernel")
             Issue.record("an image with 256 K symbol tables was accepted")
@@ -41,15 +40,11 @@ private func imageWithManySymbolTables(_ tables: Int) -> [UInt8] {
             #expect(error.description
                 == "kernel: 262142 symbol tables (SHT_SYMTAB and SHT_DYNSYM sections), more than the 1024 a kernel image may have")
         }
-        #expect(clock.now - start < .seconds(1))
     }
 
-    /// Up to the cap, many tables parse in time linear in the symbols (one reservation).
+    /// Up to the cap, every table is read.
     @Test func tablesUpToTheCapParse() throws {
-        let clock = ContinuousClock()
-        let start = clock.now
         let image = try KernelImage(bytes: imageWithManySymbolTables(1024 + 2), name: "kernel")
-        #expect(clock.now - start < .seconds(1))
         #expect(image.symbols.count == 1024)
         #expect(image.symbol(named: "hz")?.value == 0xffff_ffff_8100_0000)
         #expect(throws: KernelImageError.self) { try KernelImage(bytes: imageWithManySymbolTables(1024 + 3), name: "kernel") }

@@ -21,7 +21,8 @@ struct GoldenCase: Sendable, CustomStringConvertible {
     /// Standard input; empty if nil.
     var stdin: String?
     var scratch: [ScratchFile] = []
-    /// Only meaningful where `/var/crash/vmcore.last` does not exist.
+    /// Only meaningful where `/var/crash/vmcore.last` does not exist: where it does, the case fails
+    /// saying it cannot run (`header-env-core-missing` covers the same path through the environment).
     var needsNoDefaultCore = false
 
     var description: String { name }
@@ -68,6 +69,8 @@ let goldenCases: [GoldenCase] = {
         cases.append(c("help-\(command)", "\(command) --help"))
     }
     cases.append(c("help-via-help-read", "help read"))
+    cases += [c("help-help", "help --help"), c("help-help-short", "help -h"), c("help-via-help-help", "help help")]
+    for command in ["sym", "info"] { cases.append(c("help-\(command)", "\(command) --help")) }
 
     // Choosing the dump.
     cases += [
@@ -82,6 +85,8 @@ let goldenCases: [GoldenCase] = {
     var defaultCore = c("header-default-core-missing", "header")
     defaultCore.needsNoDefaultCore = true
     cases.append(defaultCore)
+    // The same without depending on the host: $KVMDUMP_CORE names a file that is not there.
+    cases.append(c("header-env-core-missing", "header", environment: ["KVMDUMP_CORE": "$TMP/vmcore.last"]))
 
     // header, stats, pages: text and JSON on every fixture.
     let fixtures = ["0", "v1", "v2", "wrapped", "nostruct", "badmsgbuf", "msgbuf40", "truncated"]
@@ -111,8 +116,15 @@ let goldenCases: [GoldenCase] = {
             c("msgbuf-\(tag)-raw", "msgbuf --raw \(path)"), c("msgbuf-\(tag)-json", "msgbuf --json \(path)"),
             c("msgbuf-\(tag)-unread-json", "msgbuf --unread --json \(path)"),
             c("msgbuf-\(tag)-raw-json", "msgbuf --raw --json \(path)"),
+            c("msgbuf-\(tag)-dmesg", "msgbuf --dmesg \(path)"),
         ]
     }
+    cases += [
+        c("msgbuf-wrapped-dmesg-all", "msgbuf --dmesg --all Fixtures/vmcore.wrapped"),
+        c("msgbuf-wrapped-dmesg-json", "msgbuf --dmesg --json Fixtures/vmcore.wrapped"),
+        c("msgbuf-v3-all", "msgbuf --all Fixtures/vmcore.0"),
+        c("usage-msgbuf-dmesg-raw", "msgbuf --dmesg --raw Fixtures/vmcore.0"),
+    ]
 
     // read: every format, whole and partial reads, on the sample dump.
     let m = "-M \(v3)"

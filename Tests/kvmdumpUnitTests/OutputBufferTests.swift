@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+@testable import kvmdump
+import MappedBytes
+import Testing
+
+/// The output buffer and the formatters that write into it: no append may pass the capacity.
+@Suite struct OutputBufferBounds {
+    /// A temporary file's descriptor and a way to read back what was written.
+    private final class Sink {
+        let path: String
+        let fd: Int32
+        init() {
+            var template = Array("/tmp/kvmdump-out-XXXXXX".utf8CString)
+            fd = mkstemp(&template)
+            path = String(cString: template)
+        }
+        func contents() -> [UInt8] {
+            var result: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            _ = lseek(fd, 0, SEEK_SET)
+            while true {
+                let n = read(fd, &chunk, chunk.count)
+                if n <= 0 { break }
+                result += chunk[..<n]
+            }
+            return result
+        }
+        deinit {
+            close(fd)
+            unlink(path)
+        }
+    }
+
+    /// Issue 9: `WordDump` reserved 83 bytes a line, but a `--u8` line is 100. With 910 of 1000 bytes
+    /// used, the first line went 10 bytes past the buffer's end (glibc then aborted when it was freed).
+    @Test func byteWordsAfterOtherOutputStayInBounds() {
+        let sink = Sink()
+        do {
+            let out = OutputBuffer(fd: sink.fd, capacity: 1000)
+            out.write(String(repeating: "x", count: 909))
+            out.byte(0x0a)
+            WordDump.write(Array(0..<48), address: 0xffff_ffff_8100_0000, width: 1, to: out)
+            out.flush()
+        }
+        let lines = String(decoding: sink.contents(), as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 4)
+        #expect(lines.first?.count == 909)
+        #expect(lines.dropFirst().first == "0xffffffff81000000: 0x00 0x01 0x02 0x03 0x04 0x05 0x06 0x07 0x08 0x09 0x0a 0x0b 0x0c 0x0d 0x0e 0x0f")
+        #expect(lines.last == "0xffffffff81000020: 0x20 0x21 0x22 0x23 0x24 0x25 0x26 0x27 0x28 0x29 0x2a 0x2b 0x2c 0x2d 0x2e 0x2f")
+    }
+
+    /// A span that writes far more than it reserved, into a tiny buffer, flushes as it goes.
+    @Test func spanWritingPastTheCapacityFlushes() {
+        let sink = Sink()
+        do {
+            let out = OutputBuffer(fd: sink.fd, capacity: 7)
+            out.write("abc")
+            out.withSpace(2) { span in
+                for _ in 0..<10 { span.put(hex: 0x0123_4567_89ab_cdef, width: 16) }
+                span.put(" end")
+            }
+            #expect(out.pending <= out.capacity)
+            out.byte(0x0a)
+            out.flush()
+        }
+        #expect(String(decoding: sink.contents(), as: UTF8.self) == "abc" + String(repeating: "0123456789abcdef", count: 10) + " end\n")
+    }
+}
