@@ -99,5 +99,6 @@ public func goldenFixtures() -> [GoldenFixture] {
         GoldenFixture(fileName: "vmcore.badmsgbuf", description: DumpDescription.preset("badmsgbuf", seed: 0)!),
         GoldenFixture(fileName: "vmcore.truncated", description: truncated),
         GoldenFixture(fileName: "vmcore.1", description: KernelFixture.dumpDescription()),
+        GoldenFixture(fileName: "vmcore.2", description: goldenThreadFixture().dump),
     ]
 }
