@@ -24,7 +24,7 @@ let package = Package(
         // Kernel symbols applied to a dump: symbol expressions, msgbuf via msgbufp, the crash summary.
         .target(name: "CrashInfo", dependencies: ["MinidumpCore", "KernelImage"]),
         // Processes, threads and backtraces from the kernel's offset symbols (amd64 rules in one file).
-        .target(name: "KernelThreads", dependencies: ["MinidumpCore", "KernelImage"]),
+        .target(name: "KernelThreads", dependencies: ["MinidumpCore", "KernelImage", "MappedBytes"]),
         // Deterministic fixture generator (the tests' ground truth); independent of MinidumpCore.
         .target(name: "VMCoreBuilder"),
         .executableTarget(name: "mkvmcore", dependencies: ["VMCoreBuilder"]),

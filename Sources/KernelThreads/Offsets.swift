@@ -1,6 +1,7 @@
 /// The struct proc / struct thread offsets the walk needs: from the kernel's `const int` symbols
 /// (FSRC sys/kern/kern_proc.c, `pcb_size` in kern_mib.c), or from an offsets file for older kernels.
 import KernelImage
+import MappedBytes
 import MinidumpCore
 
 /// Field offsets (bytes) into `struct proc` and `struct thread`, and `sizeof(struct pcb)`.
@@ -129,5 +130,30 @@ public struct KernelOffsets: Sendable, Equatable {
         }
         let source = [fromSymbols ? "kernel symbols" : nil, fromFile ? file?.path : nil].compactMap { $0 }.joined(separator: " + ")
         return KernelOffsets(values: values, source: source)
+    }
+}
+
+extension KernelOffsets {
+    /// The largest offsets file read (it has a dozen lines).
+    public static let maximumFileSize: UInt64 = 64 * 1024
+
+    /// Reads and parses the offsets file at `path` (see `parseFile`).
+    public static func loadFile(path: String) throws(ThreadError) -> [String: Int] {
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch {
+            let reason: String
+            switch error {
+            case .open(let code), .stat(let code), .map(let code, _): reason = errorText(code)
+            case .notRegularFile: reason = "not a regular file"
+            case .tooLarge: reason = "too large"
+            }
+            throw .badOffsetsFile(path: path, line: 0, reason: reason)
+        }
+        guard file.size <= maximumFileSize, let bytes = file.bytes.bytes(at: 0, length: file.size) else {
+            throw .badOffsetsFile(path: path, line: 0, reason: "larger than \(maximumFileSize) bytes")
+        }
+        return try parseFile(String(decoding: bytes, as: UTF8.self), path: path)
     }
 }

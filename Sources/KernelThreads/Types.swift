@@ -160,7 +160,7 @@ public enum ThreadError: Error, Sendable, Equatable, CustomStringConvertible {
     case absurdOffset(name: String, value: Int64, source: String, limit: Int)
     /// A variable the walk starts from is not in the dump.
     case unreadable(what: String, address: UInt64, reason: String)
-    /// The offsets file is malformed.
+    /// The offsets file cannot be read (`line` 0) or is malformed at `line`.
     case badOffsetsFile(path: String, line: Int, reason: String)
 
     public var description: String {
@@ -174,7 +174,7 @@ public enum ThreadError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .absurdOffset(name, value, source, limit):
             return "\(source): \(name) = \(value) is not an offset in 0...\(limit)"
         case let .unreadable(what, address, reason): return "\(what) at \(hex16(address)): \(reason)"
-        case let .badOffsetsFile(path, line, reason): return "\(path):\(line): \(reason)"
+        case let .badOffsetsFile(path, line, reason): return line > 0 ? "\(path):\(line): \(reason)" : "\(path): \(reason)"
         }
     }
 }

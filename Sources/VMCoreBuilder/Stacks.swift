@@ -485,9 +485,11 @@ public func makeThreadFixture(_ d: ThreadsDescription, base: DumpDescription) th
     // Corruptions: change memory and the expected results.
     var listProblems: [String] = []
     var keepProcesses = d.processes.count
+    /// The unmapped guard page just above thread `tid`'s stack (the next stack slot's guard).
     func guardAbove(_ tid: Int32) -> UInt64? {
-        for (i, t) in builtThreads.joined().enumerated() where t.truth.tid == tid {
-            return k.stackBase + UInt64(i + 1) * k.stackStride
+        for t in builtThreads.joined() where t.truth.tid == tid {
+            let index = (t.address - k.threadBase) / UInt64(layout.threadSize)
+            return k.stackBase + (index + 1) * k.stackStride
         }
         return nil
     }
