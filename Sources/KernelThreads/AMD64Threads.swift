@@ -36,6 +36,17 @@ enum AMD64Threads: ThreadArchitecture {
         case trap, interrupt, syscall
     }
 
+    /// Tags: 1 trap, 2 interrupt, 3 syscall, 4 fork_trampoline (a trap stub that ends a kernel thread).
+    static func symbolTag(_ name: String) -> UInt8 {
+        if name == "fork_trampoline" { return 4 }
+        switch stubKind(name) {
+        case .trap?: return 1
+        case .interrupt?: return 2
+        case .syscall?: return 3
+        case nil: return 0
+        }
+    }
+
     static func stubKind(_ function: String) -> StubKind? {
         switch function {
         case "calltrap", "fork_trampoline", "mchk_calltrap", "nmi_calltrap", "Xdblfault": return .trap
@@ -92,12 +103,14 @@ enum AMD64Threads: ThreadArchitecture {
                        limits: WalkLimits) -> Backtrace {
         func reg(_ name: String) -> UInt64 { registers.first { $0.name == name }?.value ?? 0 }
         var frames: [StackFrame] = []
+        frames.reserveCapacity(16)
         func add(_ pc: UInt64, _ sp: UInt64, _ fp: UInt64, trap: TrapFrameInfo? = nil) {
-            let symbol = symbols.lookup(pc)
-            frames.append(StackFrame(number: frames.count, pc: pc, sp: sp, fp: fp, function: symbol?.name,
+            let symbol = symbols.entry(pc)
+            frames.append(StackFrame(number: frames.count, pc: pc, sp: sp, fp: fp, function: symbol.map { symbols.name($0.index) },
                                      offset: symbol?.offset ?? 0, trap: trap))
         }
         func done(_ stop: StopReason, _ detail: String) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
+        func done(_ stop: StopReason, _ detail: Backtrace.Detail) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
 
         let pc0 = reg("rip")
         guard pc0 != 0 else { return done(.noPC, "pcb_rip is 0") }
@@ -105,10 +118,12 @@ enum AMD64Threads: ThreadArchitecture {
         var fp = reg("rbp")
         add(pc0, reg("rsp"), fp)
         guard isKernelAddress(pc0) else { return done(.pcNotKernel, "pcb_rip \(hex(pc0)) is not a kernel address") }
-        if symbols.lookup(pc0)?.name == "fork_trampoline" {
+        if let e = symbols.entry(pc0), symbols.tag(e.index) == 4 {
             return done(.threadStart, "the thread has not run yet (pcb_rip in fork_trampoline)")
         }
-        var visited: Set<UInt64> = [fp]
+        // Frame pointers increase within a stack; the walk may move to another stack only at a trapframe,
+        // and a trapframe's rbp may not come again (that would repeat everything after it).
+        var trapRBPs: [UInt64] = []
         while true {
             guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
             guard isKernelAddress(fp) else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
@@ -117,21 +132,21 @@ enum AMD64Threads: ThreadArchitecture {
             }
             guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(hex16(fp &+ 8)) is 0") }
             guard isKernelAddress(ret) else { return done(.pcNotKernel, "return address \(hex(ret)) at \(hex16(fp &+ 8)) is not a kernel address") }
-            let stub = symbols.lookup(ret &- 1).flatMap { s in stubKind(s.name).map { (s.name, $0) } }
-            guard let (stubName, kind) = stub else {
+            // ddb classifies by the symbol of ret - 1 (a call that is a function's last instruction).
+            let tag = symbols.entry(ret &- 1).map { symbols.tag($0.index) } ?? 0
+            guard tag != 0 else {
                 add(ret, fp &+ 16, next)
-                if isKernelAddress(next) && (next <= fp || visited.contains(next)) {
+                if isKernelAddress(next) && next <= fp {
                     return done(.loop, "saved frame pointer \(hex(next)) at \(hex16(fp)) does not lie above \(hex(fp))")
                 }
-                visited.insert(next)
                 fp = next
                 continue
             }
             // A stub: its trapframe sits right above the callee's saved rbp and return address.
             let tf = fp &+ 16
-            if stubName == "fork_trampoline" {
+            if tag == 4 {
                 add(ret, tf, next)
-                return done(.threadStart, "fork_trampoline: the bottom of the thread")
+                return done(.threadStart, .forkTrampoline)
             }
             guard let tfBytes = memory.bytes(tf, trapframeSize) else {
                 add(ret, tf, next)
@@ -140,33 +155,23 @@ enum AMD64Threads: ThreadArchitecture {
             let f = Fields(bytes: tfBytes, base: 0)
             let tfRIP = f.u64(TF.rip)!, tfRSP = f.u64(TF.rsp)!, tfRBP = f.u64(TF.rbp)!
             let fromUser = f.u64(TF.cs)! & 3 != 0
+            let kind: StubKind = tag == 1 ? .trap : tag == 2 ? .interrupt : .syscall
             let number: UInt64
-            let name: String?
-            let head: String
             switch kind {
-            case .trap:
-                number = UInt64(f.u32(TF.trapno)!)
-                name = trapName(number)
-                head = "--- trap \(hex(number))"
-            case .syscall:
-                number = f.u64(TF.rax)!
-                name = nil
-                head = "--- syscall (\(number))"
-            case .interrupt:
-                number = 0
-                name = nil
-                head = "--- interrupt"
+            case .trap: number = UInt64(f.u32(TF.trapno)!)
+            case .syscall: number = f.u64(TF.rax)!
+            case .interrupt: number = 0
             }
-            let line = "\(head), rip = \(hex(tfRIP)), rsp = \(hex(tfRSP)), rbp = \(hex(tfRBP)) ---"
-            add(ret, tf, next, trap: TrapFrameInfo(kind: kind.rawValue, number: number, name: name, address: VirtualAddress(tf),
-                                                   pc: tfRIP, sp: tfRSP, fp: tfRBP, fromUser: fromUser, line: line))
-            if fromUser { return done(.userTrapframe, "\(kind.rawValue) from user mode (trapframe at \(hex16(tf)))") }
+            add(ret, tf, next, trap: TrapFrameInfo(kind: kind.rawValue, number: number, name: kind == .trap ? trapName(number) : nil,
+                                                   address: VirtualAddress(tf), pc: tfRIP, sp: tfRSP, fp: tfRBP,
+                                                   fromUser: fromUser, registerNames: ("rip", "rsp", "rbp")))
+            if fromUser { return done(.userTrapframe, .fromUser(kind: kind.rawValue, trapframe: tf)) }
             guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
             add(tfRIP, tfRSP, tfRBP)
             guard tfRIP != 0 else { return done(.noPC, "kernel-mode trapframe at \(hex16(tf)) has rip 0") }
             guard isKernelAddress(tfRIP) else { return done(.pcNotKernel, "trapframe rip \(hex(tfRIP)) is not a kernel address") }
-            if visited.contains(tfRBP) { return done(.loop, "trapframe rbp \(hex(tfRBP)) was seen before") }
-            visited.insert(tfRBP)
+            if trapRBPs.contains(tfRBP) { return done(.loop, "trapframe rbp \(hex(tfRBP)) was seen before") }
+            trapRBPs.append(tfRBP)
             fp = tfRBP
         }
     }

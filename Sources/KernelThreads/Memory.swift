@@ -76,11 +76,18 @@ public struct KernelSymbolizer: Sendable {
     /// Sorted by value; for equal values only the last one of the table is kept.
     private let values: [UInt64]
     private let names: [String]
+    /// Per entry: a small tag from the architecture's classifier (trap stubs), 0 for none.
+    private let tags: [UInt8]
     /// ddb's `db_maxoff`.
     public static let maximumOffset: UInt64 = 0x10000
 
     /// Indexes the symbols of `kernel`.
     public init(kernel: KernelImage) {
+        self.init(kernel: kernel, classify: { _ in 0 })
+    }
+
+    /// Indexes the symbols of `kernel`, tagging each name with `classify` once.
+    init(kernel: KernelImage, classify: (String) -> UInt8) {
         var entries: [(UInt64, Int, String)] = []
         entries.reserveCapacity(kernel.symbols.count)
         for (i, s) in kernel.symbols.enumerated() where s.isDefined && !s.name.isEmpty && s.sectionIndex != Symbol.absoluteSection {
@@ -102,10 +109,11 @@ public struct KernelSymbolizer: Sendable {
         }
         self.values = values
         self.names = names
+        tags = names.map(classify)
     }
 
-    /// The symbol at or below `address` and the distance, or nil.
-    public func lookup(_ address: UInt64) -> (name: String, offset: UInt64)? {
+    /// The entry at or below `address` within `maximumOffset`, and the distance.
+    func entry(_ address: UInt64) -> (index: Int, offset: UInt64)? {
         var low = 0, high = values.count
         while low < high {
             let mid = low + (high - low) / 2
@@ -114,7 +122,15 @@ public struct KernelSymbolizer: Sendable {
         guard low > 0 else { return nil }
         let offset = address - values[low - 1]
         guard offset < KernelSymbolizer.maximumOffset else { return nil }
-        return (names[low - 1], offset)
+        return (low - 1, offset)
+    }
+
+    func name(_ index: Int) -> String { names[index] }
+    func tag(_ index: Int) -> UInt8 { tags[index] }
+
+    /// The symbol at or below `address` and the distance, or nil.
+    public func lookup(_ address: UInt64) -> (name: String, offset: UInt64)? {
+        entry(address).map { (names[$0.index], $0.offset) }
     }
 
     /// `func+0xoff`, `func`, or the hex address.

@@ -18,6 +18,10 @@ protocol ThreadArchitecture: Sendable {
     /// The registers in the pcb bytes (`pcbRegisterBytes` of them), in the architecture's order.
     static func registers(pcb: [UInt8]) -> [(name: String, value: UInt64)]
 
+    /// A tag for a symbol name (kept by the symbolizer, so the unwinder classifies frames without
+    /// comparing strings); 0 for an ordinary function.
+    static func symbolTag(_ name: String) -> UInt8
+
     /// Whether `va` is kernel memory (the kernel's INKERNEL).
     static func isKernelAddress(_ va: UInt64) -> Bool
 

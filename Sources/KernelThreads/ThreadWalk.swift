@@ -226,5 +226,5 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     }
     return ThreadList(processes: processes, threads: threads, dumpTID: dumpTID, problems: problems, offsets: offsets,
                       architecture: arch.name, stoppcbsForm: stoppcbsForm, limits: limits,
-                      symbolizer: KernelSymbolizer(kernel: kernel), memory: memory, arch: arch)
+                      symbolizer: KernelSymbolizer(kernel: kernel, classify: arch.symbolTag), memory: memory, arch: arch)
 }

@@ -93,8 +93,37 @@ public struct TrapFrameInfo: Sendable, Equatable {
     /// From user mode.
     public let fromUser: Bool
 
-    /// ddb's line: `--- trap 0xc, rip = 0x…, rsp = 0x…, rbp = 0x… ---` (register names from the architecture).
-    public let line: String
+    /// The architecture's register names for pc, sp and fp in the line ("rip", "rsp", "rbp").
+    let registerNames: (pc: String, sp: String, fp: String)
+
+    init(kind: String, number: UInt64, name: String?, address: VirtualAddress, pc: UInt64, sp: UInt64, fp: UInt64,
+         fromUser: Bool, registerNames: (pc: String, sp: String, fp: String)) {
+        self.kind = kind
+        self.number = number
+        self.name = name
+        self.address = address
+        self.pc = pc
+        self.sp = sp
+        self.fp = fp
+        self.fromUser = fromUser
+        self.registerNames = registerNames
+    }
+
+    public static func == (a: TrapFrameInfo, b: TrapFrameInfo) -> Bool {
+        a.kind == b.kind && a.number == b.number && a.name == b.name && a.address == b.address && a.pc == b.pc
+            && a.sp == b.sp && a.fp == b.fp && a.fromUser == b.fromUser && a.registerNames == b.registerNames
+    }
+
+    /// ddb's line: `--- trap 0xc, rip = 0x…, rsp = 0x…, rbp = 0x… ---`, `--- syscall (N), …`, `--- interrupt, …`.
+    public var line: String {
+        let head: String
+        switch kind {
+        case "trap": head = "--- trap \(hex(number))"
+        case "syscall": head = "--- syscall (\(number))"
+        default: head = "--- \(kind)"
+        }
+        return "\(head), \(registerNames.pc) = \(hex(pc)), \(registerNames.sp) = \(hex(sp)), \(registerNames.fp) = \(hex(fp)) ---"
+    }
 }
 
 /// One frame of a backtrace.
@@ -125,8 +154,32 @@ public struct StackFrame: Sendable, Equatable {
 public struct Backtrace: Sendable, Equatable {
     public let frames: [StackFrame]
     public let stop: StopReason
+    /// The common details are kept as values and worded only when asked for (`bt --all` on 10,000 threads).
+    enum Detail: Sendable, Equatable {
+        case text(String)
+        case fromUser(kind: String, trapframe: UInt64)
+        case forkTrampoline
+    }
+    let stopDetail: Detail
+
+    init(frames: [StackFrame], stop: StopReason, detail: Detail) {
+        self.frames = frames
+        self.stop = stop
+        stopDetail = detail
+    }
+
+    init(frames: [StackFrame], stop: StopReason, detail: String) {
+        self.init(frames: frames, stop: stop, detail: .text(detail))
+    }
+
     /// The stop in words, naming the address or value involved.
-    public let detail: String
+    public var detail: String {
+        switch stopDetail {
+        case .text(let text): return text
+        case .fromUser(let kind, let tf): return "\(kind) from user mode (trapframe at \(hex16(tf)))"
+        case .forkTrampoline: return "fork_trampoline: the bottom of the thread"
+        }
+    }
 }
 
 /// Bounds of every walk (documented in kvmdump(1)).
