@@ -94,14 +94,23 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     var stoppcbsForm = "none (no stoppcbs symbol)"
     var stoppcbsBase: UInt64?
     if let stoppcbs = symbol("stoppcbs") {
+        // The symbol's own size says which declaration the kernel has (8: `struct pcb *stoppcbs`, a multiple of
+        // pcb_size: `struct pcb stoppcbs[MAXCPU]`); only without a size does the osreldate rule of LLVM PR
+        // #222977 (pointer from 1400089) decide.
         let osreldate = symbol("osreldate").flatMap { memory.u32($0.value) ?? (try? kernel.readU32(at: $0.value)) }
         let pointer: Bool
-        if let osreldate, let since = arch.stoppcbsPointerSince {
+        if stoppcbs.size == 8 && pcbSize != 8 {
+            pointer = true
+            stoppcbsForm = "pointer (symbol size 8)"
+        } else if stoppcbs.size >= UInt64(pcbSize) && stoppcbs.size % UInt64(pcbSize) == 0 {
+            pointer = false
+            stoppcbsForm = "array (symbol size \(stoppcbs.size) = \(stoppcbs.size / UInt64(pcbSize)) pcbs)"
+        } else if let osreldate, let since = arch.stoppcbsPointerSince {
             pointer = osreldate >= since
             stoppcbsForm = pointer ? "pointer (osreldate \(osreldate) >= \(since))" : "array (osreldate \(osreldate) < \(since))"
         } else {
-            pointer = arch.stoppcbsPointerSince != nil && stoppcbs.size == 8
-            stoppcbsForm = (pointer ? "pointer" : "array") + " (osreldate unknown; symbol size \(stoppcbs.size))"
+            pointer = false
+            stoppcbsForm = "array (osreldate unknown, symbol size \(stoppcbs.size))"
         }
         if pointer {
             stoppcbsBase = memory.u64(stoppcbs.value)

@@ -248,7 +248,7 @@ public func makeThreadFixture(_ d: ThreadsDescription, base: DumpDescription) th
     let k = ThreadKernel.self
     let layout = d.layout
     guard d.cpuCount >= 1, d.cpuCount <= k.maxCPU else { throw .invalidDescription("cpuCount \(d.cpuCount) is not in 1...\(k.maxCPU)") }
-    let pointerForm = d.osreldate >= k.stoppcbsPointerSince
+    let pointerForm = d.stoppcbsPointer ?? (d.osreldate >= k.stoppcbsPointerSince)
     var image = VirtualImage()
     var sites: [(caller: String, callee: String)] = []
     var rng = SplitMix64(seed: d.seed ^ 0x7468_7265_6164_7300)

@@ -134,6 +134,9 @@ public struct ThreadsDescription: Sendable {
     public var seed: UInt64
     /// When false, ordinary pages are holes (for the big benchmark dump).
     public var stampPages: Bool
+    /// Forces the form of `stoppcbs` (true: pointer) against what `osreldate` says; nil follows osreldate.
+    /// The symbol's size always matches the form written (8 for the pointer, MAXCPU pcbs for the array).
+    public var stoppcbsPointer: Bool? = nil
 
     public init(osreldate: UInt32 = KernelFixture.osreldate, cpuCount: Int, stoppedCPUs: [Int],
                 processes: [ProcessDescription], dumpTID: Int32, layout: ThreadLayout = ThreadLayout(),

@@ -79,7 +79,7 @@ func expectListMatches(_ list: ThreadList, _ truth: ThreadsTruth, sourceLocation
         let o = try Opened(.golden())
         let list = try o.list()
         #expect(o.fixture.truth.stoppcbsIsPointer)
-        #expect(list.stoppcbsForm.hasPrefix("pointer (osreldate 1401000"))
+        #expect(list.stoppcbsForm == "pointer (symbol size 8)")
         #expect(list.threads.count == 16)
         #expect(list.crashed?.displayName == "(pid 806) sysctl (crashed)")
         expectListMatches(list, o.fixture.truth)
@@ -89,9 +89,26 @@ func expectListMatches(_ list: ThreadList, _ truth: ThreadsTruth, sourceLocation
         let o = try Opened(.golden(osreldate: 1_302_000))
         #expect(!o.fixture.truth.stoppcbsIsPointer)
         let list = try o.list()
-        #expect(list.stoppcbsForm.hasPrefix("array (osreldate 1302000"))
+        #expect(list.stoppcbsForm == "array (symbol size 20480 = 64 pcbs)")
         expectListMatches(list, o.fixture.truth)
         #expect(list.thread(tid: 100_003)?.pcbSource == "stoppcbs[0]")
+    }
+
+    @Test func stoppcbsFormFollowsTheSymbolSizeBeforeOsreldate() throws {
+        // An array in a kernel whose osreldate says "pointer": the symbol's size (the kernel's own declaration) wins.
+        var d = ThreadsDescription.golden()
+        d.stoppcbsPointer = false
+        let o = try Opened(d)
+        let list = try o.list()
+        #expect(list.stoppcbsForm == "array (symbol size 20480 = 64 pcbs)")
+        expectListMatches(list, o.fixture.truth)
+        // Without a size, osreldate decides (1401000 >= 1400089: a pointer).
+        let pointer = try Opened(.golden())
+        var kernel = pointer.fixture.kernel
+        for i in kernel.symbols.indices where kernel.symbols[i].name == "stoppcbs" { kernel.symbols[i].size = 0 }
+        let unsized = try kernelThreads(dump: pointer.dump, kernel: try KernelImage(bytes: makeKernelELF(kernel), name: "k"))
+        #expect(unsized.stoppcbsForm == "pointer (osreldate 1401000 >= 1400089)")
+        expectListMatches(unsized, pointer.fixture.truth)
     }
 
     @Test func crashedThreadShowsThePageFaultAndTheSyscall() throws {
