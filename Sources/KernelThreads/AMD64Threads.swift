@@ -17,12 +17,17 @@ enum AMD64Threads: ThreadArchitecture {
     /// The order the registers are reported in (LLDB's set).
     static let reportOrder = ["rip", "rsp", "rbp", "rbx", "r12", "r13", "r14", "r15"]
 
+    /// For each name of `reportOrder`, its slot in `pcbOrder`.
+    private static let reportSlots = [7, 5, 4, 6, 3, 2, 1, 0]
+
     static func registers(pcb: [UInt8]) -> [(name: String, value: UInt64)] {
         let fields = Fields(bytes: pcb, base: 0)
-        return reportOrder.compactMap { name in
-            let index = pcbOrder.firstIndex(of: name)!
-            return fields.u64(8 * index).map { (name: name, value: $0) }
+        var out: [(name: String, value: UInt64)] = []
+        out.reserveCapacity(8)
+        for (name, slot) in zip(reportOrder, reportSlots) {
+            if let value = fields.u64(8 * slot) { out.append((name: name, value: value)) }
         }
+        return out
     }
 
     /// INKERNEL for LA48 (sys/amd64/include/vmparam.h): the direct map [0xfffff80000000000, 0xfffffc0000000000)

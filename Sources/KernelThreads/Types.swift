@@ -172,6 +172,13 @@ public struct Backtrace: Sendable, Equatable {
         self.init(frames: frames, stop: stop, detail: .text(detail))
     }
 
+    /// When the stop was a trapframe from user mode: the stub's kind and the trapframe's address (the usual
+    /// end of a user thread's backtrace, which `kvmdump bt` words itself, 10,000 times for `--all`).
+    public var userTrapframe: (kind: String, address: UInt64)? {
+        if case .fromUser(let kind, let tf) = stopDetail { return (kind, tf) }
+        return nil
+    }
+
     /// The stop in words, naming the address or value involved.
     public var detail: String {
         switch stopDetail {

@@ -278,8 +278,26 @@ struct BtCommand: Subcommand {
     }
 
     private func write(_ t: KernelThread, _ bt: Backtrace, _ out: OutputBuffer) {
-        let state = t.isCrashed ? " (crashed)" : t.cpu.map { " (CPU \($0))" } ?? ""
-        out.line("Tracing command \(t.comm) pid \(t.pid) tid \(t.tid) td \(Hex.padded(t.address.rawValue))\(state)")
+        out.write("Tracing command ")
+        out.write(t.comm)
+        out.withSpace(96) { p in
+            var n = Hex.put(" pid ", at: p)
+            n += putSigned(Int(t.pid), at: p + n)
+            n += Hex.put(" tid ", at: p + n)
+            n += putSigned(Int(t.tid), at: p + n)
+            n += Hex.put(" td 0x", at: p + n)
+            n += Hex.put(t.address.rawValue, width: 16, at: p + n)
+            if t.isCrashed {
+                n += Hex.put(" (crashed)", at: p + n)
+            } else if let cpu = t.cpu {
+                n += Hex.put(" (CPU ", at: p + n)
+                n += putSigned(cpu, at: p + n)
+                p[n] = UInt8(ascii: ")")
+                n += 1
+            }
+            p[n] = 0x0a
+            return n + 1
+        }
         if isVerbose {
             out.line("  \(t.displayName); pcb \(t.pcb.map { Hex.padded($0.rawValue) } ?? "none") (\(t.pcbSource))")
             if !t.registers.isEmpty {
@@ -295,7 +313,17 @@ struct BtCommand: Subcommand {
                 }
             }
         }
-        out.line("stop: \(bt.stop.rawValue): \(bt.detail)")
+        if let user = bt.userTrapframe {
+            out.write("stop: user-trapframe: ")
+            out.write(user.kind)
+            out.withSpace(64) { p in
+                var n = Hex.put(" from user mode (trapframe at 0x", at: p)
+                n += Hex.put(user.address, width: 16, at: p + n)
+                return n + Hex.put(")\n", at: p + n)
+            }
+        } else {
+            out.line("stop: \(bt.stop.rawValue): \(bt.detail)")
+        }
     }
 
     /// ddb's trap line, formatted in place.
@@ -359,6 +387,13 @@ struct BtCommand: Subcommand {
         }
         out.byte(0x0a)
     }
+}
+
+/// Writes `value` in decimal, with a minus sign when negative; returns the bytes written (at most 20).
+private func putSigned(_ value: Int, at target: UnsafeMutablePointer<UInt8>) -> Int {
+    guard value < 0 else { return putDecimal(value, at: target) }
+    target[0] = UInt8(ascii: "-")
+    return 1 + putDecimal(value == Int.min ? Int.max : -value, at: target + 1)
 }
 
 /// Writes the decimal digits of `value` (0 or more) at `target`; returns how many (at most 20).
