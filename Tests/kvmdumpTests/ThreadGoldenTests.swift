@@ -73,6 +73,9 @@ let threadGoldenCases: [ThreadGoldenCase] = {
         t("threads-no-offset-symbols-offsets-file", "-N $TMP/kernel.nooffsets -M Fixtures/vmcore.2 threads --offsets Fixtures/offsets.2"),
         t("info-threads", "-N Fixtures/kernel.2 info Fixtures/vmcore.2 --lines 0"),
         t("info-threads-json", "-N Fixtures/kernel.2 info --json Fixtures/vmcore.2 --lines 0"),
+        t("info-several-dumps-json", "-N Fixtures/kernel.2 info --json --lines 1 Fixtures/vmcore.2 $TMP/vmcore.corrupt Fixtures/vmcore.1"),
+        t("error-info-several-dumps-one-missing", "-N Fixtures/kernel.2 info --lines 0 Fixtures/vmcore.2 Fixtures/vmcore.missing"),
+        t("usage-info-several-dumps-and-core", "-N Fixtures/kernel.2 -M Fixtures/vmcore.2 info Fixtures/vmcore.1 Fixtures/vmcore.0"),
         t("error-bt-unknown-tid", "\(k) bt 100002 42"),
         t("error-bt-no-cpu", "\(k) bt --cpu 9"),
         t("error-threads-no-offset-symbols", "-N $TMP/kernel.nooffsets -M Fixtures/vmcore.2 threads"),
@@ -159,7 +162,9 @@ struct ThreadGoldenTests {
             #expect(line.hasPrefix("kvmdump: "), "\(golden.name): \(line)")
         }
         if golden.arguments.contains("--json") && actual.status == 0 {
-            #expect((try? JSONSerialization.jsonObject(with: actual.stdout)) != nil, "\(golden.name): not JSON")
+            for line in actual.stdoutText.split(separator: "\n") {
+                #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(golden.name): not JSON: \(line.prefix(80))")
+            }
         }
     }
 
@@ -191,6 +196,18 @@ struct ThreadGoldenTests {
         for prefix in truth.listProblems { #expect(problems.contains { $0.hasPrefix(prefix) }, "\(prefix): \(problems)") }
         let stops = Set(((bt["threads"] as? [[String: Any]]) ?? []).compactMap { $0["stop"] as? String })
         #expect(stops.isSuperset(of: ["loop", "zero-return-address", "unreadable", "no-pc", "no-pcb", "user-trapframe", "thread-start"]))
+    }
+
+    @Test("info --json over several dumps: one line each, the signature groups equal causes")
+    func severalDumps() throws {
+        let result = try run(threadGoldenCases.first { $0.name == "info-several-dumps-json" }!)
+        let lines = result.stdoutText.split(separator: "\n")
+        #expect(lines.count == 3)
+        let documents = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let signatures = documents.map { ($0["signature"] as? [String: Any])?["hash"] as? String }
+        // vmcore.2 and its corrupt copy crash alike (the corruption spares the crashed thread); vmcore.1 has no threads.
+        #expect(signatures[0] != nil && signatures[0] == signatures[1] && signatures[2] == nil)
+        #expect((documents[0]["crashed_thread"] as? [String: Any])?["display_name"] as? String == "(pid 806) sysctl (crashed)")
     }
 
     @Test("bt text shows ddb's frame and trap lines for the crashed thread")
