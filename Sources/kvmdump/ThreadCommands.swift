@@ -61,25 +61,13 @@ enum ThreadSupport {
         ]
     }
 
-    static func json(_ backtrace: Backtrace) -> [(String, JSON)] {
-        [
-            ("frames", .array(backtrace.frames.map { f in
-                .object([
-                    ("number", .int(Int64(f.number))), ("pc", .virtualAddress(f.pc)), ("sp", .virtualAddress(f.sp)),
-                    ("fp", .virtualAddress(f.fp)), ("function", .optional(f.function, JSON.string)), ("offset", .uint(f.offset)),
-                    ("location", .string(f.location)),
-                    ("trap", .optional(f.trap) { t in
-                        .object([
-                            ("kind", .string(t.kind)), ("number", .uint(t.number)), ("name", .optional(t.name, JSON.string)),
-                            ("address", .virtualAddress(t.address.rawValue)), ("pc", .virtualAddress(t.pc)),
-                            ("sp", .virtualAddress(t.sp)), ("fp", .virtualAddress(t.fp)), ("from_user", .bool(t.fromUser)),
-                            ("line", .string(t.line)),
-                        ])
-                    }),
-                ])
-            })),
-            ("stop", .string(backtrace.stop.rawValue)), ("stop_detail", .string(backtrace.detail)),
-        ]
+    static func json(_ t: TrapFrameInfo) -> JSON {
+        .object([
+            ("kind", .string(t.kind)), ("number", .uint(t.number)), ("name", .optional(t.name, JSON.string)),
+            ("address", .virtualAddress(t.address.rawValue)), ("pc", .virtualAddress(t.pc)),
+            ("sp", .virtualAddress(t.sp)), ("fp", .virtualAddress(t.fp)), ("from_user", .bool(t.fromUser)),
+            ("line", .string(t.line)),
+        ])
     }
 
     static func problems(_ list: ThreadList) -> (String, JSON) { ("problems", .array(list.problems.map(JSON.string))) }
@@ -262,11 +250,38 @@ struct BtCommand: Subcommand {
             selected = [crashed]
         }
         if shared.json {
-            var items: [JSON] = []
-            for t in selected {
-                items.append(.object(ThreadSupport.json(t) + ThreadSupport.json(list.backtrace(t))))
+            // Streamed: {"threads":[{thread members..., "frames":[...], "stop", "stop_detail"}...], "problems":[...]},
+            // without building 140,000 frame objects for the 10,000-thread dump first.
+            let out = console.out
+            out.write("{\"threads\":[")
+            for (i, t) in selected.enumerated() {
+                if i > 0 { out.byte(UInt8(ascii: ",")) }
+                out.byte(UInt8(ascii: "{"))
+                for (key, value) in ThreadSupport.json(t) {
+                    JSON.writeString(key, to: out)
+                    out.byte(UInt8(ascii: ":"))
+                    value.write(to: out)
+                    out.byte(UInt8(ascii: ","))
+                }
+                let bt = list.backtrace(t)
+                out.write("\"frames\":[")
+                for (j, f) in bt.frames.enumerated() {
+                    if j > 0 { out.byte(UInt8(ascii: ",")) }
+                    writeFrameJSON(f, out)
+                }
+                out.write("],\"stop\":")
+                JSON.writeString(bt.stop.rawValue, to: out)
+                out.write(",\"stop_detail\":")
+                JSON.writeString(bt.detail, to: out)
+                out.byte(UInt8(ascii: "}"))
+                if out.isClosed { break }
             }
-            JSON.object([("threads", .array(items)), ThreadSupport.problems(list)]).writeLine(to: console.out)
+            out.write("],")
+            let (key, value) = ThreadSupport.problems(list)
+            JSON.writeString(key, to: out)
+            out.byte(UInt8(ascii: ":"))
+            value.write(to: out)
+            out.write("}\n")
             return failed ? .failure : .success
         }
         for (i, t) in selected.enumerated() {
@@ -324,6 +339,34 @@ struct BtCommand: Subcommand {
         } else {
             out.line("stop: \(bt.stop.rawValue): \(bt.detail)")
         }
+    }
+
+    /// One frame object: number, pc, sp, fp, function (or null), offset, location, trap (or null).
+    private func writeFrameJSON(_ f: StackFrame, _ out: OutputBuffer) {
+        out.withSpace(96) { p in
+            var n = Hex.put("{\"number\":", at: p)
+            n += putDecimal(f.number, at: p + n)
+            n += Hex.put(",\"pc\":\"0x", at: p + n)
+            n += Hex.put(f.pc, width: 16, at: p + n)
+            n += Hex.put("\",\"sp\":\"0x", at: p + n)
+            n += Hex.put(f.sp, width: 16, at: p + n)
+            n += Hex.put("\",\"fp\":\"0x", at: p + n)
+            n += Hex.put(f.fp, width: 16, at: p + n)
+            n += Hex.put("\",\"function\":", at: p + n)
+            return n
+        }
+        if let function = f.function { JSON.writeString(function, to: out) } else { out.write("null") }
+        out.write(",\"offset\":")
+        out.write(String(f.offset))
+        out.write(",\"location\":")
+        JSON.writeString(f.location, to: out)
+        out.write(",\"trap\":")
+        if let trap = f.trap {
+            ThreadSupport.json(trap).write(to: out)
+        } else {
+            out.write("null")
+        }
+        out.byte(UInt8(ascii: "}"))
     }
 
     /// ddb's trap line, formatted in place.
