@@ -129,10 +129,11 @@ enum AMD64Threads: ThreadArchitecture {
         // Frame pointers increase within a stack; the walk may move to another stack only at a trapframe,
         // and a trapframe's rbp may not come again (that would repeat everything after it).
         var trapRBPs: [UInt64] = []
+        var stack = PageReader(memory: memory)
         while true {
             guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
             guard isKernelAddress(fp) else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
-            guard let next = memory.u64(fp), let ret = memory.u64(fp &+ 8) else {
+            guard let next = stack.u64(fp), let ret = stack.u64(fp &+ 8) else {
                 return done(.unreadable, "frame at \(hex16(fp)) is not in the dump")
             }
             guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(hex16(fp &+ 8)) is 0") }

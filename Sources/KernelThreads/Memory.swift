@@ -34,6 +34,33 @@ struct Memory: Sendable {
     }
 }
 
+/// Words read through a one-page cache: a thread's frames mostly lie in one or two pages of its stack, so
+/// one 4 KiB read replaces two translations per frame. A page that cannot be read whole falls back to
+/// word reads, so what is readable is exactly what `Memory.u64` can read.
+struct PageReader {
+    let memory: Memory
+    /// VA of the cached page; 1 (not page aligned) when none.
+    private var page: UInt64 = 1
+    private var bytes: [UInt8] = []
+
+    init(memory: Memory) { self.memory = memory }
+
+    mutating func u64(_ va: UInt64) -> UInt64? {
+        let offset = Int(va & 0xfff)
+        guard offset <= 0xff8 else { return memory.u64(va) }
+        let base = va & ~0xfff
+        if base != page {
+            let result = memory.dump.read(VirtualAddress(base), count: 4096)
+            guard result.error == nil, result.bytes.count == 4096 else { return memory.u64(va) }
+            bytes = result.bytes
+            page = base
+        }
+        var value: UInt64 = 0
+        for i in (0..<8).reversed() { value = value << 8 | UInt64(bytes[offset + i]) }
+        return value
+    }
+}
+
 /// A failed read, in words.
 struct ReadFailure: Error {
     let reason: String
