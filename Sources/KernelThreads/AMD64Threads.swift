@@ -15,17 +15,18 @@ enum AMD64Threads: ThreadArchitecture {
     /// The pcb's field order (8 bytes each from offset 0).
     private static let pcbOrder = ["r15", "r14", "r13", "r12", "rbp", "rsp", "rbx", "rip"]
     /// The order the registers are reported in (LLDB's set).
-    static let reportOrder = ["rip", "rsp", "rbp", "rbx", "r12", "r13", "r14", "r15"]
+    static let registerNames = ["rip", "rsp", "rbp", "rbx", "r12", "r13", "r14", "r15"]
 
     /// For each name of `reportOrder`, its slot in `pcbOrder`.
     private static let reportSlots = [7, 5, 4, 6, 3, 2, 1, 0]
 
-    static func registers(pcb: [UInt8]) -> [(name: String, value: UInt64)] {
+    static func registers(pcb: [UInt8]) -> [UInt64] {
         let fields = Fields(bytes: pcb, base: 0)
-        var out: [(name: String, value: UInt64)] = []
+        var out: [UInt64] = []
         out.reserveCapacity(8)
-        for (name, slot) in zip(reportOrder, reportSlots) {
-            if let value = fields.u64(8 * slot) { out.append((name: name, value: value)) }
+        for slot in reportSlots {
+            guard let value = fields.u64(8 * slot) else { return [] }
+            out.append(value)
         }
         return out
     }
@@ -104,9 +105,9 @@ enum AMD64Threads: ThreadArchitecture {
     /// and the walk goes on from tf_rip/tf_rsp/tf_rbp unless it came from user mode. `fork_trampoline` ends a
     /// kernel thread. Frame pointers must increase between trapframes (stack(9)'s rule; the NMI and double
     /// fault stacks are separate, so the rule restarts after a trapframe) and never repeat.
-    static func unwind(registers: [(name: String, value: UInt64)], memory: Memory, symbols: KernelSymbolizer,
+    static func unwind(registers: [UInt64], memory: Memory, symbols: KernelSymbolizer,
                        limits: WalkLimits) -> Backtrace {
-        func reg(_ name: String) -> UInt64 { registers.first { $0.name == name }?.value ?? 0 }
+        guard registers.count == 8 else { return Backtrace(frames: [], stop: .unreadable, detail: "the pcb's registers are incomplete") }
         var frames: [StackFrame] = []
         frames.reserveCapacity(16)
         func add(_ pc: UInt64, _ sp: UInt64, _ fp: UInt64, trap: TrapFrameInfo? = nil) {
@@ -117,11 +118,11 @@ enum AMD64Threads: ThreadArchitecture {
         func done(_ stop: StopReason, _ detail: String) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
         func done(_ stop: StopReason, _ detail: Backtrace.Detail) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
 
-        let pc0 = reg("rip")
+        let pc0 = registers[0]
         guard pc0 != 0 else { return done(.noPC, "pcb_rip is 0") }
         guard limits.maxFrames > 0 else { return done(.frameLimit, "the frame limit is 0") }
-        var fp = reg("rbp")
-        add(pc0, reg("rsp"), fp)
+        var fp = registers[2]
+        add(pc0, registers[1], fp)
         guard isKernelAddress(pc0) else { return done(.pcNotKernel, "pcb_rip \(hex(pc0)) is not a kernel address") }
         if let e = symbols.entry(pc0), symbols.tag(e.index) == 4 {
             return done(.threadStart, "the thread has not run yet (pcb_rip in fork_trampoline)")

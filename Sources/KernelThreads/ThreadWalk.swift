@@ -37,10 +37,10 @@ public struct ThreadList: Sendable {
         guard thread.pcb != nil else {
             return Backtrace(frames: [], stop: .noPCB, detail: thread.pcbProblem ?? "no pcb")
         }
-        if thread.registers.isEmpty {
+        if thread.registerValues.isEmpty {
             return Backtrace(frames: [], stop: .unreadable, detail: thread.pcbProblem ?? "the pcb is not in the dump")
         }
-        return arch.unwind(registers: thread.registers, memory: memory, symbols: symbolizer, limits: limits)
+        return arch.unwind(registers: thread.registerValues, memory: memory, symbols: symbolizer, limits: limits)
     }
 }
 
@@ -206,20 +206,18 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
                 pcb = tdPCB == 0 ? nil : tdPCB
                 if pcb == nil { problem = "td_pcb is NULL" }
             }
-            var registers: [(name: String, value: UInt64)] = []
+            var registers: [UInt64] = []
             if let pcb {
                 switch memory.bytesOrReason(pcb, arch.pcbRegisterBytes) {
                 case .success(let bytes): registers = arch.registers(pcb: bytes)
                 case .failure(let f): problem = "pcb at \(hex16(pcb)): \(f.reason)"
                 }
             }
-            var display = "(pid \(pid)) \(comm)"
-            if !name.isEmpty && name != comm { display += "/\(name)" }
-            if crashed { display += " (crashed)" } else if let cpu { display += " (on CPU \(cpu))" }
             threads.append(KernelThread(
                 tid: tid, pid: pid, comm: comm, name: name, cpu: cpu, isCrashed: crashed, pcb: pcb.map { VirtualAddress($0) },
-                pcbSource: source, registers: registers, displayName: display, address: VirtualAddress(td),
-                processAddress: VirtualAddress(proc), pcbProblem: problem))
+                pcbSource: source, address: VirtualAddress(td),
+                processAddress: VirtualAddress(proc), pcbProblem: problem, registerNames: arch.registerNames,
+                registerValues: registers))
             count += 1
             td = tf.u64(o.threadPList)!
         }

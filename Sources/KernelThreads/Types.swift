@@ -38,18 +38,30 @@ public struct KernelThread: Sendable {
     /// Why that pcb: "dumppcb", "stoppcbs[N]" or "td_pcb" (kgdb's choice, spec §3.3).
     public let pcbSource: String
     /// The registers the pcb holds (amd64: rip rsp rbp rbx r12 r13 r14 r15); empty when it is unreadable.
-    public let registers: [(name: String, value: UInt64)]
+    public var registers: [(name: String, value: UInt64)] {
+        zip(registerNames, registerValues).map { (name: $0, value: $1) }
+    }
     /// LLDB's name: `(pid N) comm[/tdname] (crashed|on CPU n)`.
-    public let displayName: String
+    public var displayName: String {
+        var text = "(pid " + String(pid) + ") " + comm
+        if !name.isEmpty && name != comm { text += "/" + name }
+        if isCrashed { text += " (crashed)" } else if let cpu { text += " (on CPU " + String(cpu) + ")" }
+        return text
+    }
     /// Address of `struct thread`.
     public let address: VirtualAddress
     /// Address of the process's `struct proc`.
     public let processAddress: VirtualAddress
     /// Why `registers` is empty (the pcb could not be read), else nil.
     public let pcbProblem: String?
+    /// The architecture's register names (shared by every thread) and this thread's values, in that order.
+    let registerNames: [String]
+    let registerValues: [UInt64]
 
     /// The register called `name`, if the pcb supplied it.
-    public func register(_ name: String) -> UInt64? { registers.first { $0.name == name }?.value }
+    public func register(_ name: String) -> UInt64? {
+        registerNames.firstIndex(of: name).flatMap { $0 < registerValues.count ? registerValues[$0] : nil }
+    }
 }
 
 /// Why a backtrace ended: stable strings for scripts.
