@@ -7,7 +7,7 @@ SECONDS     ?= 60
 RELEASE      = $(SWIFT) build -c release --static-swift-stdlib
 RELEASE_BIN  = $(shell $(RELEASE) --show-bin-path)
 
-.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-crashinfo fuzz-crashinfo-build fuzz-crashinfo-run install check-static dist clean
+.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-crashinfo fuzz-crashinfo-build fuzz-crashinfo-run fuzz-threads fuzz-threads-build install check-static dist clean
 
 build:
 	$(SWIFT) build
@@ -86,7 +86,7 @@ fuzz-build:
 # images. MinidumpCore, KernelImage and CrashInfo are instrumented modules; VMCoreBuilder (the fixture dump
 # and the seeds) is not.
 CI_DIR = $(FUZZ_DIR)/crashinfo
-CI_LIB = swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -I Sources/CBitCount/include -I $(FUZZ_DIR) -I $(CI_DIR) \
+CI_LIB = swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_DIR) -I $(CI_DIR) \
 	-emit-library -static
 fuzz-crashinfo-build:
 	mkdir -p $(CI_DIR)/corpus $(CI_DIR)/seeds
@@ -99,9 +99,9 @@ fuzz-crashinfo-build:
 	swiftc -O -parse-as-library -module-name VMCoreBuilder -emit-module -emit-module-path $(CI_DIR)/VMCoreBuilder.swiftmodule \
 		-emit-library -static Sources/VMCoreBuilder/*.swift -o $(CI_DIR)/libVMCoreBuilder.a
 	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name CrashInfoFuzz \
-		-I Sources/CBitCount/include -I $(FUZZ_DIR) -I $(CI_DIR) Fuzz/FuzzCrashInfo.swift \
+		-I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_DIR) -I $(CI_DIR) Fuzz/FuzzCrashInfo.swift \
 		$(CI_DIR)/libCrashInfo.a $(CI_DIR)/libKernelImage.a $(CI_DIR)/libMinidumpCore.a $(CI_DIR)/libVMCoreBuilder.a \
-		$(FUZZ_DIR)/libMappedBytes.a $(FUZZ_DIR)/bitcount.o -o $(FUZZ_DIR)/fuzz-crashinfo
+		$(FUZZ_DIR)/libMappedBytes.a $(FUZZ_DIR)/bitcount.o $(FUZZ_DIR)/mapping_guard.o -o $(FUZZ_DIR)/fuzz-crashinfo
 	swiftc -Onone -parse-as-library -module-name CrashInfoSeeds \
 		Sources/VMCoreBuilder/*.swift Fuzz/MakeCrashInfoSeeds.swift -o $(CI_DIR)/make-seeds
 	$(CI_DIR)/make-seeds $(CI_DIR)/seeds
@@ -133,6 +133,32 @@ STATIC_CHECK = ldd $(1) | grep -q 'libswift' && { echo "$(1) links the Swift run
 
 check-static: release
 	@$(call STATIC_CHECK,$(RELEASE_BIN)/kvmdump)
+
+# The thread and stack walkers: patches to the golden vmcore.2 (seeds: the generator's corruptions).
+fuzz-threads-build:
+	mkdir -p $(FUZZ_DIR)/threads-corpus $(FUZZ_DIR)/threads-seeds $(FUZZ_DIR)/threads-lib
+	clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/CBitCount/bitcount.c -o $(FUZZ_DIR)/threads-lib/bitcount.o
+	clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/CMappingGuard/mapping_guard.c -o $(FUZZ_DIR)/threads-lib/mapping_guard.o
+	for m in MappedBytes MinidumpCore KernelImage KernelThreads; do \
+		swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -module-name $$m -I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_DIR)/threads-lib \
+			-emit-module -emit-module-path $(FUZZ_DIR)/threads-lib/$$m.swiftmodule -emit-library -static \
+			Sources/$$m/*.swift -o $(FUZZ_DIR)/threads-lib/lib$$m.a || exit 1; \
+	done
+	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name ThreadsFuzz \
+		-I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_DIR)/threads-lib Fuzz/FuzzThreads.swift \
+		$(FUZZ_DIR)/threads-lib/libKernelThreads.a $(FUZZ_DIR)/threads-lib/libKernelImage.a \
+		$(FUZZ_DIR)/threads-lib/libMinidumpCore.a $(FUZZ_DIR)/threads-lib/libMappedBytes.a \
+		$(FUZZ_DIR)/threads-lib/bitcount.o $(FUZZ_DIR)/threads-lib/mapping_guard.o -o $(FUZZ_DIR)/fuzz-threads
+	swiftc -Onone -parse-as-library -module-name ThreadSeeds \
+		Sources/VMCoreBuilder/*.swift Fuzz/MakeThreadSeeds.swift -o $(FUZZ_DIR)/make-thread-seeds
+	$(FUZZ_DIR)/make-thread-seeds $(FUZZ_DIR)/threads-seeds
+
+fuzz-threads: fuzz-threads-build
+	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz-threads -max_len=4096 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/crash-threads- -max_total_time=$(SECONDS) \
+		$(FUZZ_DIR)/threads-corpus $(FUZZ_DIR)/threads-seeds > $(FUZZ_DIR)/fuzz-threads.log 2>&1 \
+		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz-threads.log | tail -60; exit 1; }
+	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz-threads.log
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

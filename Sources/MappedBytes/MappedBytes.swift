@@ -429,6 +429,19 @@ public struct OutputSpan {
         }
     }
 
+    /// Appends `value` in decimal, with a minus sign when negative.
+    @inlinable
+    public mutating func put(decimal value: Int) {
+        if value < 0 { put(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        var divisor: UInt = 1
+        while magnitude / divisor >= 10 { divisor &*= 10 }
+        while divisor > 0 {
+            put(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: (magnitude / divisor) % 10))
+            divisor /= 10
+        }
+    }
+
     /// Appends `0x` and the lowercase hex digits of `value` without padding.
     @inlinable @inline(__always)
     public mutating func put(shortHex value: UInt64) {

@@ -117,17 +117,22 @@ struct DumpPlan {
             msgbufReadSequence: image.readSequence, overlays: d.overlays, stampPages: d.stampPages,
             specialPages: [:])
 
+        // Page by page: one translation per run of bytes inside a 4 KiB page (the thread fixtures have many pages).
         for overlay in d.overlays {
-            for (i, b) in overlay.bytes.enumerated() {
+            var i = 0
+            while i < overlay.bytes.count {
                 let va = overlay.va + UInt64(i)
                 guard let pa = truth.physicalAddress(ofVirtual: va), truth.isDumped(physicalPage: pa) else {
                     throw .invalidDescription("overlay byte at \(hex(va)) is not mapped to a dumped page")
                 }
+                let n = min(overlay.bytes.count - i, 4096 - Int(va & 0xfff), 4096 - Int(pa & 0xfff))
                 let page = pa & ~0xfff
                 if special[page] == nil {
                     special[page] = (0..<4096).map { d.stampPages ? pageStamp(physicalAddress: page, offset: $0) : 0 }
                 }
-                special[page]![Int(pa & 0xfff)] = b
+                let at = Int(pa & 0xfff)
+                special[page]!.replaceSubrange(at..<at + n, with: overlay.bytes[i..<i + n])
+                i += n
             }
         }
         truth.specialPages = special

@@ -185,7 +185,7 @@ public struct GoldenFile: Sendable {
     public var bytes: [UInt8]
 }
 
-/// The kernel fixture's golden files: `kernel.1`, `kernel.mismatch` and `info.1`.
+/// The kernel fixture's golden files: `kernel.1`, `kernel.mismatch`, `info.1` and the thread fixture's `kernel.2`.
 public func goldenKernelFiles() throws(GeneratorError) -> [GoldenFile] {
     let length = try groundTruth(for: KernelFixture.dumpDescription()).fileSize
     return [
@@ -193,6 +193,7 @@ public func goldenKernelFiles() throws(GeneratorError) -> [GoldenFile] {
         GoldenFile(fileName: "kernel.mismatch",
                    bytes: makeKernelELF(KernelFixture.kernelDescription(version: KernelFixture.mismatchedVersion))),
         GoldenFile(fileName: "info.1", bytes: Array(KernelFixture.infoFile(dumpLength: length).utf8)),
+        GoldenFile(fileName: "kernel.2", bytes: makeKernelELF(goldenThreadFixture().kernel)),
     ]
 }
 

@@ -104,5 +104,6 @@ public func goldenFixtures() -> [GoldenFixture] {
         GoldenFixture(fileName: "vmcore.msgbuf40", description: DumpDescription.preset("msgbuf40", version: 1, seed: 0)!),
         GoldenFixture(fileName: "vmcore.truncated", description: truncated),
         GoldenFixture(fileName: "vmcore.1", description: KernelFixture.dumpDescription()),
+        GoldenFixture(fileName: "vmcore.2", description: goldenThreadFixture().dump),
     ]
 }

@@ -110,11 +110,15 @@ func runBenchmark(_ options: BenchOptions) throws(BenchError) {
         figures += results.figures
         floors.append("\(dataset.key) \(formatValue(Double(results.probeFloorBytes), .bytes))")
     }
+    let threadRun = try benchmarkThreads(directory: directory, settings: settings)
+    figures += threadRun.figures
+    defer { if options.smoke { for file in threadRun.files { unlink(file); unlink(file + ".stamp") } } }
     let elapsed = (ContinuousClock().now - started).seconds
     var report = "kvmdump-bench\(options.smoke ? " --smoke" : ""): \(settings.runs) runs per figure (median, min, max)\n"
     report += "machine: \(machineDescription())\n"
     report += "load average (1 min) at start \(startLoad), at end \(loadAverage()); other processes share the CPUs\n"
     for (dataset, path) in zip(datasets, paths) { report += "dump \(dataset.key): \(dataset.label): \(path)\n" }
+    report += "dump t: \(options.smoke ? smokeThreadCount : benchThreadCount) threads (thread fixture): \(threadRun.files[0])\n"
     report += "\n" + renderTable(figures, targetsApply: !options.smoke)
     let missed = figures.filter { $0.met == false }
     if !options.smoke {

@@ -1,6 +1,7 @@
 /// `kvmdump info`: the crash summary crashinfo(8) leads with.
 import CrashInfo
 import KernelImage
+import KernelThreads
 import MinidumpCore
 import MappedBytes
 
@@ -9,9 +10,8 @@ import MappedBytes
 struct InfoCommand: Subcommand {
     static let name = "info"
     static let abstract = "Summarise the crash: panic, version, host, times, thread, msgbuf tail."
-    static let usage = "[--info-file PATH] [--lines N] [CORE]"
-    static let positionals = [Positional(name: "CORE", help: "The dump, instead of -M.")]
-    static let takesDumpPositionally = true
+    static let usage = "[--info-file PATH] [--lines N] [CORE...]"
+    static let positionals = [Positional(name: "CORE", help: "The dump, instead of -M; several give one summary each (--json: one line each).")]
     static let infoFile = Option.value(
         "info-file", "PATH", help: "savecore's info file (default: info.N beside vmcore.N, if present).")
     static let lines = Option.value("lines", "N", help: "Message buffer lines to show (default 20, at most 10000).")
@@ -22,16 +22,32 @@ struct InfoCommand: Subcommand {
         image's own version string is compared with the dump's; a mismatch is reported as
         'WARNING: kernel image version does not match the dump' on standard error and in the output.
         Without -N, the panic, version, uptime, CPU and process come from the message buffer and the
-        hostname from the info file; fields that cannot be found say why. The crashing thread's name
-        is never shown: it needs struct thread offsets from debug info.
+        hostname from the info file; fields that cannot be found say why.
+        With -N and a kernel that exports the struct offsets (FreeBSD 11 and later), the crashed thread
+        (td_tid == dumptid) is named, its top frames are shown (all of them: kvmdump bt), and a crash
+        signature is made: the panic string (0x... numbers and decimal runs of 5 or more digits replaced)
+        and the first 3 functions after the panic machinery (panic, vpanic, doadump, kern_reboot,
+        trap, trap_fatal, trap_pfault, calltrap, kdb_*, db_*, ...), as address-free text, and its
+        FNV-1a 64-bit hash for grouping dumps by cause.
         """
 
     let shared: SharedOptions
     let infoPath: String?
     let tailLines: Int
+    /// Several dumps given as arguments (one summary each); empty for the usual single dump.
+    let cores: [String]
 
     init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
-        self.shared = shared
+        let positionals = arguments.positionals
+        if positionals.count > 1 {
+            guard arguments.value(SharedOptions.core) == nil else { throw UsageError("-M and several dumps given") }
+            guard arguments.value(Self.infoFile) == nil else { throw UsageError("--info-file names one dump's info file; give one dump") }
+            cores = positionals
+            self.shared = shared
+        } else {
+            cores = []
+            self.shared = try SharedOptions(arguments, positionalCore: positionals.first)
+        }
         infoPath = arguments.value(Self.infoFile)
         if let text = arguments.value(Self.lines) {
             guard let value = ValueParser.address(text), value <= 10000 else {
@@ -44,8 +60,30 @@ struct InfoCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let dump = try shared.openDump()
         let kernel = try shared.openKernel()
+        guard !cores.isEmpty else { return try summarise(try shared.openDump(), kernel: kernel, console) }
+        // Several dumps: one summary each (JSON: one line each), failures reported and skipped.
+        var failed = false
+        for (i, path) in cores.enumerated() {
+            if console.out.isClosed { break }
+            if i > 0 && !shared.json { console.out.line() }
+            do throws(CommandFailure) {
+                let dump: Dump
+                do {
+                    dump = try Dump(path: path)
+                } catch {
+                    throw CommandFailure(message: error.description)
+                }
+                _ = try summarise(dump, kernel: kernel, console)
+            } catch {
+                console.diagnose(error.message)
+                failed = true
+            }
+        }
+        return failed ? .failure : .success
+    }
+
+    private func summarise(_ dump: Dump, kernel: KernelImage?, _ console: Console) throws(CommandFailure) -> ExitStatus {
         var info: SavecoreInfo?
         var infoNote: String?
         let path = infoPath ?? SavecoreInfo.companionPath(forDump: dump.path)
@@ -61,20 +99,21 @@ struct InfoCommand: Subcommand {
         }
         let summary = CrashSummary(dump: dump, kernel: kernel, info: info, infoPath: info == nil ? nil : path,
                                    infoNote: infoNote, tailLines: tailLines)
+        let crash = CrashedThread(dump: dump, kernel: kernel, panicString: summary.panicString.value)
         if summary.kernelMatches == false {
             console.diagnose(CrashSummary.mismatchWarning)
         }
         if shared.json {
-            json(summary).writeLine(to: console.out)
+            json(summary, crash).writeLine(to: console.out)
         } else {
-            writeText(summary, console.out)
+            writeText(summary, crash, console.out)
         }
         return .success
     }
 
     // MARK: Text
 
-    private func writeText(_ s: CrashSummary, _ out: OutputBuffer) {
+    private func writeText(_ s: CrashSummary, _ crash: CrashedThread, _ out: OutputBuffer) {
         for warning in s.warnings {
             out.line(warning)
             if warning.hasPrefix(CrashSummary.mismatchWarning) {
@@ -126,7 +165,17 @@ struct InfoCommand: Subcommand {
         fact("panic cpu", s.panicCPU) { $0 == -1 ? "none (NOCPU)" : String($0) }
         fact("dump tid", s.dumpThreadID) { String($0) }
         fact("process", s.process) { $0 }
-        fact("thread", s.threadName) { $0 }
+        if let t = crash.thread {
+            row("thread", "\(t.displayName), tid \(t.tid), pcb \(t.pcbSource)")
+        } else {
+            row("thread", "- (\(crash.note ?? CrashSummary.threadNameReason))")
+        }
+        if let sig = crash.signature {
+            row("signature", sig.text)
+            row("sig hash", sig.hash)
+        } else {
+            row("signature", "- (\(crash.note ?? "no crashed thread"))")
+        }
         if let info = s.info, let path = s.infoPath {
             var parts: [String] = []
             if let time = info.dumpTime { parts.append("Dumptime \(time)") }
@@ -152,13 +201,23 @@ struct InfoCommand: Subcommand {
         table.rows = rows
         table.write(to: out)
         out.line()
+        if let bt = crash.backtrace {
+            let shown = bt.frames.prefix(CrashedThread.topFrames)
+            out.line("backtrace of the crashed thread (\(shown.count) of \(bt.frames.count) frames; all: kvmdump bt):")
+            for f in shown {
+                out.line("  #\(f.number) \(Hex.padded(f.pc)) at \(f.location)")
+                if let trap = f.trap { out.line("  " + trap.line) }
+            }
+            if shown.count == bt.frames.count { out.line("  stop: \(bt.stop.rawValue): \(bt.detail)") }
+            out.line()
+        }
         out.line("message buffer (last \(s.messageTail.count) lines):")
         for line in s.messageTail { out.line("  " + line) }
     }
 
     // MARK: JSON
 
-    private func json(_ s: CrashSummary) -> JSON {
+    private func json(_ s: CrashSummary, _ crash: CrashedThread) -> JSON {
         let h = s.header
         var info: JSON = .null
         if let i = s.info, let path = s.infoPath {
@@ -214,7 +273,25 @@ struct InfoCommand: Subcommand {
             ("panic_cpu", fact(s.panicCPU, JSON.int)),
             ("dump_tid", fact(s.dumpThreadID, JSON.int)),
             ("process", fact(s.process, JSON.string)),
-            ("thread_name", fact(s.threadName, JSON.string)),
+            ("thread_name", crash.thread.map { t in
+                JSON.object([("value", .string(t.name)), ("source", .string("kernel")),
+                             ("note", .string("td_name of the thread whose td_tid is dumptid"))])
+            } ?? .object([("value", .null), ("source", .null), ("note", .string(crash.note ?? CrashSummary.threadNameReason))])),
+            ("crashed_thread", .optional(crash.thread) { .object(ThreadSupport.json($0)) }),
+            ("backtrace", .optional(crash.backtrace) { bt in
+                .object([
+                    ("frames", .array(bt.frames.prefix(CrashedThread.topFrames).map { f in
+                        .object([("number", .int(Int64(f.number))), ("pc", .virtualAddress(f.pc)), ("location", .string(f.location)),
+                                 ("trap", .optional(f.trap) { .string($0.line) })])
+                    })),
+                    ("frame_count", .int(Int64(bt.frames.count))), ("stop", .string(bt.stop.rawValue)),
+                ])
+            }),
+            ("signature", .optional(crash.signature) { sig in
+                .object([("text", .string(sig.text)), ("hash", .string(sig.hash)), ("panic", .string(sig.panic)),
+                         ("functions", .array(sig.functions.map(JSON.string)))])
+            }),
+            ("threads_note", .optional(crash.note, JSON.string)),
             ("info_file", info),
             ("info_note", .optional(s.infoNote, JSON.string)),
             ("msgbuf", .object(msgbuf)),
@@ -236,4 +313,36 @@ private func firstLineOf(_ text: String) -> String { String(text.prefix { $0 != 
 private func sixDigits(_ value: Int64) -> String {
     let digits = String(value)
     return String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+}
+
+/// The crashed thread, its backtrace and the crash signature, when the kernel image allows them.
+struct CrashedThread {
+    /// Frames shown by `info` (the rest: `kvmdump bt`).
+    static let topFrames = 12
+
+    var thread: KernelThread?
+    var backtrace: Backtrace?
+    var signature: CrashSignature?
+    /// Why they are missing.
+    var note: String?
+
+    init(dump: Dump, kernel: KernelImage?, panicString: String?) {
+        guard let kernel else {
+            note = "needs the kernel image (-N)"
+            return
+        }
+        do throws(ThreadError) {
+            let list = try kernelThreads(dump: dump, kernel: kernel)
+            guard let crashed = list.crashed else {
+                note = "no thread on allproc has td_tid == dumptid" + (list.dumpTID.map { " (\($0))" } ?? "")
+                return
+            }
+            thread = crashed
+            let bt = list.backtrace(crashed)
+            backtrace = bt
+            signature = CrashSignature(panicString: panicString, backtrace: bt)
+        } catch {
+            note = error.description
+        }
+    }
 }

@@ -88,7 +88,7 @@ struct GoldenTests {
 
     @Test("every file in Fixtures/expected belongs to a case")
     func noStaleGoldens() throws {
-        let names = Set(goldenCases.map(\.name) + symbolGoldenCaseNames)
+        let names = Set(goldenCases.map(\.name) + symbolGoldenCaseNames + threadGoldenCaseNames)
         let files = (try? FileManager.default.contentsOfDirectory(atPath: Paths.expected.path)) ?? []
         let stale = files.filter { file in
             guard let dot = file.lastIndex(of: ".") else { return true }

@@ -1,0 +1,37 @@
+/// The table every architecture's thread support fills in. The list walk (`ThreadWalk.swift`) never
+/// names an architecture; adding arm64, riscv or i386 means a file beside `AMD64Threads.swift` and a
+/// line in `threadArchitectures`.
+import MinidumpCore
+
+protocol ThreadArchitecture: Sendable {
+    /// The kernel ELF's `e_machine` this handles.
+    static var elfMachine: UInt16 { get }
+    /// A short name ("amd64").
+    static var name: String { get }
+    /// `sizeof(struct pcb)` when the kernel does not say (`pcb_size`).
+    static var defaultPCBSize: Int { get }
+    /// Bytes of the pcb that hold the registers a debugger supplies.
+    static var pcbRegisterBytes: Int { get }
+    /// The `__FreeBSD_version` from which `stoppcbs` is a pointer to the array (nil: always an array).
+    static var stoppcbsPointerSince: UInt32? { get }
+
+    /// The names of the registers a pcb supplies, in the order reported.
+    static var registerNames: [String] { get }
+
+    /// The values of `registerNames` in the pcb bytes (`pcbRegisterBytes` of them).
+    static func registers(pcb: [UInt8]) -> [UInt64]
+
+    /// A tag for a symbol name (kept by the symbolizer, so the unwinder classifies frames without
+    /// comparing strings); 0 for an ordinary function.
+    static func symbolTag(_ name: String) -> UInt8
+
+    /// Whether `va` is kernel memory (the kernel's INKERNEL).
+    static func isKernelAddress(_ va: UInt64) -> Bool
+
+    /// Unwinds from the pcb's registers.
+    static func unwind(registers: [UInt64], memory: Memory, symbols: KernelSymbolizer,
+                       limits: WalkLimits) -> Backtrace
+}
+
+/// Every architecture with thread support, found by the kernel image's `e_machine`.
+let threadArchitectures: [any ThreadArchitecture.Type] = [AMD64Threads.self]
