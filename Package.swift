@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "KernelImage", targets: ["KernelImage"]),
         .library(name: "CrashInfo", targets: ["CrashInfo"]),
         .library(name: "KernelThreads", targets: ["KernelThreads"]),
+        .library(name: "CoreExport", targets: ["CoreExport"]),
         .executable(name: "kvmdump", targets: ["kvmdump"]),
         .executable(name: "mkvmcore", targets: ["mkvmcore"]),
     ],
@@ -24,15 +25,18 @@ let package = Package(
         // Kernel symbols applied to a dump: symbol expressions, msgbuf via msgbufp, the crash summary.
         .target(name: "CrashInfo", dependencies: ["MinidumpCore", "KernelImage"]),
         // Processes, threads and backtraces from the kernel's offset symbols (amd64 rules in one file).
+        // A minidump as an ELF core for gdb and LLDB (kvmdump export), streamed. No Foundation.
+        .target(name: "CoreExport", dependencies: ["MinidumpCore", "MappedBytes"]),
         .target(name: "KernelThreads", dependencies: ["MinidumpCore", "KernelImage", "MappedBytes"]),
         // Deterministic fixture generator (the tests' ground truth); independent of MinidumpCore.
         .target(name: "VMCoreBuilder"),
         .executableTarget(name: "mkvmcore", dependencies: ["VMCoreBuilder"]),
-        .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage", "CrashInfo", "KernelThreads"]),
+        .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage", "CrashInfo", "KernelThreads", "CoreExport"]),
         .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
         .testTarget(name: "MinidumpCoreTests", dependencies: ["MinidumpCore", "MappedBytes", "VMCoreBuilder"]),
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "CrashInfoTests", dependencies: ["CrashInfo", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),
+        .testTarget(name: "CoreExportTests", dependencies: ["CoreExport", "MinidumpCore", "MappedBytes", "KernelImage", "KernelThreads", "VMCoreBuilder"]),
         .testTarget(name: "KernelThreadsTests", dependencies: ["KernelThreads", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "kvmdumpTests", dependencies: ["VMCoreBuilder"]),
     ]
