@@ -21,6 +21,9 @@ public struct CoreExportOptions: Sendable {
     public var sparse: Bool = true
     /// `osreldate` for FreeBSD prstatus notes.
     public var osreldate: UInt32 = 0
+    /// The program name in NT_PRPSINFO: gdb warns when it differs from the executable's file name,
+    /// so give the kernel image's (the first 15 bytes count).
+    public var programName: String = "kernel"
 
     public init(flavor: CoreFlavor = .gdb) { self.flavor = flavor }
 }
@@ -218,7 +221,7 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
         if hasNotes {
         var notes = ByteWriter(capacity: 4096)
         let name = options.flavor == .gdb ? CoreNotes.linuxName : CoreNotes.freebsdName
-        CoreNotes.note(&notes, name: name, type: 3, desc: CoreNotes.prpsinfo(flavor: options.flavor, first: threads.first))
+        CoreNotes.note(&notes, name: name, type: 3, desc: CoreNotes.prpsinfo(flavor: options.flavor, program: options.programName, first: threads.first))
         for thread in threads {
             CoreNotes.note(&notes, name: name, type: 1,
                            desc: CoreNotes.prstatus(flavor: options.flavor, thread: thread, osreldate: options.osreldate))

@@ -99,9 +99,9 @@ enum CoreNotes {
     static let kernelSS: UInt64 = 0x28
     static let rflags: UInt64 = 0x2
 
-    /// The process-wide note: `fname` is "kernel", the arguments say which thread crashed.
-    static func prpsinfo(flavor: CoreFlavor, first: CoreThread?) -> [UInt8] {
-        let args = first.map { "kernel: thread \($0.tid) (\($0.name)) wrote the dump" } ?? "kernel"
+    /// The process-wide note: `fname` is the kernel's file name, the arguments say which thread crashed.
+    static func prpsinfo(flavor: CoreFlavor, program: String, first: CoreThread?) -> [UInt8] {
+        let args = first.map { "\(program): thread \($0.tid) (\($0.name)) wrote the dump" } ?? "kernel"
         let pid = UInt32(bitPattern: first?.pid ?? 0)
         var d = ByteWriter(capacity: 136)
         switch flavor {
@@ -110,12 +110,12 @@ enum CoreNotes {
             d.u64(0)  // pr_flag
             d.u32(0); d.u32(0)  // uid, gid
             d.u32(pid); d.u32(0); d.u32(pid); d.u32(pid)  // pid, ppid, pgrp, sid
-            d.fixedString("kernel", 16)
+            d.fixedString(program, 16)
             d.fixedString(args, 80)
         case .lldb:
             d.u32(1); d.zeros(4)  // pr_version
             d.u64(UInt64(freebsdPrpsinfoSize))
-            d.fixedString("kernel", 17)
+            d.fixedString(program, 17)
             d.fixedString(args, 81)
             d.zeros(2)
             d.u32(pid)

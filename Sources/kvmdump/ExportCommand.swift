@@ -26,7 +26,8 @@ struct ExportCommand: Subcommand {
         not hold have no segment, so the debuggers report them unreadable; zero pages are holes in a
         regular file. More than 65,534 segments use PN_XNUM. Notes: one NT_PRSTATUS per thread from
         its pcb (rip, rsp, rbp, rbx, r12-r15; other registers 0), the crashed thread first, so the
-        debuggers select it; with --for lldb also each thread's name (NT_FREEBSD_THRMISC).
+        debuggers select it; with --for lldb also each thread's name (NT_FREEBSD_THRMISC). LLDB does not
+        place the kernel's symbols from a core by itself: the printed command loads them at slide 0.
         Debian's gdb has no FreeBSD core support, so --for gdb writes Linux-layout notes and, beside
         OUT, a script OUT.gdb that names the threads. The command to open the core is printed on
         standard error, with a summary of what was written and what was left out; --json prints the
@@ -82,6 +83,8 @@ struct ExportCommand: Subcommand {
         }
         var options = CoreExportOptions(flavor: coreFlavor)
         options.osreldate = osreldate
+        let kernelName = String((shared.kernelPath ?? "kernel").split(separator: "/").last ?? "kernel")
+        options.programName = kernelName
         if let limit = environment("KVMDUMP_EXPORT_PHDR_LIMIT").flatMap({ Int($0) }), limit > 0 { options.programHeaderLimit = limit }
         let progress = Progress(enabled: isatty(2) == 1)
         let report: CoreExportReport
@@ -104,7 +107,7 @@ struct ExportCommand: Subcommand {
         case .gdb:
             command = "gdb -iex 'set osabi GNU/Linux' \(kernelPath) \(shownOut)" + (scriptPath.map { " -x \($0)" } ?? "")
         case .lldb:
-            command = "lldb \(kernelPath) -c \(shownOut)"
+            command = "lldb \(kernelPath) -c \(shownOut) -o 'target modules load --file \(kernelName) --slide 0'"
         }
         let leftOut = report.kernelPagesLeftOut + report.dumpedPagesLeftOut
         if shared.json {
