@@ -234,13 +234,40 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
         try output.write(notes.bytes)
         }
         try output.zeros(dataBase - output.offset)
-        // Data pages, in chunks so progress can be shown.
+        // Data pages, in chunks so progress can be shown. The holes of a sparse dump file are not
+        // read (SEEK_DATA/SEEK_HOLE), and pages already copied leave the resident set.
         let chunk: UInt64 = 64 << 20
+        let holes = options.sparse && dump.isFileMapped ? FileHoles(path: dump.path, size: dump.fileSize) : nil
         var done: UInt64 = 0
         progress?(0, dataBytes)
         while done < dataBytes {
-            let length = min(chunk, dataBytes - done)
+            var length = min(chunk, dataBytes - done)
+            if let holes {
+                let at = data.offset + done
+                guard let start = holes.dataStart(from: at) else {
+                    let rest = dataBytes - done
+                    try output.zeros(rest)
+                    if output.canSeek { report.holeBytes += rest }
+                    done = dataBytes
+                    progress?(done, dataBytes)
+                    break
+                }
+                let skip = min((start - at) & ~(page - 1), dataBytes - done)
+                if skip > 0 {
+                    try output.zeros(skip)
+                    if output.canSeek { report.holeBytes += skip }
+                    done += skip
+                    progress?(done, dataBytes)
+                    continue
+                }
+                let hole = holes.holeStart(from: at)
+                if hole != UInt64.max, hole > data.offset {
+                    let end = min(dataBytes, (hole - data.offset + page - 1) & ~(page - 1))
+                    length = min(length, max(end > done ? end - done : 0, page), dataBytes - done)
+                }
+            }
             report.holeBytes += try output.write(dump.fileBytes, at: data.offset + done, length: length, sparse: options.sparse)
+            dump.releaseFileBytes(offset: data.offset + done, length: length)
             done += length
             progress?(done, dataBytes)
         }

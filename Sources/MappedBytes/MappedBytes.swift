@@ -212,6 +212,7 @@ public final class OutputFile {
     private var buffer: [UInt8] = []
     private let bufferLimit = 1 << 20
     private var pendingHole: UInt64 = 0
+    private var zeroBlock: [UInt8] = []
 
     /// Opens `path` for writing ("-" is standard output). Without `overwrite`, an existing file is
     /// refused (O_EXCL); with it, it is truncated.
@@ -281,12 +282,19 @@ public final class OutputFile {
             pendingHole += count
             offset += count
         } else {
+            try flush()
+            if zeroBlock.isEmpty { zeroBlock = [UInt8](repeating: 0, count: 1 << 20) }
             var left = count
-            while left > 0 {
-                let piece = Int(min(left, 1 << 16))
-                try write([UInt8](repeating: 0, count: piece))
-                left -= UInt64(piece)
+            var failure: OutputFileError?
+            zeroBlock.withUnsafeBytes { raw in
+                while left > 0 && failure == nil {
+                    let piece = Int(min(left, UInt64(raw.count)))
+                    do throws(OutputFileError) { try writeAll(raw.baseAddress!, piece) } catch { failure = error }
+                    left -= UInt64(piece)
+                }
             }
+            if let failure { throw failure }
+            offset += count
         }
     }
 
@@ -354,4 +362,65 @@ private func systemWriteBytes(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count:
     #else
     return Darwin.write(fd, pointer, count)
     #endif
+}
+
+extension MappedFile {
+    /// True if the bytes are a mapping of the file (not a private copy of in-memory contents).
+    public var isFileMapped: Bool { isMapped }
+
+    /// Tells the kernel the mapped bytes `[offset, offset + length)` will not be read again soon, so
+    /// their pages leave this process's resident set (they are read again from the file if needed).
+    /// Does nothing for in-memory contents.
+    public func release(offset: UInt64, length: UInt64) {
+        guard isMapped, let base, bytes.contains(offset: offset, length: length) else { return }
+        let page: UInt64 = 4096
+        let start = (offset + page - 1) & ~(page - 1)
+        let end = (offset + length) & ~(page - 1)
+        guard end > start else { return }
+        _ = madvise(base + Int(start), Int(end - start), MADV_DONTNEED)
+    }
+}
+
+/// Where a file has data and where it has holes (`SEEK_DATA` / `SEEK_HOLE`), for copying a sparse
+/// file without reading its holes.
+public final class FileHoles {
+    private let fd: Int32
+    #if os(Linux)
+    /// <unistd.h> defines these only with _GNU_SOURCE, which Swift's Glibc module does not see.
+    private static let seekData: Int32 = 3
+    private static let seekHole: Int32 = 4
+    #else
+    private static let seekData: Int32 = SEEK_DATA
+    private static let seekHole: Int32 = SEEK_HOLE
+    #endif
+
+    /// Opens `path` read-only; nil if it cannot be opened or its size is not `size` (not the file
+    /// that was mapped).
+    public init?(path: String, size: UInt64) {
+        var result: Int32
+        repeat { result = open(path, O_RDONLY | O_CLOEXEC) } while result < 0 && errno == EINTR
+        guard result >= 0 else { return nil }
+        var info = stat()
+        guard fstat(result, &info) == 0, UInt64(info.st_size) == size else {
+            close(result)
+            return nil
+        }
+        fd = result
+    }
+
+    deinit { close(fd) }
+
+    /// The first offset at or after `offset` that holds data, or nil if only a hole follows (or the
+    /// file system cannot say: then everything is data, and `offset` is returned).
+    public func dataStart(from offset: UInt64) -> UInt64? {
+        let result = lseek(fd, off_t(offset), Self.seekData)
+        if result >= 0 { return UInt64(result) }
+        return errno == ENXIO ? nil : offset
+    }
+
+    /// The first offset at or after `offset` in a hole (the end of the file counts as one).
+    public func holeStart(from offset: UInt64) -> UInt64 {
+        let result = lseek(fd, off_t(offset), Self.seekHole)
+        return result >= 0 ? UInt64(result) : UInt64.max
+    }
 }

@@ -402,3 +402,12 @@ extension Dump {
         if !stopped, runCount > 0 { _ = body(PhysicalAddress(runPA), runFirst, runCount) }
     }
 }
+
+extension Dump {
+    /// True if the dump's bytes are a mapping of the file at `path` (not in-memory contents).
+    public var isFileMapped: Bool { file.isFileMapped }
+
+    /// Lets the mapped bytes `[offset, offset + length)` of the file leave the resident set (a
+    /// streaming reader calls this behind itself); no effect for in-memory contents.
+    public func releaseFileBytes(offset: UInt64, length: UInt64) { file.release(offset: offset, length: length) }
+}
