@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "KernelImage", targets: ["KernelImage"]),
         .library(name: "CrashInfo", targets: ["CrashInfo"]),
         .library(name: "KernelThreads", targets: ["KernelThreads"]),
+        .library(name: "CoreExport", targets: ["CoreExport"]),
         .executable(name: "kvmdump", targets: ["kvmdump"]),
         .executable(name: "mkvmcore", targets: ["mkvmcore"]),
     ],
@@ -27,16 +28,19 @@ let package = Package(
         .target(name: "CMappingGuard"),
         // Kernel symbols applied to a dump: symbol expressions, msgbuf via msgbufp, the crash summary.
         .target(name: "CrashInfo", dependencies: ["MinidumpCore", "KernelImage", "MappedBytes"]),
+        // A minidump as an ELF core for gdb and LLDB (kvmdump export), streamed. No Foundation.
+        .target(name: "CoreExport", dependencies: ["MinidumpCore", "MappedBytes"]),
         // Processes, threads and backtraces from the kernel's offset symbols (amd64 rules in one file).
         .target(name: "KernelThreads", dependencies: ["MinidumpCore", "KernelImage", "MappedBytes"]),
         // Deterministic fixture generator (the tests' ground truth); independent of MinidumpCore.
         .target(name: "VMCoreBuilder"),
         .executableTarget(name: "mkvmcore", dependencies: ["VMCoreBuilder"]),
-        .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage", "CrashInfo", "KernelThreads", "MappedBytes"]),
+        .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage", "CrashInfo", "KernelThreads", "CoreExport", "MappedBytes"]),
         .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
         .testTarget(name: "MinidumpCoreTests", dependencies: ["MinidumpCore", "MappedBytes", "VMCoreBuilder"]),
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "CrashInfoTests", dependencies: ["CrashInfo", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),
+        .testTarget(name: "CoreExportTests", dependencies: ["CoreExport", "MinidumpCore", "MappedBytes", "KernelImage", "KernelThreads", "VMCoreBuilder"]),
         .testTarget(name: "KernelThreadsTests", dependencies: ["KernelThreads", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "kvmdumpTests", dependencies: ["VMCoreBuilder"]),
         // The tool's internals (output buffer, formatters, batch parsing), through @testable import.

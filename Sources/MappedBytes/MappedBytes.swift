@@ -643,3 +643,244 @@ public func readSmallFile(path: String, limit: Int) throws(SmallFileError) -> [U
         guard bytes.count <= limit else { throw .tooLarge(limit: limit) }
     }
 }
+
+// MARK: - Core export: an output file written in order, with holes (issue 11, `kvmdump export`)
+
+/// Why the export's output could not be opened or written.
+public enum OutputFileError: Error, Sendable, Equatable {
+    /// The file exists and overwriting was not asked for.
+    case exists
+    /// `open(2)` failed.
+    case open(errno: Int32)
+    /// `write(2)` failed after `offset` bytes.
+    case write(errno: Int32, offset: UInt64)
+    /// `ftruncate(2)` failed when ending the file with a hole.
+    case truncate(errno: Int32, size: UInt64)
+}
+
+/// A file (or standard output) written front to back. Runs of zero bytes can be skipped with
+/// `lseek` so a regular file stays sparse; on a pipe or a device they are written as zeros.
+public final class OutputFile {
+    /// The path as given ("-" for standard output).
+    public let path: String
+    /// Bytes written so far (holes included): the offset of the next byte.
+    public private(set) var offset: UInt64 = 0
+    /// True if holes are made with `lseek` (a regular file).
+    public let canSeek: Bool
+    private let fd: Int32
+    private let owned: Bool
+    private var buffer: [UInt8] = []
+    private let bufferLimit = 1 << 20
+    private var pendingHole: UInt64 = 0
+    private var zeroBlock: [UInt8] = []
+
+    /// Opens `path` for writing ("-" is standard output). Without `overwrite`, an existing file is
+    /// refused (O_EXCL); with it, it is truncated.
+    public init(path: String, overwrite: Bool) throws(OutputFileError) {
+        self.path = path
+        if path == "-" {
+            fd = 1
+            owned = false
+        } else {
+            let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL)
+            var result: Int32
+            repeat { result = open(path, flags, 0o644) } while result < 0 && errno == EINTR
+            guard result >= 0 else { throw errno == EEXIST ? .exists : .open(errno: errno) }
+            fd = result
+            owned = true
+        }
+        var info = stat()
+        let regular = fstat(fd, &info) == 0 && UInt32(truncatingIfNeeded: info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFREG)
+        canSeek = regular && lseek(fd, 0, SEEK_CUR) >= 0
+        buffer.reserveCapacity(bufferLimit)
+    }
+
+    deinit { if owned { close(fd) } }
+
+    /// Appends `bytes`.
+    public func write(_ bytes: [UInt8]) throws(OutputFileError) {
+        try settleHole()
+        buffer.append(contentsOf: bytes)
+        offset += UInt64(bytes.count)
+        if buffer.count >= bufferLimit { try flush() }
+    }
+
+    /// Appends `[at, at + length)` of `view`, writing straight from the mapped bytes; zero bytes
+    /// only in whole 4 KiB pages become holes when `sparse` is set and the file can seek.
+    /// Returns the number of bytes left as holes. A range outside the view writes nothing.
+    @discardableResult
+    public func write(_ view: ByteView, at start: UInt64, length: UInt64, sparse: Bool) throws(OutputFileError) -> UInt64 {
+        guard view.contains(offset: start, length: length), length > 0, let base = view.base else { return 0 }
+        var holes: UInt64 = 0
+        var done: UInt64 = 0
+        let page: UInt64 = 4096
+        var runStart: UInt64 = 0
+        var runLength: UInt64 = 0
+        while done < length {
+            let piece = min(page, length - done)
+            let pointer = base + Int(start + done)
+            if sparse && canSeek && piece == page && Self.isZero(pointer, Int(page)) {
+                if runLength > 0 { try writeRaw(base + Int(start + runStart), runLength); runLength = 0 }
+                pendingHole += page
+                offset += page
+                holes += page
+            } else {
+                if runLength == 0 { runStart = done }
+                runLength += piece
+                if runLength >= 8 << 20 { try writeRaw(base + Int(start + runStart), runLength); runLength = 0 }
+            }
+            done += piece
+        }
+        if runLength > 0 { try writeRaw(base + Int(start + runStart), runLength) }
+        return holes
+    }
+
+    /// Appends `count` zero bytes: a hole on a seekable file, zeros otherwise.
+    public func zeros(_ count: UInt64) throws(OutputFileError) {
+        guard count > 0 else { return }
+        if canSeek {
+            pendingHole += count
+            offset += count
+        } else {
+            try flush()
+            if zeroBlock.isEmpty { zeroBlock = [UInt8](repeating: 0, count: 1 << 20) }
+            var left = count
+            var failure: OutputFileError?
+            zeroBlock.withUnsafeBytes { raw in
+                while left > 0 && failure == nil {
+                    let piece = Int(min(left, UInt64(raw.count)))
+                    do throws(OutputFileError) { try writeAll(raw.baseAddress!, piece) } catch { failure = error }
+                    left -= UInt64(piece)
+                }
+            }
+            if let failure { throw failure }
+            offset += count
+        }
+    }
+
+    /// Writes what is buffered and gives a trailing hole its size. Call once at the end.
+    public func finish() throws(OutputFileError) {
+        try flush()
+        if pendingHole > 0 {
+            guard ftruncate(fd, off_t(offset)) == 0 else { throw .truncate(errno: errno, size: offset) }
+            _ = lseek(fd, off_t(offset), SEEK_SET)
+            pendingHole = 0
+        }
+    }
+
+    private func writeRaw(_ pointer: UnsafeRawPointer, _ length: UInt64) throws(OutputFileError) {
+        try settleHole()
+        let count = Int(length)
+        if buffer.count + count <= bufferLimit {
+            buffer.append(contentsOf: UnsafeRawBufferPointer(start: pointer, count: count))
+        } else {
+            try flush()
+            try writeAll(pointer, count)
+        }
+        offset += length
+    }
+
+    private func settleHole() throws(OutputFileError) {
+        guard pendingHole > 0 else { return }
+        try flush()
+        guard lseek(fd, off_t(pendingHole), SEEK_CUR) >= 0 else { throw .write(errno: errno, offset: offset) }
+        pendingHole = 0
+    }
+
+    private func flush() throws(OutputFileError) {
+        guard !buffer.isEmpty else { return }
+        let saved = buffer
+        buffer.removeAll(keepingCapacity: true)
+        var failure: OutputFileError?
+        saved.withUnsafeBytes { raw in
+            do throws(OutputFileError) { try writeAll(raw.baseAddress!, raw.count) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    private func writeAll(_ pointer: UnsafeRawPointer, _ count: Int) throws(OutputFileError) {
+        var done = 0
+        while done < count {
+            let written = systemWriteBytes(fd, pointer + done, count - done)
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { throw .write(errno: errno, offset: offset) }
+            done += written
+        }
+    }
+
+    private static func isZero(_ pointer: UnsafeRawPointer, _ count: Int) -> Bool {
+        let words = pointer.assumingMemoryBound(to: UInt64.self)
+        var accumulated: UInt64 = 0
+        for index in 0..<(count / 8) { accumulated |= words[index] }
+        return accumulated == 0
+    }
+}
+
+private func systemWriteBytes(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    return Glibc.write(fd, pointer, count)
+    #else
+    return Darwin.write(fd, pointer, count)
+    #endif
+}
+
+extension MappedFile {
+    /// True if the bytes are a mapping of the file (not a private copy of in-memory contents).
+    public var isFileMapped: Bool { isMapped }
+
+    /// Tells the kernel the mapped bytes `[offset, offset + length)` will not be read again soon, so
+    /// their pages leave this process's resident set (they are read again from the file if needed).
+    /// Does nothing for in-memory contents.
+    public func release(offset: UInt64, length: UInt64) {
+        guard isMapped, let base, bytes.contains(offset: offset, length: length) else { return }
+        let page: UInt64 = 4096
+        let start = (offset + page - 1) & ~(page - 1)
+        let end = (offset + length) & ~(page - 1)
+        guard end > start else { return }
+        _ = madvise(base + Int(start), Int(end - start), MADV_DONTNEED)
+    }
+}
+
+/// Where a file has data and where it has holes (`SEEK_DATA` / `SEEK_HOLE`), for copying a sparse
+/// file without reading its holes.
+public final class FileHoles {
+    private let fd: Int32
+    #if os(Linux)
+    /// <unistd.h> defines these only with _GNU_SOURCE, which Swift's Glibc module does not see.
+    private static let seekData: Int32 = 3
+    private static let seekHole: Int32 = 4
+    #else
+    private static let seekData: Int32 = SEEK_DATA
+    private static let seekHole: Int32 = SEEK_HOLE
+    #endif
+
+    /// Opens `path` read-only; nil if it cannot be opened or its size is not `size` (not the file
+    /// that was mapped).
+    public init?(path: String, size: UInt64) {
+        var result: Int32
+        repeat { result = open(path, O_RDONLY | O_CLOEXEC) } while result < 0 && errno == EINTR
+        guard result >= 0 else { return nil }
+        var info = stat()
+        guard fstat(result, &info) == 0, UInt64(info.st_size) == size else {
+            close(result)
+            return nil
+        }
+        fd = result
+    }
+
+    deinit { close(fd) }
+
+    /// The first offset at or after `offset` that holds data, or nil if only a hole follows (or the
+    /// file system cannot say: then everything is data, and `offset` is returned).
+    public func dataStart(from offset: UInt64) -> UInt64? {
+        let result = lseek(fd, off_t(offset), Self.seekData)
+        if result >= 0 { return UInt64(result) }
+        return errno == ENXIO ? nil : offset
+    }
+
+    /// The first offset at or after `offset` in a hole (the end of the file counts as one).
+    public func holeStart(from offset: UInt64) -> UInt64 {
+        let result = lseek(fd, off_t(offset), Self.seekHole)
+        return result >= 0 ? UInt64(result) : UInt64.max
+    }
+}

@@ -459,3 +459,59 @@ public final class Dump: Sendable {
             indexMemoryBytes: indexMemoryBytes, indexBins: pages.index.binCount, findings: findings)
     }
 }
+
+// MARK: - Core export (issue 11): the data section as it is in the file, and its physical runs
+
+extension Dump {
+    /// The mapped bytes of the whole dump file (read-only).
+    public var fileBytes: ByteView { file.bytes }
+
+    /// Where the data pages start in the file, and how many of them are wholly in it (all of them
+    /// unless the file is truncated). Data page `k` is at `dataOffset + k * 4096`.
+    public var dataPagesInFile: (offset: UInt64, count: UInt64) { (layout.data.offset.rawValue, pages.pagesInFile) }
+
+    /// The data-page number (position in the data section) of the 4 KiB physical page holding
+    /// `pa`, or nil if that page is not wholly in the file.
+    public func dataPageNumber(ofPhysical pa: PhysicalAddress) -> UInt64? {
+        guard let offset = pages.offset(of: pa) else { return nil }
+        return (offset.rawValue - layout.data.offset.rawValue) >> 12
+    }
+
+    /// Calls `body` with every run of dumped pages wholly in the file that are consecutive both in
+    /// physical memory and in the data section, in physical order: the run's first physical address,
+    /// its first data-page number and its page count; until `body` returns false. Memory: constant.
+    public func forEachDumpedRun(_ body: (PhysicalAddress, UInt64, UInt64) -> Bool) {
+        let inFile = pages.pagesInFile
+        var number: UInt64 = 0
+        var runPA: UInt64 = 0
+        var runFirst: UInt64 = 0
+        var runCount: UInt64 = 0
+        var lastBit: UInt64 = 0
+        var stopped = false
+        pages.index.forEachSetBit { bit in
+            guard number < inFile, bit < pages.memory.totalBits,
+                  let pa = pages.memory.physicalAddress(ofBit: bit) else { return false }
+            if runCount > 0, bit == lastBit &+ 1, pa.rawValue == runPA &+ runCount &* PageSize.bytes4K {
+                runCount += 1
+            } else {
+                if runCount > 0, !body(PhysicalAddress(runPA), runFirst, runCount) { stopped = true; return false }
+                runPA = pa.rawValue
+                runFirst = number
+                runCount = 1
+            }
+            lastBit = bit
+            number += 1
+            return true
+        }
+        if !stopped, runCount > 0 { _ = body(PhysicalAddress(runPA), runFirst, runCount) }
+    }
+}
+
+extension Dump {
+    /// True if the dump's bytes are a mapping of the file at `path` (not in-memory contents).
+    public var isFileMapped: Bool { file.isFileMapped }
+
+    /// Lets the mapped bytes `[offset, offset + length)` of the file leave the resident set (a
+    /// streaming reader calls this behind itself); no effect for in-memory contents.
+    public func releaseFileBytes(offset: UInt64, length: UInt64) { file.release(offset: offset, length: length) }
+}

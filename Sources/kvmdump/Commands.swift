@@ -118,7 +118,7 @@ enum Tool {
     static let subcommands: [any Subcommand.Type] = [
         HeaderCommand.self, MsgbufCommand.self, ReadCommand.self, TranslateCommand.self,
         PagesCommand.self, StatsCommand.self, SymCommand.self, InfoCommand.self,
-        PsCommand.self, ThreadsCommand.self, BtCommand.self,
+        PsCommand.self, ThreadsCommand.self, BtCommand.self, ExportCommand.self,
     ]
     static let versionOption = Option.flag("version", help: "Show the version.")
 

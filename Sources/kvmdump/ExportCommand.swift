@@ -1,0 +1,184 @@
+/// `kvmdump export`: the dump as an ELF core for gdb and LLDB.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CoreExport
+import KernelThreads
+import MappedBytes
+import MinidumpCore
+
+/// Writes an ELF core with the kernel map, the direct map and one NT_PRSTATUS per thread.
+struct ExportCommand: Subcommand {
+    static let name = "export"
+    static let abstract = "Write the dump as an ELF core that gdb and LLDB open (needs -N)."
+    static let usage = "-o OUT|- [--force] [--for gdb|lldb] [--offsets FILE]"
+    static let output = Option.value("output", short: "o", "OUT", help: "The core to write; '-' for standard output.")
+    static let force = Option.flag("force", help: "Overwrite OUT (and OUT.gdb) if they exist.")
+    static let flavor = Option.value(
+        "for", "DEBUGGER", help: "gdb (default: Linux-layout notes, read with 'set osabi GNU/Linux') or lldb (FreeBSD notes).")
+    static let options = [output, force, flavor, ThreadSupport.offsets]
+    static let discussion = """
+        One PT_LOAD per run of kernel-map pages contiguous in virtual address, physical address and
+        file (p_vaddr = KVA, p_paddr = PA), and one per run of dumped physical pages at their
+        direct-map addresses; both point at the single copy of the page's bytes. Pages the dump does
+        not hold have no segment, so the debuggers report them unreadable; zero pages are holes in a
+        regular file. More than 65,534 segments use PN_XNUM. Notes: one NT_PRSTATUS per thread from
+        its pcb (rip, rsp, rbp, rbx, r12-r15; other registers 0), the crashed thread first, so the
+        debuggers select it; with --for lldb also each thread's name (NT_FREEBSD_THRMISC). LLDB does not
+        place the kernel's symbols from a core by itself: the printed command loads them at slide 0.
+        Debian's gdb has no FreeBSD core support, so --for gdb writes Linux-layout notes and, beside
+        OUT, a script OUT.gdb that names the threads. The command to open the core is printed on
+        standard error, with a summary of what was written and what was left out; --json prints the
+        summary on standard output instead (not with -o -). The dump is only read.
+
+        """ + ThreadSupport.discussion
+
+    let shared: SharedOptions
+    let outputPath: String
+    let overwrite: Bool
+    let coreFlavor: CoreFlavor
+    let offsetsPath: String?
+
+    init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
+        guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
+        try ThreadSupport.requireKernel(shared, Self.name)
+        guard let path = arguments.value(Self.output), !path.isEmpty else { throw UsageError("missing -o OUT (or -o - for standard output)") }
+        if path == "-" && shared.json { throw UsageError("options '-o -' and '--json' cannot be combined") }
+        let name = arguments.value(Self.flavor) ?? "gdb"
+        guard let flavor = CoreFlavor(rawValue: name) else { throw UsageError("--for '\(name)': expected gdb or lldb") }
+        self.shared = shared
+        outputPath = path
+        overwrite = arguments.has(Self.force)
+        coreFlavor = flavor
+        offsetsPath = arguments.value(ThreadSupport.offsets)
+    }
+
+    func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
+        if outputPath != "-" && outputPath == shared.corePath {
+            throw CommandFailure(message: "\(outputPath): is the dump itself; choose another output")
+        }
+        let dump = try shared.openDump()
+        guard let kernel = try shared.openKernel() else { throw CommandFailure(message: "no kernel image") }
+        var threads: [CoreThread] = []
+        var osreldate: UInt32 = 0
+        do throws(ThreadError) {
+            let file = try offsetsPath.map { (path: String) throws(ThreadError) in (path: path, values: try KernelOffsets.loadFile(path: path)) }
+            let list = try kernelThreads(dump: dump, kernel: kernel, offsets: file)
+            ThreadSupport.report(list, dump, console)
+            threads = Self.coreThreads(list)
+            if let symbol = kernel.symbol(named: "osreldate"), let value = try? dump.readUInt64(VirtualAddress(symbol.value)) {
+                osreldate = UInt32(truncatingIfNeeded: value)
+            }
+        } catch {
+            console.diagnose("\(dump.path): warning: no threads in the core: \(error)")
+        }
+        let scriptPath = outputPath == "-" || coreFlavor != .gdb ? nil : outputPath + ".gdb"
+        let output: OutputFile
+        do throws(OutputFileError) {
+            output = try OutputFile(path: outputPath, overwrite: overwrite)
+        } catch {
+            throw CommandFailure(message: CoreExportError(path: outputPath, problem: error).description)
+        }
+        var options = CoreExportOptions(flavor: coreFlavor)
+        options.osreldate = osreldate
+        let kernelName = String((shared.kernelPath ?? "kernel").split(separator: "/").last ?? "kernel")
+        options.programName = kernelName
+        if let limit = environment("KVMDUMP_EXPORT_PHDR_LIMIT").flatMap({ Int($0) }), limit > 0 { options.programHeaderLimit = limit }
+        let progress = Progress(enabled: isatty(2) == 1)
+        let report: CoreExportReport
+        do throws(CoreExportError) {
+            report = try exportCore(dump: dump, threads: threads, to: output, options: options, progress: progress.update)
+        } catch {
+            progress.end()
+            throw CommandFailure(message: error.description)
+        }
+        progress.end()
+        if let scriptPath {
+            guard writeScript(scriptPath, threads) else {
+                throw CommandFailure(message: "\(scriptPath): cannot write the gdb script: \(errorText(errno))")
+            }
+        }
+        let kernelPath = shared.kernelPath ?? "KERNEL"
+        let shownOut = outputPath == "-" ? "OUT" : outputPath
+        let command: String
+        switch coreFlavor {
+        case .gdb:
+            command = "gdb -iex 'set osabi GNU/Linux' \(kernelPath) \(shownOut)" + (scriptPath.map { " -x \($0)" } ?? "")
+        case .lldb:
+            command = "lldb \(kernelPath) -c \(shownOut) -o 'target modules load --file \(kernelName) --slide 0'"
+        }
+        let leftOut = report.kernelPagesLeftOut + report.dumpedPagesLeftOut
+        if shared.json {
+            JSON.object([
+                ("output", .string(outputPath)), ("for", .string(coreFlavor.rawValue)), ("command", .string(command)),
+                ("gdb_script", .optional(scriptPath, JSON.string)),
+                ("program_headers", .int(Int64(report.programHeaders))), ("kernel_segments", .int(Int64(report.kernelSegments))),
+                ("direct_map_segments", .int(Int64(report.directMapSegments))), ("pn_xnum", .bool(report.extendedNumbering)),
+                ("threads", .int(Int64(report.threads))), ("data_pages", .uint(report.dataPages)),
+                ("hole_bytes", .uint(report.holeBytes)), ("file_size", .uint(report.fileSize)),
+                ("kernel_pages_left_out", .uint(report.kernelPagesLeftOut)), ("dumped_pages_left_out", .uint(report.dumpedPagesLeftOut)),
+                ("pages_outside_direct_map", .uint(report.pagesOutsideDirectMap)),
+                ("findings", .array(dump.findings.map { .string($0.description) })),
+            ]).writeLine(to: console.out)
+        } else {
+            console.diagnose("wrote \(shownOut): \(report.fileSize) bytes (\(report.holeBytes) in holes), \(report.dataPages) pages, "
+                             + "\(report.kernelSegments) kernel-map and \(report.directMapSegments) direct-map segments"
+                             + (report.extendedNumbering ? " (PN_XNUM)" : "") + ", \(report.threads) threads")
+            if leftOut > 0 || report.pagesOutsideDirectMap > 0 {
+                console.diagnose("left out: \(report.kernelPagesLeftOut) kernel-map pages not in the dump, "
+                                 + "\(report.dumpedPagesLeftOut) dumped pages past the end of the file, "
+                                 + "\(report.pagesOutsideDirectMap) pages beyond the direct map")
+            }
+            for finding in dump.findings { console.diagnose("\(dump.path): \(finding)") }
+            console.diagnose("open it with: \(command)")
+        }
+        return .success
+    }
+
+    /// KernelThreads' list, crashed first, as the core's threads.
+    static func coreThreads(_ list: ThreadList) -> [CoreThread] {
+        list.threads.map { t in
+            var registers: [String: UInt64] = [:]
+            for r in t.registers { registers[r.name] = r.value }
+            return CoreThread(tid: t.tid, pid: t.pid, name: t.name.isEmpty ? t.comm : t.name, comm: t.comm, registers: registers)
+        }
+    }
+
+    /// OUT.gdb: gdb numbers the core's threads in note order; name each.
+    private func writeScript(_ path: String, _ threads: [CoreThread]) -> Bool {
+        var text = "# Thread names for \(outputPath) (written by kvmdump export).\n"
+        for (i, t) in threads.enumerated() {
+            let name = t.name.filter { $0 != "\n" && $0 != "\r" }
+            text += "thread apply \(i + 1) -q thread name \(name)\n"
+        }
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL)
+        let fd = open(path, flags, 0o644)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBytes { raw in write(fd, raw.baseAddress, raw.count) == raw.count }
+    }
+}
+
+/// A percentage on standard error, rewritten in place, when standard error is a terminal.
+final class Progress: @unchecked Sendable {
+    let enabled: Bool
+    private var shown = -1
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(_ done: UInt64, _ total: UInt64) {
+        guard enabled, total > 0 else { return }
+        let percent = Int(done * 100 / total)
+        guard percent != shown else { return }
+        shown = percent
+        let text = "\rkvmdump: export: \(percent)% (\(done >> 20) of \(total >> 20) MiB)"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+
+    func end() {
+        guard enabled, shown >= 0 else { return }
+        _ = "\r\u{1b}[K".withCString { write(2, $0, strlen($0)) }
+    }
+}
