@@ -210,21 +210,34 @@ struct ThreadGoldenTests {
         #expect((documents[0]["crashed_thread"] as? [String: Any])?["display_name"] as? String == "(pid 806) sysctl (crashed)")
     }
 
-    @Test("bt text shows ddb's frame and trap lines for the crashed thread")
+    @Test("bt --all text: every thread's Tracing line, frames, trap lines and stop reason from the ground truth")
     func textShape() throws {
-        let truth = try #require(try threadFixture().truth.crashed)
-        let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "bt"])
-        var lines = result.stdoutText.split(separator: "\n").map(String.init)
-        #expect(lines.removeFirst() == "Tracing command sysctl pid 806 tid 100123 td \(hex16(truth.address)) (crashed)")
+        var truth = try threadFixture().truth.threads
+        if let i = truth.firstIndex(where: \.crashed) { truth.insert(truth.remove(at: i), at: 0) }
+        let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "bt", "--all"])
+        #expect(result.status == 0)
         var expected: [String] = []
-        for (i, f) in truth.frames.enumerated() {
-            expected.append("#\(i) \(hex16(f.pc)) at \(f.symbolized)")
-            if let trap = f.trap {
-                let head = trap.kind == "trap" ? "--- trap 0x\(String(trap.number, radix: 16))" : "--- syscall (\(trap.number))"
-                expected.append("\(head), rip = 0x\(String(trap.rip, radix: 16)), rsp = 0x\(String(trap.rsp, radix: 16)), rbp = 0x\(String(trap.rbp, radix: 16)) ---")
+        for t in truth {
+            if !expected.isEmpty { expected.append("") }
+            let state = t.crashed ? " (crashed)" : t.cpu.map { " (CPU \($0))" } ?? ""
+            expected.append("Tracing command \(t.comm) pid \(t.pid) tid \(t.tid) td \(hex16(t.address))\(state)")
+            for (i, f) in t.frames.enumerated() {
+                expected.append("#\(i) \(hex16(f.pc)) at \(f.symbolized)")
+                if let trap = f.trap {
+                    let head = trap.kind == "trap" ? "--- trap 0x\(String(trap.number, radix: 16))" : "--- syscall (\(trap.number))"
+                    expected.append("\(head), rip = 0x\(String(trap.rip, radix: 16)), rsp = 0x\(String(trap.rsp, radix: 16)), rbp = 0x\(String(trap.rbp, radix: 16)) ---")
+                }
             }
+            expected.append("stop: \(t.stop)")
         }
-        expected.append("stop: user-trapframe: syscall from user mode (trapframe at \(hex16(truth.frames.last!.trap!.address)))")
+        // Stop lines are compared by reason ("stop: loop: <detail>" -> "stop: loop").
+        let lines = result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { line in
+            guard line.hasPrefix("stop: ") else { return String(line) }
+            return "stop: " + line.dropFirst(6).prefix { $0 != ":" }
+        }
         #expect(lines == expected)
+        // The crashed thread's stop line names the user trapframe's address.
+        let crashed = truth[0]
+        #expect(result.stdoutText.contains("stop: user-trapframe: syscall from user mode (trapframe at \(hex16(crashed.frames.last!.trap!.address)))\n"))
     }
 }
