@@ -454,6 +454,14 @@ public func makeThreadFixture(_ d: ThreadsDescription, base: DumpDescription) th
             image.write(ta + UInt64(layout.threadName), cName(thread.name))
             image.u32(ta + UInt64(layout.threadOnCPU), UInt32(bitPattern: Int32(thread.onCPU ?? -1)))
             image.u32(ta + UInt64(layout.threadOnCPU) + 4, UInt32(bitPattern: Int32(thread.onCPU ?? 0)))
+            // enum td_states: INACTIVE 0, INHIBITED 1, CAN_RUN 2, RUNQ 3, RUNNING 4.
+            let state: (UInt32, String)
+            switch thread.activity {
+            case .crashed, .stoppedByNMI: state = (4, "RUNNING")
+            case .neverRan: state = (2, "CAN_RUN")
+            case .sleepingInSyscall, .sleepingKernelThread: state = thread.onCPU == nil ? (1, "INHIBITED") : (4, "RUNNING")
+            }
+            image.u32(ta + UInt64(layout.threadState), state.0)
             image.u64(ta + UInt64(layout.threadPCB), ta + UInt64(layout.threadMDPCB))
             image.u64(ta + 0x480, kstack)
             image.u32(ta + 0x488, UInt32(k.stackPages))
@@ -463,7 +471,7 @@ public func makeThreadFixture(_ d: ThreadsDescription, base: DumpDescription) th
             if !thread.name.isEmpty && thread.name != proc.comm { name += "/\(thread.name)" }
             if crashed { name += " (crashed)" } else if let cpu = thread.onCPU { name += " (on CPU \(cpu))" }
             let truth = ThreadTruth(tid: thread.tid, pid: proc.pid, comm: proc.comm, name: thread.name, cpu: thread.onCPU,
-                                    crashed: crashed, pcbSource: pcbSource, pcb: pcbAddress, address: ta,
+                                    state: state.1, crashed: crashed, pcbSource: pcbSource, pcb: pcbAddress, address: ta,
                                     registers: registers(pcbUsed), frames: frames, stop: stop, displayName: name)
             built.append(BuiltThread(truth: truth, address: ta))
             threadIndex += 1

@@ -162,12 +162,16 @@ func expectListMatches(_ list: ThreadList, _ truth: ThreadsTruth, sourceLocation
         let o = try Opened(.golden())
         var text = "# offsets for kernel.test\n"
         for (name, value) in ThreadLayout().symbolValues where name != "proc_off_p_hash" { text += "\(name) = 0x\(String(value, radix: 16))\n" }
-        text += "proc_off_p_flag 176\n"
+        text += "proc_off_p_flag 176\nthread_off_td_state 0x310\n"
         let values = try KernelOffsets.parseFile(text, path: "offsets.txt")
         let list = try kernelThreads(dump: o.dump, kernel: o.kernel, offsets: (path: "offsets.txt", values: values))
         #expect(list.offsets.source == "offsets.txt")
         #expect(list.processes.first?.flags == 0x1000_0000)
         #expect(list.processes.first { $0.pid == 28 }?.flags == 0x1000_0204)
+        var expected = o.fixture.truth.threads
+        if let i = expected.firstIndex(where: \.crashed) { expected.insert(expected.remove(at: i), at: 0) }
+        #expect(list.threads.map(\.state) == expected.map(\.state))
+        #expect(try o.list().threads.allSatisfy { $0.state == nil })
         expectListMatches(list, o.fixture.truth)
         #expect(throws: ThreadError.badOffsetsFile(path: "f", line: 2, reason: "thread_off_td_tid: 'zz' is not a number in 0...65535")) {
             try KernelOffsets.parseFile("\nthread_off_td_tid = zz\n", path: "f")

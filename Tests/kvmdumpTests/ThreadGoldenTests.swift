@@ -70,6 +70,7 @@ let threadGoldenCases: [ThreadGoldenCase] = {
         t("bt-array-form", "-N $TMP/kernel.array -M $TMP/vmcore.array bt --cpu 2"),
         t("bt-corrupt-all", "-N Fixtures/kernel.2 -M $TMP/vmcore.corrupt bt --all"),
         t("bt-corrupt-all-json", "-N Fixtures/kernel.2 -M $TMP/vmcore.corrupt bt --all --json"),
+        t("threads-offsets-file-state", "\(k) threads --offsets Fixtures/offsets.2"),
         t("threads-no-offset-symbols-offsets-file", "-N $TMP/kernel.nooffsets -M Fixtures/vmcore.2 threads --offsets Fixtures/offsets.2"),
         t("info-threads", "-N Fixtures/kernel.2 info Fixtures/vmcore.2 --lines 0"),
         t("info-threads-json", "-N Fixtures/kernel.2 info --json Fixtures/vmcore.2 --lines 0"),
