@@ -55,6 +55,10 @@ public enum ThreadActivity: Sendable, Equatable {
     /// and an NMI trapframe (on the CPU's NMI stack) interrupting `interrupted` (innermost first) on the
     /// thread's own stack, which ends like `sleepingKernelThread` or, when `syscall` is set, in a syscall.
     case stoppedByNMI(interrupted: [String], syscall: UInt64?)
+    /// Like `stoppedByNMI` on a kernel thread, but the NMI hit the timer interrupt handler `handler`
+    /// (innermost first), entered through `Xtimerint` with a kernel-mode interrupt trapframe on the
+    /// thread's stack over `interrupted`.
+    case stoppedByNMIInTimerInterrupt(interrupted: [String], handler: [String])
 }
 
 /// One thread to generate.

@@ -225,7 +225,8 @@ struct ThreadGoldenTests {
             for (i, f) in t.frames.enumerated() {
                 expected.append("#\(i) \(hex16(f.pc)) at \(f.symbolized)")
                 if let trap = f.trap {
-                    let head = trap.kind == "trap" ? "--- trap 0x\(String(trap.number, radix: 16))" : "--- syscall (\(trap.number))"
+                    let head = trap.kind == "trap" ? "--- trap 0x\(String(trap.number, radix: 16))"
+                        : trap.kind == "syscall" ? "--- syscall (\(trap.number))" : "--- interrupt"
                     expected.append("\(head), rip = 0x\(String(trap.rip, radix: 16)), rsp = 0x\(String(trap.rsp, radix: 16)), rbp = 0x\(String(trap.rbp, radix: 16)) ---")
                 }
             }
