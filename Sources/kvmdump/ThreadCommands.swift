@@ -300,6 +300,7 @@ struct BtCommand: Subcommand {
     private func write(_ t: KernelThread, _ bt: Backtrace, _ out: OutputBuffer) {
         out.write("Tracing command ")
         out.write(t.comm)
+        // At most 5 + 11 + 5 + 11 + 6 + 16 + 27 + 1 = 82 bytes.
         out.withSpace(96) { p in
             var n = Hex.put(" pid ", at: p)
             n += putSigned(Int(t.pid), at: p + n)
@@ -348,7 +349,8 @@ struct BtCommand: Subcommand {
 
     /// One frame object: number, pc, sp, fp, function (or null), offset, location, trap (or null).
     private func writeFrameJSON(_ f: StackFrame, _ out: OutputBuffer) {
-        out.withSpace(96) { p in
+        // At most 10 + 20 + 9 + 16 + 10 + 16 + 10 + 16 + 13 = 120 bytes.
+        out.withSpace(128) { p in
             var n = Hex.put("{\"number\":", at: p)
             n += putDecimal(f.number, at: p + n)
             n += Hex.put(",\"pc\":\"0x", at: p + n)
@@ -376,6 +378,7 @@ struct BtCommand: Subcommand {
 
     /// ddb's trap line, formatted in place.
     private func writeTrap(_ t: TrapFrameInfo, _ out: OutputBuffer) {
+        // At most 13 + 19 + 1 + 3 * (8 + 18) + 5 = 116 bytes.
         out.withSpace(128) { p in
             var n = 0
             switch t.kind {
@@ -404,7 +407,8 @@ struct BtCommand: Subcommand {
     /// `#N 0x<pc> at <function>+0x<offset>` (and `  sp … fp …` with --verbose), formatted in place: the
     /// 10,000-thread `bt --all` prints about 140,000 of these.
     private func writeFrame(_ f: StackFrame, _ out: OutputBuffer) {
-        out.withSpace(48) { p in
+        // At most 1 + 20 + 3 + 16 + 4 + 18 = 62 bytes.
+        out.withSpace(64) { p in
             var n = 0
             p[n] = UInt8(ascii: "#")
             n += 1

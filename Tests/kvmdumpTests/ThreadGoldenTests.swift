@@ -199,6 +199,26 @@ struct ThreadGoldenTests {
         #expect(stops.isSuperset(of: ["loop", "zero-return-address", "unreadable", "no-pc", "no-pcb", "user-trapframe", "thread-start"]))
     }
 
+    @Test("bt --all, text and JSON, on 500 threads: megabytes of output through the buffer, every frame from the truth")
+    func manyThreads() throws {
+        // Long outputs cross the 64 KiB output buffer's end thousands of times: a line formatter that writes
+        // more than it reserved shows up here under AddressSanitizer (make test-asan).
+        let fixture = try benchThreadFixture(threads: 500)
+        let scratch = try TemporaryDirectory()
+        let dump = scratch.url.appendingPathComponent("vmcore.500").path
+        let kernel = scratch.url.appendingPathComponent("kernel.500").path
+        _ = try writeDump(fixture.dump, to: dump)
+        try writeFile(makeKernelELF(fixture.kernel), toPath: kernel)
+        let json = try Tool.run(["-N", kernel, "-M", dump, "bt", "--all", "--json"])
+        #expect(json.status == 0 && json.stdout.count > 500_000)
+        let document = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        expectThreads(try #require(document["threads"] as? [[String: Any]]), fixture.truth, frames: true)
+        let text = try Tool.run(["-N", kernel, "-M", dump, "bt", "--all", "--verbose"])
+        #expect(text.status == 0)
+        let frameLines = text.stdoutText.split(separator: "\n").filter { $0.hasPrefix("#") }
+        #expect(frameLines.count == fixture.truth.threads.reduce(0) { $0 + $1.frames.count })
+    }
+
     @Test("info --json over several dumps: one line each, the signature groups equal causes")
     func severalDumps() throws {
         let result = try run(threadGoldenCases.first { $0.name == "info-several-dumps-json" }!)
