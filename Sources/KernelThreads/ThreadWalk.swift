@@ -128,8 +128,10 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     let o = offsets
     let procLow = [o.procList, o.procPID, o.procComm, o.procThreads, o.procFlag ?? o.procList].min()!
     let procHigh = [o.procList + 8, o.procPID + 4, o.procComm + 20, o.procThreads + 8, (o.procFlag ?? 0) + 4].max()!
-    let tdLow = [o.threadTID, o.threadName, o.threadOnCPU, o.threadPCB, o.threadPList].min()!
-    let tdHigh = [o.threadTID + 4, o.threadName + 20, o.threadOnCPU + 4, o.threadPCB + 8, o.threadPList + 8].max()!
+    let tdLow = [o.threadTID, o.threadName, o.threadOnCPU, o.threadPCB, o.threadPList, o.threadState ?? o.threadTID].min()!
+    let tdHigh = [o.threadTID + 4, o.threadName + 20, o.threadOnCPU + 4, o.threadPCB + 8, o.threadPList + 8,
+                  (o.threadState ?? 0) + 4].max()!
+    let stateNames = ["INACTIVE", "INHIBITED", "CAN_RUN", "RUNQ", "RUNNING"]
     var proc = head
     var stoppedAll = false
     while proc != 0 && !stoppedAll {
@@ -185,6 +187,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
             let oncpu = Int32(bitPattern: tf.u32(o.threadOnCPU)!)
             let cpu: Int? = oncpu >= 0 && oncpu <= 0xffff ? Int(oncpu) : nil
             let tdPCB = tf.u64(o.threadPCB)!
+            let state = o.threadState.flatMap { tf.u32($0) }.map { $0 < stateNames.count ? stateNames[Int($0)] : "state \($0)" }
             let crashed = dumpTID != nil && tid == dumpTID
             var pcb: UInt64?
             let source: String
@@ -214,7 +217,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
                 }
             }
             threads.append(KernelThread(
-                tid: tid, pid: pid, comm: comm, name: name, cpu: cpu, isCrashed: crashed, pcb: pcb.map { VirtualAddress($0) },
+                tid: tid, pid: pid, comm: comm, name: name, cpu: cpu, state: state, isCrashed: crashed, pcb: pcb.map { VirtualAddress($0) },
                 pcbSource: source, address: VirtualAddress(td),
                 processAddress: VirtualAddress(proc), pcbProblem: problem, registerNames: arch.registerNames,
                 registerValues: registers))

@@ -31,6 +31,9 @@ public struct KernelThread: Sendable {
     public let name: String
     /// `td_oncpu` (nil for NOCPU).
     public let cpu: Int?
+    /// `td_state` by name (INACTIVE, INHIBITED, CAN_RUN, RUNQ, RUNNING, or "state N"), when its offset is
+    /// known (only from an offsets file: the kernel exports no symbol for it).
+    public let state: String?
     /// `td_tid == dumptid`.
     public let isCrashed: Bool
     /// The pcb used (nil when there is none: a NULL `td_pcb`, or no `dumppcb` symbol).

@@ -15,7 +15,8 @@ enum ThreadSupport {
         older kernels give the offsets in a file with --offsets: one 'name = value' per line (decimal or
         0x...), '#' comments, names proc_off_p_list proc_off_p_pid proc_off_p_comm proc_off_p_threads
         thread_off_td_tid thread_off_td_name thread_off_td_oncpu thread_off_td_pcb thread_off_td_plist,
-        optionally pcb_size and proc_off_p_flag; values in the file win over the kernel's.
+        optionally pcb_size, proc_off_p_flag and thread_off_td_state; values in the file win over the
+        kernel's (a file with only the optional names adds them to a kernel's symbols).
         Walks are bounded: 100000 processes, 500000 threads, 256 frames per thread; a list that loops
         or points outside the dump stops with a note on standard error, the other lists go on.
         """
@@ -54,6 +55,7 @@ enum ThreadSupport {
         [
             ("tid", .int(Int64(thread.tid))), ("pid", .int(Int64(thread.pid))), ("comm", .string(thread.comm)),
             ("name", .string(thread.name)), ("cpu", .optional(thread.cpu) { .int(Int64($0)) }),
+            ("state", .optional(thread.state, JSON.string)),
             ("crashed", .bool(thread.isCrashed)), ("display_name", .string(thread.displayName)),
             ("address", .virtualAddress(thread.address.rawValue)), ("process", .virtualAddress(thread.processAddress.rawValue)),
             ("pcb", .optional(thread.pcb) { .virtualAddress($0.rawValue) }), ("pcb_source", .string(thread.pcbSource)),
@@ -134,7 +136,8 @@ struct ThreadsCommand: Subcommand {
         p_threads order: TID, PID, CPU (td_oncpu, '-' for none), the pcb a debugger unwinds it from and
         why (kgdb's choice: dumppcb for the crashed thread, stoppcbs[N] for a thread on a CPU set in
         stopped_cpus, else td_pcb), the address of struct thread, and LLDB's name
-        '(pid N) comm[/tdname] (crashed|on CPU n)'. --json adds the pcb registers.
+        '(pid N) comm[/tdname] (crashed|on CPU n)'. STATE (td_state) only when the offsets file gives
+        thread_off_td_state. --json adds the pcb registers.
 
         """ + ThreadSupport.discussion
 
@@ -161,10 +164,12 @@ struct ThreadsCommand: Subcommand {
             return .success
         }
         var table = Table()
-        table.headers = ["", "TID", "PID", "CPU", "PCB", "THREAD", "NAME"]
+        let withState = list.offsets.threadState != nil
+        table.headers = ["", "TID", "PID", "CPU"] + (withState ? ["STATE"] : []) + ["PCB", "THREAD", "NAME"]
         for t in list.threads {
-            table.rows.append([t.isCrashed ? "*" : "", String(t.tid), String(t.pid), t.cpu.map(String.init) ?? "-",
-                               t.pcbSource, Hex.padded(t.address.rawValue), t.displayName])
+            table.rows.append([t.isCrashed ? "*" : "", String(t.tid), String(t.pid), t.cpu.map(String.init) ?? "-"]
+                              + (withState ? [t.state ?? "-"] : [])
+                              + [t.pcbSource, Hex.padded(t.address.rawValue), t.displayName])
         }
         table.write(to: console.out)
         return .success
