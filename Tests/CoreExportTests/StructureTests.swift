@@ -2,6 +2,7 @@
 /// bytes, the segments covering exactly the dumped pages, PN_XNUM, holes and the notes.
 import CoreExport
 import Foundation
+import MappedBytes
 import MinidumpCore
 import Testing
 import VMCoreBuilder
@@ -140,5 +141,35 @@ struct StructureTests {
         let keptPA = truth.dumpedPages[Int(inFile) - 1]
         #expect(core.read(truth.dmapBase + keptPA, 4096) == f.truthPage(keptPA))
         #expect(report.kernelPagesLeftOut > 0)
+    }
+}
+
+@Suite("CoreExport sparse input")
+struct SparseInputTests {
+    @Test("A dump file with holes (zero pages never written) exports byte for byte like the same dump written out")
+    func sparseDump() throws {
+        let f = try ExportFixture()
+        let bytes = f.generated.bytes
+        let sparsePath = f.directory.appendingPathComponent("vmcore.sparse").path
+        #expect(FileManager.default.createFile(atPath: sparsePath, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: sparsePath))
+        var skipped = 0
+        for start in stride(from: 0, to: bytes.count, by: 4096) {
+            let page = bytes[start..<min(start + 4096, bytes.count)]
+            if page.allSatisfy({ $0 == 0 }) { skipped += 1; continue }
+            try handle.seek(toOffset: UInt64(start))
+            try handle.write(contentsOf: Data(page))
+        }
+        try handle.truncate(atOffset: UInt64(bytes.count))
+        try handle.close()
+        #expect(skipped > 0)
+        let sparseDump = try Dump(path: sparsePath)
+        let (densePath, dense) = try f.export("from-dense")
+        let outPath = f.directory.appendingPathComponent("from-sparse").path
+        var options = CoreExportOptions()
+        options.programName = "kernel"
+        let report = try exportCore(dump: sparseDump, threads: f.coreThreads, to: try OutputFile(path: outPath, overwrite: true), options: options)
+        #expect(report == dense)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: outPath)) == Data(contentsOf: URL(fileURLWithPath: densePath)))
     }
 }
