@@ -116,7 +116,9 @@ struct ExportCommand: Subcommand {
                 ("gdb_script", .optional(scriptPath, JSON.string)),
                 ("program_headers", .int(Int64(report.programHeaders))), ("kernel_segments", .int(Int64(report.kernelSegments))),
                 ("direct_map_segments", .int(Int64(report.directMapSegments))), ("pn_xnum", .bool(report.extendedNumbering)),
-                ("threads", .int(Int64(report.threads))), ("data_pages", .uint(report.dataPages)),
+                ("threads", .int(Int64(report.threads))),
+                ("threads_without_registers", .array(threads.filter { $0.registers.isEmpty }.map { .int(Int64($0.tid)) })),
+                ("data_pages", .uint(report.dataPages)),
                 ("hole_bytes", .uint(report.holeBytes)), ("file_size", .uint(report.fileSize)),
                 ("kernel_pages_left_out", .uint(report.kernelPagesLeftOut)), ("dumped_pages_left_out", .uint(report.dumpedPagesLeftOut)),
                 ("pages_outside_direct_map", .uint(report.pagesOutsideDirectMap)),
@@ -130,6 +132,11 @@ struct ExportCommand: Subcommand {
                 console.diagnose("left out: \(report.kernelPagesLeftOut) kernel-map pages not in the dump, "
                                  + "\(report.dumpedPagesLeftOut) dumped pages past the end of the file, "
                                  + "\(report.pagesOutsideDirectMap) pages beyond the direct map")
+            }
+            let bare = threads.filter { $0.registers.isEmpty }
+            if !bare.isEmpty {
+                console.diagnose("\(bare.count) threads without a readable pcb have zero registers in the core: tids "
+                                 + bare.prefix(10).map { String($0.tid) }.joined(separator: ", ") + (bare.count > 10 ? ", ..." : ""))
             }
             for finding in dump.findings { console.diagnose("\(dump.path): \(finding)") }
             console.diagnose("open it with: \(command)")

@@ -148,6 +148,26 @@ struct ExportTests {
         #expect(flavor.status == 2 && flavor.stderrText.contains("--for 'dbx': expected gdb or lldb"))
     }
 
+    @Test("A dump with damaged thread lists and pcbs exports what is readable and says what was left out")
+    func corrupt() throws {
+        let scratch = try TemporaryDirectory()
+        let dump = scratch.url.appendingPathComponent("vmcore.corrupt").path
+        try Data(try ScratchThreadFile.corrupt.bytes()).write(to: URL(fileURLWithPath: dump))
+        let core = scratch.url.appendingPathComponent("core").path
+        let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", dump, "export", "-o", core])
+        #expect(result.status == 0, "\(result.stderrText)")
+        #expect(result.stderrText.contains("\(dump): warning: "), "\(result.stderrText)")
+        #expect(result.stderrText.contains("threads without a readable pcb have zero registers in the core: tids "), "\(result.stderrText)")
+        #expect(result.stderrText.contains("kvmdump: open it with: gdb "))
+        let truncated = scratch.url.appendingPathComponent("vmcore.truncated").path
+        let bytes = try Data(contentsOf: Paths.root.appendingPathComponent("Fixtures/vmcore.2"))
+        try bytes.prefix(bytes.count - 40 * 4096 - 100).write(to: URL(fileURLWithPath: truncated))
+        let cut = try Tool.run(["-N", "Fixtures/kernel.2", "-M", truncated, "export", "-o", core, "--force"])
+        #expect(cut.status == 0, "\(cut.stderrText)")
+        #expect(cut.stderrText.contains("41 dumped pages past the end of the file"), "\(cut.stderrText)")
+        #expect(cut.stderrText.contains("file is truncated"))
+    }
+
     @Test("gdb and gdb-multiarch open the core with the printed command", arguments: ["gdb", "gdb-multiarch"])
     func gdb(name: String) throws {
         guard let binary = debugger(name) else {
