@@ -350,9 +350,16 @@ public final class OutputFile {
 
     private static func isZero(_ pointer: UnsafeRawPointer, _ count: Int) -> Bool {
         let words = pointer.assumingMemoryBound(to: UInt64.self)
-        var accumulated: UInt64 = 0
-        for index in 0..<(count / 8) { accumulated |= words[index] }
-        return accumulated == 0
+        // Most pages that are not zero have a non-zero word early: test in blocks of 8 words.
+        var index = 0
+        let total = count / 8
+        while index < total {
+            var accumulated: UInt64 = 0
+            for j in index..<min(index + 8, total) { accumulated |= words[j] }
+            if accumulated != 0 { return false }
+            index += 8
+        }
+        return true
     }
 }
 
