@@ -56,8 +56,21 @@ struct ExportCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        if outputPath != "-" && outputPath == shared.corePath {
-            throw CommandFailure(message: "\(outputPath): is the dump itself; choose another output")
+        if outputPath == "-" && isatty(1) == 1 {
+            throw CommandFailure(message: "standard output is a terminal: not writing a core there (redirect it, or give -o OUT)")
+        }
+        if outputPath != "-" {
+            for (input, what) in [(shared.corePath, "the dump"), (shared.kernelPath ?? "", "the kernel image")]
+            where !input.isEmpty && Self.sameFile(outputPath, input) {
+                throw CommandFailure(message: "\(outputPath): is \(what) itself; choose another output")
+            }
+        }
+        let scriptPath = outputPath == "-" || coreFlavor != .gdb ? nil : outputPath + ".gdb"
+        if outputPath != "-" && !overwrite && fileExists(outputPath) {
+            throw CommandFailure(message: CoreExportError(path: outputPath, problem: .exists).description)
+        }
+        if let scriptPath, !overwrite, fileExists(scriptPath) {
+            throw CommandFailure(message: "\(scriptPath): file exists (use --force to overwrite it)")
         }
         let dump = try shared.openDump()
         guard let kernel = try shared.openKernel() else { throw CommandFailure(message: "no kernel image") }
@@ -74,7 +87,6 @@ struct ExportCommand: Subcommand {
         } catch {
             console.diagnose("\(dump.path): warning: no threads in the core: \(error)")
         }
-        let scriptPath = outputPath == "-" || coreFlavor != .gdb ? nil : outputPath + ".gdb"
         let output: OutputFile
         do throws(OutputFileError) {
             output = try OutputFile(path: outputPath, overwrite: overwrite)
@@ -142,6 +154,14 @@ struct ExportCommand: Subcommand {
             console.diagnose("open it with: \(command)")
         }
         return .success
+    }
+
+    /// True if both paths name the same existing file (same device and inode).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var x = stat()
+        var y = stat()
+        guard stat(a, &x) == 0, stat(b, &y) == 0 else { return false }
+        return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 
     /// KernelThreads' list, crashed first, as the core's threads.

@@ -144,6 +144,15 @@ struct ExportTests {
         #expect(json.status == 0 && json.stdoutText.contains("\"threads\":16"))
         let usage = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "export"])
         #expect(usage.status == 2 && usage.stderrText.contains("missing -o OUT"))
+        let linked = scratch.url.appendingPathComponent("link").path
+        try FileManager.default.createSymbolicLink(atPath: linked, withDestinationPath: Paths.root.appendingPathComponent("Fixtures/vmcore.2").path)
+        let onDump = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "export", "-o", linked, "--force"])
+        #expect(onDump.status == 1 && onDump.stderrText.contains("\(linked): is the dump itself; choose another output"))
+        #expect(try Data(contentsOf: Paths.root.appendingPathComponent("Fixtures/vmcore.2")) == dumpBefore)
+        try FileManager.default.removeItem(atPath: core)
+        let staleScript = try Tool.run(args)
+        #expect(staleScript.status == 1 && staleScript.stderrText.contains("\(core).gdb: file exists"))
+        #expect(!FileManager.default.fileExists(atPath: core), "nothing written when the script cannot be")
         let flavor = try Tool.run(args + ["--for", "dbx"])
         #expect(flavor.status == 2 && flavor.stderrText.contains("--for 'dbx': expected gdb or lldb"))
     }
