@@ -173,3 +173,27 @@ struct SparseInputTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: outPath)) == Data(contentsOf: URL(fileURLWithPath: densePath)))
     }
 }
+
+@Suite("CoreExport hostile dumps")
+struct HostileExportTests {
+    @Test("Every damaged variant of the thread dump that opens exports without a trap; every segment's bytes are the dump's")
+    func corruptVariants() throws {
+        let f = try ExportFixture()
+        var exported = 0
+        for variant in VMCoreBuilder.corruptVariants(of: f.generated) {
+            guard let dump = try? Dump(contents: variant.bytes, name: variant.name) else { continue }
+            let path = f.directory.appendingPathComponent("hostile.core").path
+            let report = try exportCore(dump: dump, threads: f.coreThreads, to: try OutputFile(path: path, overwrite: true))
+            let core = try CoreFile(path: path)
+            #expect(core.loads.count == report.kernelSegments + report.directMapSegments, "\(variant.name)")
+            #expect(UInt64(core.bytes.count) == report.fileSize, "\(variant.name)")
+            for s in core.loads.prefix(200) {
+                let bytes = core.read(s.vaddr, 4096)
+                let result = dump.read(VirtualAddress(s.vaddr), count: 4096)
+                #expect(result.error == nil && bytes == result.bytes, "\(variant.name) at \(String(s.vaddr, radix: 16))")
+            }
+            exported += 1
+        }
+        #expect(exported > 10)
+    }
+}
