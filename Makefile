@@ -5,7 +5,7 @@ PREFIX      ?= /usr/local
 SECONDS     ?= 60
 RELEASE_BIN  = $(shell $(SWIFT) build -c release --show-bin-path)
 
-.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build install clean
+.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-threads fuzz-threads-build install clean
 
 build:
 	$(SWIFT) build
@@ -82,6 +82,31 @@ fuzz: fuzz-build
 		$(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds > $(FUZZ_DIR)/fuzz.log 2>&1 \
 		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz.log | tail -60; exit 1; }
 	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz.log
+
+# The thread and stack walkers: patches to the golden vmcore.2 (seeds: the generator's corruptions).
+fuzz-threads-build:
+	mkdir -p $(FUZZ_DIR)/threads-corpus $(FUZZ_DIR)/threads-seeds $(FUZZ_DIR)/threads-lib
+	clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/CBitCount/bitcount.c -o $(FUZZ_DIR)/threads-lib/bitcount.o
+	for m in MappedBytes MinidumpCore KernelImage KernelThreads; do \
+		swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -module-name $$m -I Sources/CBitCount/include -I $(FUZZ_DIR)/threads-lib \
+			-emit-module -emit-module-path $(FUZZ_DIR)/threads-lib/$$m.swiftmodule -emit-library -static \
+			Sources/$$m/*.swift -o $(FUZZ_DIR)/threads-lib/lib$$m.a || exit 1; \
+	done
+	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name ThreadsFuzz \
+		-I Sources/CBitCount/include -I $(FUZZ_DIR)/threads-lib Fuzz/FuzzThreads.swift \
+		$(FUZZ_DIR)/threads-lib/libKernelThreads.a $(FUZZ_DIR)/threads-lib/libKernelImage.a \
+		$(FUZZ_DIR)/threads-lib/libMinidumpCore.a $(FUZZ_DIR)/threads-lib/libMappedBytes.a \
+		$(FUZZ_DIR)/threads-lib/bitcount.o -o $(FUZZ_DIR)/fuzz-threads
+	swiftc -Onone -parse-as-library -module-name ThreadSeeds \
+		Sources/VMCoreBuilder/*.swift Fuzz/MakeThreadSeeds.swift -o $(FUZZ_DIR)/make-thread-seeds
+	$(FUZZ_DIR)/make-thread-seeds $(FUZZ_DIR)/threads-seeds
+
+fuzz-threads: fuzz-threads-build
+	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz-threads -max_len=4096 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/crash-threads- -max_total_time=$(SECONDS) \
+		$(FUZZ_DIR)/threads-corpus $(FUZZ_DIR)/threads-seeds > $(FUZZ_DIR)/fuzz-threads.log 2>&1 \
+		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz-threads.log | tail -60; exit 1; }
+	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz-threads.log
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

@@ -15,14 +15,20 @@ enum AMD64Threads: ThreadArchitecture {
     /// The pcb's field order (8 bytes each from offset 0).
     private static let pcbOrder = ["r15", "r14", "r13", "r12", "rbp", "rsp", "rbx", "rip"]
     /// The order the registers are reported in (LLDB's set).
-    static let reportOrder = ["rip", "rsp", "rbp", "rbx", "r12", "r13", "r14", "r15"]
+    static let registerNames = ["rip", "rsp", "rbp", "rbx", "r12", "r13", "r14", "r15"]
 
-    static func registers(pcb: [UInt8]) -> [(name: String, value: UInt64)] {
+    /// For each name of `reportOrder`, its slot in `pcbOrder`.
+    private static let reportSlots = [7, 5, 4, 6, 3, 2, 1, 0]
+
+    static func registers(pcb: [UInt8]) -> [UInt64] {
         let fields = Fields(bytes: pcb, base: 0)
-        return reportOrder.compactMap { name in
-            let index = pcbOrder.firstIndex(of: name)!
-            return fields.u64(8 * index).map { (name: name, value: $0) }
+        var out: [UInt64] = []
+        out.reserveCapacity(8)
+        for slot in reportSlots {
+            guard let value = fields.u64(8 * slot) else { return [] }
+            out.append(value)
         }
+        return out
     }
 
     /// INKERNEL for LA48 (sys/amd64/include/vmparam.h): the direct map [0xfffff80000000000, 0xfffffc0000000000)
@@ -34,6 +40,17 @@ enum AMD64Threads: ThreadArchitecture {
     /// ddb's frame types by the stub a return address lies in (db_nextframe, looked up at rip - 1).
     enum StubKind: String {
         case trap, interrupt, syscall
+    }
+
+    /// Tags: 1 trap, 2 interrupt, 3 syscall, 4 fork_trampoline (a trap stub that ends a kernel thread).
+    static func symbolTag(_ name: String) -> UInt8 {
+        if name == "fork_trampoline" { return 4 }
+        switch stubKind(name) {
+        case .trap?: return 1
+        case .interrupt?: return 2
+        case .syscall?: return 3
+        case nil: return 0
+        }
     }
 
     static func stubKind(_ function: String) -> StubKind? {
@@ -88,50 +105,55 @@ enum AMD64Threads: ThreadArchitecture {
     /// and the walk goes on from tf_rip/tf_rsp/tf_rbp unless it came from user mode. `fork_trampoline` ends a
     /// kernel thread. Frame pointers must increase between trapframes (stack(9)'s rule; the NMI and double
     /// fault stacks are separate, so the rule restarts after a trapframe) and never repeat.
-    static func unwind(registers: [(name: String, value: UInt64)], memory: Memory, symbols: KernelSymbolizer,
+    static func unwind(registers: [UInt64], memory: Memory, symbols: KernelSymbolizer,
                        limits: WalkLimits) -> Backtrace {
-        func reg(_ name: String) -> UInt64 { registers.first { $0.name == name }?.value ?? 0 }
+        guard registers.count == 8 else { return Backtrace(frames: [], stop: .unreadable, detail: "the pcb's registers are incomplete") }
         var frames: [StackFrame] = []
+        frames.reserveCapacity(16)
         func add(_ pc: UInt64, _ sp: UInt64, _ fp: UInt64, trap: TrapFrameInfo? = nil) {
-            let symbol = symbols.lookup(pc)
-            frames.append(StackFrame(number: frames.count, pc: pc, sp: sp, fp: fp, function: symbol?.name,
+            let symbol = symbols.entry(pc)
+            frames.append(StackFrame(number: frames.count, pc: pc, sp: sp, fp: fp, function: symbol.map { symbols.name($0.index) },
                                      offset: symbol?.offset ?? 0, trap: trap))
         }
         func done(_ stop: StopReason, _ detail: String) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
+        func done(_ stop: StopReason, _ detail: Backtrace.Detail) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
 
-        let pc0 = reg("rip")
+        let pc0 = registers[0]
         guard pc0 != 0 else { return done(.noPC, "pcb_rip is 0") }
         guard limits.maxFrames > 0 else { return done(.frameLimit, "the frame limit is 0") }
-        var fp = reg("rbp")
-        add(pc0, reg("rsp"), fp)
+        var fp = registers[2]
+        add(pc0, registers[1], fp)
         guard isKernelAddress(pc0) else { return done(.pcNotKernel, "pcb_rip \(hex(pc0)) is not a kernel address") }
-        if symbols.lookup(pc0)?.name == "fork_trampoline" {
+        if let e = symbols.entry(pc0), symbols.tag(e.index) == 4 {
             return done(.threadStart, "the thread has not run yet (pcb_rip in fork_trampoline)")
         }
-        var visited: Set<UInt64> = [fp]
+        // Frame pointers increase within a stack; the walk may move to another stack only at a trapframe,
+        // and a trapframe's rbp may not come again (that would repeat everything after it).
+        var trapRBPs: [UInt64] = []
+        var stack = PageReader(memory: memory)
         while true {
             guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
             guard isKernelAddress(fp) else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
-            guard let next = memory.u64(fp), let ret = memory.u64(fp &+ 8) else {
+            guard let next = stack.u64(fp), let ret = stack.u64(fp &+ 8) else {
                 return done(.unreadable, "frame at \(hex16(fp)) is not in the dump")
             }
             guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(hex16(fp &+ 8)) is 0") }
             guard isKernelAddress(ret) else { return done(.pcNotKernel, "return address \(hex(ret)) at \(hex16(fp &+ 8)) is not a kernel address") }
-            let stub = symbols.lookup(ret &- 1).flatMap { s in stubKind(s.name).map { (s.name, $0) } }
-            guard let (stubName, kind) = stub else {
+            // ddb classifies by the symbol of ret - 1 (a call that is a function's last instruction).
+            let tag = symbols.entry(ret &- 1).map { symbols.tag($0.index) } ?? 0
+            guard tag != 0 else {
                 add(ret, fp &+ 16, next)
-                if isKernelAddress(next) && (next <= fp || visited.contains(next)) {
+                if isKernelAddress(next) && next <= fp {
                     return done(.loop, "saved frame pointer \(hex(next)) at \(hex16(fp)) does not lie above \(hex(fp))")
                 }
-                visited.insert(next)
                 fp = next
                 continue
             }
             // A stub: its trapframe sits right above the callee's saved rbp and return address.
             let tf = fp &+ 16
-            if stubName == "fork_trampoline" {
+            if tag == 4 {
                 add(ret, tf, next)
-                return done(.threadStart, "fork_trampoline: the bottom of the thread")
+                return done(.threadStart, .forkTrampoline)
             }
             guard let tfBytes = memory.bytes(tf, trapframeSize) else {
                 add(ret, tf, next)
@@ -140,33 +162,23 @@ enum AMD64Threads: ThreadArchitecture {
             let f = Fields(bytes: tfBytes, base: 0)
             let tfRIP = f.u64(TF.rip)!, tfRSP = f.u64(TF.rsp)!, tfRBP = f.u64(TF.rbp)!
             let fromUser = f.u64(TF.cs)! & 3 != 0
+            let kind: StubKind = tag == 1 ? .trap : tag == 2 ? .interrupt : .syscall
             let number: UInt64
-            let name: String?
-            let head: String
             switch kind {
-            case .trap:
-                number = UInt64(f.u32(TF.trapno)!)
-                name = trapName(number)
-                head = "--- trap \(hex(number))"
-            case .syscall:
-                number = f.u64(TF.rax)!
-                name = nil
-                head = "--- syscall (\(number))"
-            case .interrupt:
-                number = 0
-                name = nil
-                head = "--- interrupt"
+            case .trap: number = UInt64(f.u32(TF.trapno)!)
+            case .syscall: number = f.u64(TF.rax)!
+            case .interrupt: number = 0
             }
-            let line = "\(head), rip = \(hex(tfRIP)), rsp = \(hex(tfRSP)), rbp = \(hex(tfRBP)) ---"
-            add(ret, tf, next, trap: TrapFrameInfo(kind: kind.rawValue, number: number, name: name, address: VirtualAddress(tf),
-                                                   pc: tfRIP, sp: tfRSP, fp: tfRBP, fromUser: fromUser, line: line))
-            if fromUser { return done(.userTrapframe, "\(kind.rawValue) from user mode (trapframe at \(hex16(tf)))") }
+            add(ret, tf, next, trap: TrapFrameInfo(kind: kind.rawValue, number: number, name: kind == .trap ? trapName(number) : nil,
+                                                   address: VirtualAddress(tf), pc: tfRIP, sp: tfRSP, fp: tfRBP,
+                                                   fromUser: fromUser, registerNames: ("rip", "rsp", "rbp")))
+            if fromUser { return done(.userTrapframe, .fromUser(kind: kind.rawValue, trapframe: tf)) }
             guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
             add(tfRIP, tfRSP, tfRBP)
             guard tfRIP != 0 else { return done(.noPC, "kernel-mode trapframe at \(hex16(tf)) has rip 0") }
             guard isKernelAddress(tfRIP) else { return done(.pcNotKernel, "trapframe rip \(hex(tfRIP)) is not a kernel address") }
-            if visited.contains(tfRBP) { return done(.loop, "trapframe rbp \(hex(tfRBP)) was seen before") }
-            visited.insert(tfRBP)
+            if trapRBPs.contains(tfRBP) { return done(.loop, "trapframe rbp \(hex(tfRBP)) was seen before") }
+            trapRBPs.append(tfRBP)
             fp = tfRBP
         }
     }

@@ -34,6 +34,33 @@ struct Memory: Sendable {
     }
 }
 
+/// Words read through a one-page cache: a thread's frames mostly lie in one or two pages of its stack, so
+/// one 4 KiB read replaces two translations per frame. A page that cannot be read whole falls back to
+/// word reads, so what is readable is exactly what `Memory.u64` can read.
+struct PageReader {
+    let memory: Memory
+    /// VA of the cached page; 1 (not page aligned) when none.
+    private var page: UInt64 = 1
+    private var bytes: [UInt8] = []
+
+    init(memory: Memory) { self.memory = memory }
+
+    mutating func u64(_ va: UInt64) -> UInt64? {
+        let offset = Int(va & 0xfff)
+        guard offset <= 0xff8 else { return memory.u64(va) }
+        let base = va & ~0xfff
+        if base != page {
+            let result = memory.dump.read(VirtualAddress(base), count: 4096)
+            guard result.error == nil, result.bytes.count == 4096 else { return memory.u64(va) }
+            bytes = result.bytes
+            page = base
+        }
+        var value: UInt64 = 0
+        for i in (0..<8).reversed() { value = value << 8 | UInt64(bytes[offset + i]) }
+        return value
+    }
+}
+
 /// A failed read, in words.
 struct ReadFailure: Error {
     let reason: String
@@ -76,11 +103,18 @@ public struct KernelSymbolizer: Sendable {
     /// Sorted by value; for equal values only the last one of the table is kept.
     private let values: [UInt64]
     private let names: [String]
+    /// Per entry: a small tag from the architecture's classifier (trap stubs), 0 for none.
+    private let tags: [UInt8]
     /// ddb's `db_maxoff`.
     public static let maximumOffset: UInt64 = 0x10000
 
     /// Indexes the symbols of `kernel`.
     public init(kernel: KernelImage) {
+        self.init(kernel: kernel, classify: { _ in 0 })
+    }
+
+    /// Indexes the symbols of `kernel`, tagging each name with `classify` once.
+    init(kernel: KernelImage, classify: (String) -> UInt8) {
         var entries: [(UInt64, Int, String)] = []
         entries.reserveCapacity(kernel.symbols.count)
         for (i, s) in kernel.symbols.enumerated() where s.isDefined && !s.name.isEmpty && s.sectionIndex != Symbol.absoluteSection {
@@ -102,10 +136,11 @@ public struct KernelSymbolizer: Sendable {
         }
         self.values = values
         self.names = names
+        tags = names.map(classify)
     }
 
-    /// The symbol at or below `address` and the distance, or nil.
-    public func lookup(_ address: UInt64) -> (name: String, offset: UInt64)? {
+    /// The entry at or below `address` within `maximumOffset`, and the distance.
+    func entry(_ address: UInt64) -> (index: Int, offset: UInt64)? {
         var low = 0, high = values.count
         while low < high {
             let mid = low + (high - low) / 2
@@ -114,7 +149,15 @@ public struct KernelSymbolizer: Sendable {
         guard low > 0 else { return nil }
         let offset = address - values[low - 1]
         guard offset < KernelSymbolizer.maximumOffset else { return nil }
-        return (names[low - 1], offset)
+        return (low - 1, offset)
+    }
+
+    func name(_ index: Int) -> String { names[index] }
+    func tag(_ index: Int) -> UInt8 { tags[index] }
+
+    /// The symbol at or below `address` and the distance, or nil.
+    public func lookup(_ address: UInt64) -> (name: String, offset: UInt64)? {
+        entry(address).map { (names[$0.index], $0.offset) }
     }
 
     /// `func+0xoff`, `func`, or the hex address.

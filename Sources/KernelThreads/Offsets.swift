@@ -19,6 +19,8 @@ public struct KernelOffsets: Sendable, Equatable {
     public var pcbSize: Int?
     /// `p_flag` (no symbol exists; only an offsets file gives it).
     public var procFlag: Int?
+    /// `td_state` (no symbol exists; only an offsets file gives it).
+    public var threadState: Int?
     /// Where the values came from: "kernel symbols", a file path, or both.
     public var source: String
 
@@ -32,8 +34,8 @@ public struct KernelOffsets: Sendable, Equatable {
         "proc_off_p_list", "proc_off_p_pid", "proc_off_p_comm", "proc_off_p_threads", "thread_off_td_tid",
         "thread_off_td_name", "thread_off_td_oncpu", "thread_off_td_pcb", "thread_off_td_plist",
     ]
-    /// Optional names: `pcb_size` (a kernel symbol) and `proc_off_p_flag` (file only).
-    public static let optionalNames = ["pcb_size", "proc_off_p_flag"]
+    /// Optional names: `pcb_size` (a kernel symbol), `proc_off_p_flag` and `thread_off_td_state` (file only).
+    public static let optionalNames = ["pcb_size", "proc_off_p_flag", "thread_off_td_state"]
 
     /// Builds from a name → value table; nil entries for required names are reported by the caller.
     init(values: [String: Int], source: String) {
@@ -48,6 +50,7 @@ public struct KernelOffsets: Sendable, Equatable {
         threadPList = values["thread_off_td_plist"] ?? 0
         pcbSize = values["pcb_size"]
         procFlag = values["proc_off_p_flag"]
+        threadState = values["thread_off_td_state"]
         self.source = source
     }
 

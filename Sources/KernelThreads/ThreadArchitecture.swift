@@ -15,14 +15,21 @@ protocol ThreadArchitecture: Sendable {
     /// The `__FreeBSD_version` from which `stoppcbs` is a pointer to the array (nil: always an array).
     static var stoppcbsPointerSince: UInt32? { get }
 
-    /// The registers in the pcb bytes (`pcbRegisterBytes` of them), in the architecture's order.
-    static func registers(pcb: [UInt8]) -> [(name: String, value: UInt64)]
+    /// The names of the registers a pcb supplies, in the order reported.
+    static var registerNames: [String] { get }
+
+    /// The values of `registerNames` in the pcb bytes (`pcbRegisterBytes` of them).
+    static func registers(pcb: [UInt8]) -> [UInt64]
+
+    /// A tag for a symbol name (kept by the symbolizer, so the unwinder classifies frames without
+    /// comparing strings); 0 for an ordinary function.
+    static func symbolTag(_ name: String) -> UInt8
 
     /// Whether `va` is kernel memory (the kernel's INKERNEL).
     static func isKernelAddress(_ va: UInt64) -> Bool
 
     /// Unwinds from the pcb's registers.
-    static func unwind(registers: [(name: String, value: UInt64)], memory: Memory, symbols: KernelSymbolizer,
+    static func unwind(registers: [UInt64], memory: Memory, symbols: KernelSymbolizer,
                        limits: WalkLimits) -> Backtrace
 }
 

@@ -37,10 +37,10 @@ public struct ThreadList: Sendable {
         guard thread.pcb != nil else {
             return Backtrace(frames: [], stop: .noPCB, detail: thread.pcbProblem ?? "no pcb")
         }
-        if thread.registers.isEmpty {
+        if thread.registerValues.isEmpty {
             return Backtrace(frames: [], stop: .unreadable, detail: thread.pcbProblem ?? "the pcb is not in the dump")
         }
-        return arch.unwind(registers: thread.registers, memory: memory, symbols: symbolizer, limits: limits)
+        return arch.unwind(registers: thread.registerValues, memory: memory, symbols: symbolizer, limits: limits)
     }
 }
 
@@ -94,14 +94,23 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     var stoppcbsForm = "none (no stoppcbs symbol)"
     var stoppcbsBase: UInt64?
     if let stoppcbs = symbol("stoppcbs") {
+        // The symbol's own size says which declaration the kernel has (8: `struct pcb *stoppcbs`, a multiple of
+        // pcb_size: `struct pcb stoppcbs[MAXCPU]`); only without a size does the osreldate rule of LLVM PR
+        // #222977 (pointer from 1400089) decide.
         let osreldate = symbol("osreldate").flatMap { memory.u32($0.value) ?? (try? kernel.readU32(at: $0.value)) }
         let pointer: Bool
-        if let osreldate, let since = arch.stoppcbsPointerSince {
+        if stoppcbs.size == 8 && pcbSize != 8 {
+            pointer = true
+            stoppcbsForm = "pointer (symbol size 8)"
+        } else if stoppcbs.size >= UInt64(pcbSize) && stoppcbs.size % UInt64(pcbSize) == 0 {
+            pointer = false
+            stoppcbsForm = "array (symbol size \(stoppcbs.size) = \(stoppcbs.size / UInt64(pcbSize)) pcbs)"
+        } else if let osreldate, let since = arch.stoppcbsPointerSince {
             pointer = osreldate >= since
             stoppcbsForm = pointer ? "pointer (osreldate \(osreldate) >= \(since))" : "array (osreldate \(osreldate) < \(since))"
         } else {
-            pointer = arch.stoppcbsPointerSince != nil && stoppcbs.size == 8
-            stoppcbsForm = (pointer ? "pointer" : "array") + " (osreldate unknown; symbol size \(stoppcbs.size))"
+            pointer = false
+            stoppcbsForm = "array (osreldate unknown, symbol size \(stoppcbs.size))"
         }
         if pointer {
             stoppcbsBase = memory.u64(stoppcbs.value)
@@ -119,8 +128,10 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     let o = offsets
     let procLow = [o.procList, o.procPID, o.procComm, o.procThreads, o.procFlag ?? o.procList].min()!
     let procHigh = [o.procList + 8, o.procPID + 4, o.procComm + 20, o.procThreads + 8, (o.procFlag ?? 0) + 4].max()!
-    let tdLow = [o.threadTID, o.threadName, o.threadOnCPU, o.threadPCB, o.threadPList].min()!
-    let tdHigh = [o.threadTID + 4, o.threadName + 20, o.threadOnCPU + 4, o.threadPCB + 8, o.threadPList + 8].max()!
+    let tdLow = [o.threadTID, o.threadName, o.threadOnCPU, o.threadPCB, o.threadPList, o.threadState ?? o.threadTID].min()!
+    let tdHigh = [o.threadTID + 4, o.threadName + 20, o.threadOnCPU + 4, o.threadPCB + 8, o.threadPList + 8,
+                  (o.threadState ?? 0) + 4].max()!
+    let stateNames = ["INACTIVE", "INHIBITED", "CAN_RUN", "RUNQ", "RUNNING"]
     var proc = head
     var stoppedAll = false
     while proc != 0 && !stoppedAll {
@@ -176,6 +187,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
             let oncpu = Int32(bitPattern: tf.u32(o.threadOnCPU)!)
             let cpu: Int? = oncpu >= 0 && oncpu <= 0xffff ? Int(oncpu) : nil
             let tdPCB = tf.u64(o.threadPCB)!
+            let state = o.threadState.flatMap { tf.u32($0) }.map { $0 < stateNames.count ? stateNames[Int($0)] : "state \($0)" }
             let crashed = dumpTID != nil && tid == dumpTID
             var pcb: UInt64?
             let source: String
@@ -197,20 +209,18 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
                 pcb = tdPCB == 0 ? nil : tdPCB
                 if pcb == nil { problem = "td_pcb is NULL" }
             }
-            var registers: [(name: String, value: UInt64)] = []
+            var registers: [UInt64] = []
             if let pcb {
                 switch memory.bytesOrReason(pcb, arch.pcbRegisterBytes) {
                 case .success(let bytes): registers = arch.registers(pcb: bytes)
                 case .failure(let f): problem = "pcb at \(hex16(pcb)): \(f.reason)"
                 }
             }
-            var display = "(pid \(pid)) \(comm)"
-            if !name.isEmpty && name != comm { display += "/\(name)" }
-            if crashed { display += " (crashed)" } else if let cpu { display += " (on CPU \(cpu))" }
             threads.append(KernelThread(
-                tid: tid, pid: pid, comm: comm, name: name, cpu: cpu, isCrashed: crashed, pcb: pcb.map { VirtualAddress($0) },
-                pcbSource: source, registers: registers, displayName: display, address: VirtualAddress(td),
-                processAddress: VirtualAddress(proc), pcbProblem: problem))
+                tid: tid, pid: pid, comm: comm, name: name, cpu: cpu, state: state, isCrashed: crashed, pcb: pcb.map { VirtualAddress($0) },
+                pcbSource: source, address: VirtualAddress(td),
+                processAddress: VirtualAddress(proc), pcbProblem: problem, registerNames: arch.registerNames,
+                registerValues: registers))
             count += 1
             td = tf.u64(o.threadPList)!
         }
@@ -226,5 +236,5 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     }
     return ThreadList(processes: processes, threads: threads, dumpTID: dumpTID, problems: problems, offsets: offsets,
                       architecture: arch.name, stoppcbsForm: stoppcbsForm, limits: limits,
-                      symbolizer: KernelSymbolizer(kernel: kernel), memory: memory, arch: arch)
+                      symbolizer: KernelSymbolizer(kernel: kernel, classify: arch.symbolTag), memory: memory, arch: arch)
 }

@@ -31,6 +31,9 @@ public struct KernelThread: Sendable {
     public let name: String
     /// `td_oncpu` (nil for NOCPU).
     public let cpu: Int?
+    /// `td_state` by name (INACTIVE, INHIBITED, CAN_RUN, RUNQ, RUNNING, or "state N"), when its offset is
+    /// known (only from an offsets file: the kernel exports no symbol for it).
+    public let state: String?
     /// `td_tid == dumptid`.
     public let isCrashed: Bool
     /// The pcb used (nil when there is none: a NULL `td_pcb`, or no `dumppcb` symbol).
@@ -38,18 +41,30 @@ public struct KernelThread: Sendable {
     /// Why that pcb: "dumppcb", "stoppcbs[N]" or "td_pcb" (kgdb's choice, spec §3.3).
     public let pcbSource: String
     /// The registers the pcb holds (amd64: rip rsp rbp rbx r12 r13 r14 r15); empty when it is unreadable.
-    public let registers: [(name: String, value: UInt64)]
+    public var registers: [(name: String, value: UInt64)] {
+        zip(registerNames, registerValues).map { (name: $0, value: $1) }
+    }
     /// LLDB's name: `(pid N) comm[/tdname] (crashed|on CPU n)`.
-    public let displayName: String
+    public var displayName: String {
+        var text = "(pid " + String(pid) + ") " + comm
+        if !name.isEmpty && name != comm { text += "/" + name }
+        if isCrashed { text += " (crashed)" } else if let cpu { text += " (on CPU " + String(cpu) + ")" }
+        return text
+    }
     /// Address of `struct thread`.
     public let address: VirtualAddress
     /// Address of the process's `struct proc`.
     public let processAddress: VirtualAddress
     /// Why `registers` is empty (the pcb could not be read), else nil.
     public let pcbProblem: String?
+    /// The architecture's register names (shared by every thread) and this thread's values, in that order.
+    let registerNames: [String]
+    let registerValues: [UInt64]
 
     /// The register called `name`, if the pcb supplied it.
-    public func register(_ name: String) -> UInt64? { registers.first { $0.name == name }?.value }
+    public func register(_ name: String) -> UInt64? {
+        registerNames.firstIndex(of: name).flatMap { $0 < registerValues.count ? registerValues[$0] : nil }
+    }
 }
 
 /// Why a backtrace ended: stable strings for scripts.
@@ -93,8 +108,37 @@ public struct TrapFrameInfo: Sendable, Equatable {
     /// From user mode.
     public let fromUser: Bool
 
-    /// ddb's line: `--- trap 0xc, rip = 0x…, rsp = 0x…, rbp = 0x… ---` (register names from the architecture).
-    public let line: String
+    /// The architecture's register names for pc, sp and fp in the line ("rip", "rsp", "rbp").
+    let registerNames: (pc: String, sp: String, fp: String)
+
+    init(kind: String, number: UInt64, name: String?, address: VirtualAddress, pc: UInt64, sp: UInt64, fp: UInt64,
+         fromUser: Bool, registerNames: (pc: String, sp: String, fp: String)) {
+        self.kind = kind
+        self.number = number
+        self.name = name
+        self.address = address
+        self.pc = pc
+        self.sp = sp
+        self.fp = fp
+        self.fromUser = fromUser
+        self.registerNames = registerNames
+    }
+
+    public static func == (a: TrapFrameInfo, b: TrapFrameInfo) -> Bool {
+        a.kind == b.kind && a.number == b.number && a.name == b.name && a.address == b.address && a.pc == b.pc
+            && a.sp == b.sp && a.fp == b.fp && a.fromUser == b.fromUser && a.registerNames == b.registerNames
+    }
+
+    /// ddb's line: `--- trap 0xc, rip = 0x…, rsp = 0x…, rbp = 0x… ---`, `--- syscall (N), …`, `--- interrupt, …`.
+    public var line: String {
+        let head: String
+        switch kind {
+        case "trap": head = "--- trap \(hex(number))"
+        case "syscall": head = "--- syscall (\(number))"
+        default: head = "--- \(kind)"
+        }
+        return "\(head), \(registerNames.pc) = \(hex(pc)), \(registerNames.sp) = \(hex(sp)), \(registerNames.fp) = \(hex(fp)) ---"
+    }
 }
 
 /// One frame of a backtrace.
@@ -125,8 +169,39 @@ public struct StackFrame: Sendable, Equatable {
 public struct Backtrace: Sendable, Equatable {
     public let frames: [StackFrame]
     public let stop: StopReason
+    /// The common details are kept as values and worded only when asked for (`bt --all` on 10,000 threads).
+    enum Detail: Sendable, Equatable {
+        case text(String)
+        case fromUser(kind: String, trapframe: UInt64)
+        case forkTrampoline
+    }
+    let stopDetail: Detail
+
+    init(frames: [StackFrame], stop: StopReason, detail: Detail) {
+        self.frames = frames
+        self.stop = stop
+        stopDetail = detail
+    }
+
+    init(frames: [StackFrame], stop: StopReason, detail: String) {
+        self.init(frames: frames, stop: stop, detail: .text(detail))
+    }
+
+    /// When the stop was a trapframe from user mode: the stub's kind and the trapframe's address (the usual
+    /// end of a user thread's backtrace, which `kvmdump bt` words itself, 10,000 times for `--all`).
+    public var userTrapframe: (kind: String, address: UInt64)? {
+        if case .fromUser(let kind, let tf) = stopDetail { return (kind, tf) }
+        return nil
+    }
+
     /// The stop in words, naming the address or value involved.
-    public let detail: String
+    public var detail: String {
+        switch stopDetail {
+        case .text(let text): return text
+        case .fromUser(let kind, let tf): return "\(kind) from user mode (trapframe at \(hex16(tf)))"
+        case .forkTrampoline: return "fork_trampoline: the bottom of the thread"
+        }
+    }
 }
 
 /// Bounds of every walk (documented in kvmdump(1)).

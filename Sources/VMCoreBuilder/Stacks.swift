@@ -5,9 +5,9 @@
 /// Addresses and the kernel text of the thread fixture (kernel map K = 0xfffffe0000000000).
 public enum ThreadKernel {
     public static let kernbase: UInt64 = 0xffff_fe00_0000_0000
-    /// `.text`: 32 KiB.
+    /// `.text`: 40 KiB.
     public static let textBase = kernbase + 0x1000_0000
-    public static let textSize = 0x8000
+    public static let textSize = 0xa000
     /// `.data`: one page (version, osreldate, the offset symbols).
     public static let dataBase = kernbase + 0x1001_0000
     /// `.bss`: 8 pages (dumppcb, stoppcbs, stopped_cpus, the panic message, …).
@@ -56,7 +56,8 @@ public enum ThreadKernel {
         ("swapper", 0x100, false), ("mi_startup", 0x100, false), ("sysctl_debug_crash", 0x80, false),
         ("sysctl_root_handler_locked", 0x100, false), ("sysctl_root", 0x300, false), ("userland_sysctl", 0x200, false),
         ("sys___sysctl", 0x100, false), ("uiomove_faultflag", 0x300, false), ("vn_read", 0x200, false),
-        ("ffs_read", 0x600, false), ("vn_io_fault", 0x300, false),
+        ("ffs_read", 0x600, false), ("vn_io_fault", 0x300, false), ("lapic_handle_timer", 0x100, false),
+        ("handleevents", 0x200, false),
     ]
 
     /// Start address and size of every function.
@@ -248,7 +249,7 @@ public func makeThreadFixture(_ d: ThreadsDescription, base: DumpDescription) th
     let k = ThreadKernel.self
     let layout = d.layout
     guard d.cpuCount >= 1, d.cpuCount <= k.maxCPU else { throw .invalidDescription("cpuCount \(d.cpuCount) is not in 1...\(k.maxCPU)") }
-    let pointerForm = d.osreldate >= k.stoppcbsPointerSince
+    let pointerForm = d.stoppcbsPointer ?? (d.osreldate >= k.stoppcbsPointerSince)
     var image = VirtualImage()
     var sites: [(caller: String, callee: String)] = []
     var rng = SplitMix64(seed: d.seed ^ 0x7468_7265_6164_7300)
@@ -409,16 +410,41 @@ public func makeThreadFixture(_ d: ThreadsDescription, base: DumpDescription) th
                 image.write(ta + UInt64(layout.threadMDPCB), pcbBytes(rip: staleRIP, rsp: 0, rbp: 0, rbx: 0, r12: 0, r13: 0, r14: 0, r15: 0))
                 stop = "user-trapframe"
                 crashedCPU = UInt32(thread.onCPU ?? 0)
-            case .stoppedByNMI(let interrupted, let number):
+            case .stoppedByNMI, .stoppedByNMIInTimerInterrupt:
+                let interrupted: [String], number: UInt64?, handler: [String]?
+                switch thread.activity {
+                case .stoppedByNMI(let i, let n): (interrupted, number, handler) = (i, n, nil)
+                case .stoppedByNMIInTimerInterrupt(let i, let h): (interrupted, number, handler) = (i, nil, h)
+                default: preconditionFailure("unreachable")
+                }
                 guard let cpu = thread.onCPU, d.stoppedCPUs.contains(cpu) else {
                     throw .invalidDescription("thread \(thread.tid) is stopped by NMI but its CPU is not in stoppedCPUs")
                 }
                 var outer = number.map { syscallSegment(Array(interrupted.reversed()), number: $0) }
                     ?? kernelSegment(Array(interrupted.reversed()))
                 outer.build(&cursor, &image, sites: &sites)
-                let hitRIP = k.interruptedPC(interrupted[0], "nmi")
+                var outerFrames = outer.callerFrames()
+                var hitFunction = interrupted[0]
+                var tfRBP = outer.fps.last!
+                if let handler {
+                    // The timer interrupt: a kernel-mode trapframe on the thread's stack, then the handler's frames.
+                    let irqRIP = k.interruptedPC(interrupted[0], "timer")
+                    let irqRSP = cursor.sp - 8
+                    let irqTF = (irqRSP & ~0xf) - 0xc0
+                    image.write(irqTF, trapframe(rip: irqRIP, rsp: irqRSP, rbp: tfRBP, trapno: 0, user: false))
+                    cursor.sp = irqTF
+                    sites.append(("Xtimerint", handler.last!))
+                    var middle = Segment(chain: Array(handler.reversed()),
+                                         outerReturn: k.returnAddress(caller: "Xtimerint", callee: handler.last!), outerSavedRBP: tfRBP,
+                                         trap: TrapTruth(kind: "interrupt", number: 0, rip: irqRIP, rsp: irqRSP, rbp: tfRBP,
+                                                         user: false, address: irqTF))
+                    middle.build(&cursor, &image, sites: &sites)
+                    outerFrames = middle.callerFrames() + [frame(pc: irqRIP, sp: irqRSP, fp: tfRBP)] + outerFrames
+                    hitFunction = handler[0]
+                    tfRBP = middle.fps.last!
+                }
+                let hitRIP = k.interruptedPC(hitFunction, "nmi")
                 let tfRSP = cursor.sp - 8
-                let tfRBP = outer.fps.last!
                 // The NMI runs on the CPU's own IST stack.
                 let nmiTop = k.nmiStackBase + UInt64(cpu) * 0x2000 + 0x1000 - 0x10
                 let tf = nmiTop - 0xc0
@@ -433,12 +459,14 @@ public func makeThreadFixture(_ d: ThreadsDescription, base: DumpDescription) th
                 pcbSource = "stoppcbs[\(cpu)]"
                 pcbAddress = stoppcbsArray + UInt64(cpu * layout.pcbSize)
                 pcbUsed = finishWithPCB(inner, callee: "savectx", at: pcbAddress!)
-                frames += [frame(pc: hitRIP, sp: tfRSP, fp: tfRBP)] + outer.callerFrames()
+                frames += [frame(pc: hitRIP, sp: tfRSP, fp: tfRBP)] + outerFrames
                 image.write(ta + UInt64(layout.threadMDPCB), pcbBytes(rip: staleRIP, rsp: 0, rbp: 0, rbx: 0, r12: 0, r13: 0, r14: 0, r15: 0))
                 stop = number == nil ? "thread-start" : "user-trapframe"
             }
             if thread.onCPU.map({ d.stoppedCPUs.contains($0) }) ?? false, !crashed {
-                if case .stoppedByNMI = thread.activity {} else {
+                switch thread.activity {
+                case .stoppedByNMI, .stoppedByNMIInTimerInterrupt: break
+                default:
                     throw .invalidDescription("thread \(thread.tid) is on stopped CPU \(thread.onCPU!) but not .stoppedByNMI")
                 }
             }
@@ -454,6 +482,14 @@ public func makeThreadFixture(_ d: ThreadsDescription, base: DumpDescription) th
             image.write(ta + UInt64(layout.threadName), cName(thread.name))
             image.u32(ta + UInt64(layout.threadOnCPU), UInt32(bitPattern: Int32(thread.onCPU ?? -1)))
             image.u32(ta + UInt64(layout.threadOnCPU) + 4, UInt32(bitPattern: Int32(thread.onCPU ?? 0)))
+            // enum td_states: INACTIVE 0, INHIBITED 1, CAN_RUN 2, RUNQ 3, RUNNING 4.
+            let state: (UInt32, String)
+            switch thread.activity {
+            case .crashed, .stoppedByNMI, .stoppedByNMIInTimerInterrupt: state = (4, "RUNNING")
+            case .neverRan: state = (2, "CAN_RUN")
+            case .sleepingInSyscall, .sleepingKernelThread: state = thread.onCPU == nil ? (1, "INHIBITED") : (4, "RUNNING")
+            }
+            image.u32(ta + UInt64(layout.threadState), state.0)
             image.u64(ta + UInt64(layout.threadPCB), ta + UInt64(layout.threadMDPCB))
             image.u64(ta + 0x480, kstack)
             image.u32(ta + 0x488, UInt32(k.stackPages))
@@ -463,7 +499,7 @@ public func makeThreadFixture(_ d: ThreadsDescription, base: DumpDescription) th
             if !thread.name.isEmpty && thread.name != proc.comm { name += "/\(thread.name)" }
             if crashed { name += " (crashed)" } else if let cpu = thread.onCPU { name += " (on CPU \(cpu))" }
             let truth = ThreadTruth(tid: thread.tid, pid: proc.pid, comm: proc.comm, name: thread.name, cpu: thread.onCPU,
-                                    crashed: crashed, pcbSource: pcbSource, pcb: pcbAddress, address: ta,
+                                    state: state.1, crashed: crashed, pcbSource: pcbSource, pcb: pcbAddress, address: ta,
                                     registers: registers(pcbUsed), frames: frames, stop: stop, displayName: name)
             built.append(BuiltThread(truth: truth, address: ta))
             threadIndex += 1

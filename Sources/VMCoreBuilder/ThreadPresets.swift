@@ -3,7 +3,8 @@
 
 extension ThreadsDescription {
     /// The golden scenario (`vmcore.2`): 4 CPUs; CPU 1 panics (page fault in a sysctl handler reached from
-    /// `sysctl(2)`), CPUs 0 and 2 are stopped by the panic NMI, CPU 3 never answered (missing from
+    /// `sysctl(2)`), CPUs 0 and 2 are stopped by the panic NMI (CPU 0 inside its timer interrupt handler,
+    /// entered through `Xtimerint` from the idle loop), CPU 3 never answered (missing from
     /// `stopped_cpus`, so its thread is unwound from its stale `td_pcb`, as kgdb does).
     /// FreeBSD 14.1 (`osreldate` 1401000): `stoppcbs` is a pointer.
     public static func golden(osreldate: UInt32 = KernelFixture.osreldate) -> ThreadsDescription {
@@ -37,8 +38,8 @@ extension ThreadsDescription {
                                   activity: .sleepingKernelThread(calls: ["ithread_loop"])),
             ]),
             ProcessDescription(pid: 11, comm: "idle", flags: 0x1000_0204, threads: [
-                ThreadDescription(tid: 100_003, name: "idle: cpu0", onCPU: 0, activity: .stoppedByNMI(
-                    interrupted: ["acpi_cpu_idle", "cpu_idle", "sched_idletd"], syscall: nil)),
+                ThreadDescription(tid: 100_003, name: "idle: cpu0", onCPU: 0, activity: .stoppedByNMIInTimerInterrupt(
+                    interrupted: ["acpi_cpu_idle", "cpu_idle", "sched_idletd"], handler: ["handleevents", "lapic_handle_timer"])),
                 ThreadDescription(tid: 100_004, name: "idle: cpu1", activity: .sleepingKernelThread(calls: ["sched_idletd"])),
                 ThreadDescription(tid: 100_005, name: "idle: cpu2", activity: .sleepingKernelThread(calls: ["sched_idletd"])),
                 ThreadDescription(tid: 100_006, name: "idle: cpu3", activity: .sleepingKernelThread(calls: ["sched_idletd"])),

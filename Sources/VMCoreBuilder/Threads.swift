@@ -17,6 +17,8 @@ public struct ThreadLayout: Sendable, Equatable {
     public var threadOnCPU = 0x2e4
     public var threadPCB = 0x470
     public var threadPList = 0x10
+    /// `td_state` (no offset symbol exists; only an offsets file gives it, as `thread_off_td_state`).
+    public var threadState = 0x310
     /// `td_md.md_pcb`: where `td_pcb` points in this fixture (newer amd64 keeps the pcb in struct thread).
     public var threadMDPCB = 0x4c0
     /// `sizeof(struct proc)` and `sizeof(struct thread)` in the fixture.
@@ -53,6 +55,10 @@ public enum ThreadActivity: Sendable, Equatable {
     /// and an NMI trapframe (on the CPU's NMI stack) interrupting `interrupted` (innermost first) on the
     /// thread's own stack, which ends like `sleepingKernelThread` or, when `syscall` is set, in a syscall.
     case stoppedByNMI(interrupted: [String], syscall: UInt64?)
+    /// Like `stoppedByNMI` on a kernel thread, but the NMI hit the timer interrupt handler `handler`
+    /// (innermost first), entered through `Xtimerint` with a kernel-mode interrupt trapframe on the
+    /// thread's stack over `interrupted`.
+    case stoppedByNMIInTimerInterrupt(interrupted: [String], handler: [String])
 }
 
 /// One thread to generate.
@@ -134,6 +140,9 @@ public struct ThreadsDescription: Sendable {
     public var seed: UInt64
     /// When false, ordinary pages are holes (for the big benchmark dump).
     public var stampPages: Bool
+    /// Forces the form of `stoppcbs` (true: pointer) against what `osreldate` says; nil follows osreldate.
+    /// The symbol's size always matches the form written (8 for the pointer, MAXCPU pcbs for the array).
+    public var stoppcbsPointer: Bool? = nil
 
     public init(osreldate: UInt32 = KernelFixture.osreldate, cpuCount: Int, stoppedCPUs: [Int],
                 processes: [ProcessDescription], dumpTID: Int32, layout: ThreadLayout = ThreadLayout(),
@@ -193,6 +202,8 @@ public struct ThreadTruth: Sendable, Equatable {
     public var comm: String
     public var name: String
     public var cpu: Int?
+    /// `td_state` by name: "RUNNING" (on a CPU), "INHIBITED" (asleep) or "CAN_RUN" (never ran).
+    public var state: String
     public var crashed: Bool
     /// "dumppcb", "stoppcbs[N]" or "td_pcb".
     public var pcbSource: String

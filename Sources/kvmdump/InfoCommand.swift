@@ -9,9 +9,8 @@ import MinidumpCore
 struct InfoCommand: Subcommand {
     static let name = "info"
     static let abstract = "Summarise the crash: panic, version, host, times, thread, msgbuf tail."
-    static let usage = "[--info-file PATH] [--lines N] [CORE]"
-    static let positionals = [Positional(name: "CORE", help: "The dump, instead of -M.")]
-    static let takesDumpPositionally = true
+    static let usage = "[--info-file PATH] [--lines N] [CORE...]"
+    static let positionals = [Positional(name: "CORE", help: "The dump, instead of -M; several give one summary each (--json: one line each).")]
     static let infoFile = Option.value(
         "info-file", "PATH", help: "savecore's info file (default: info.N beside vmcore.N, if present).")
     static let lines = Option.value("lines", "N", help: "Message buffer lines to show (default 20, at most 10000).")
@@ -34,9 +33,20 @@ struct InfoCommand: Subcommand {
     let shared: SharedOptions
     let infoPath: String?
     let tailLines: Int
+    /// Several dumps given as arguments (one summary each); empty for the usual single dump.
+    let cores: [String]
 
     init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
-        self.shared = shared
+        let positionals = arguments.positionals
+        if positionals.count > 1 {
+            guard arguments.value(SharedOptions.core) == nil else { throw UsageError("-M and several dumps given") }
+            guard arguments.value(Self.infoFile) == nil else { throw UsageError("--info-file names one dump's info file; give one dump") }
+            cores = positionals
+            self.shared = shared
+        } else {
+            cores = []
+            self.shared = try SharedOptions(arguments, positionalCore: positionals.first)
+        }
         infoPath = arguments.value(Self.infoFile)
         if let text = arguments.value(Self.lines) {
             guard let value = ValueParser.address(text), value <= 10000 else {
@@ -49,8 +59,30 @@ struct InfoCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let dump = try shared.openDump()
         let kernel = try shared.openKernel()
+        guard !cores.isEmpty else { return try summarise(try shared.openDump(), kernel: kernel, console) }
+        // Several dumps: one summary each (JSON: one line each), failures reported and skipped.
+        var failed = false
+        for (i, path) in cores.enumerated() {
+            if console.out.isClosed { break }
+            if i > 0 && !shared.json { console.out.line() }
+            do throws(CommandFailure) {
+                let dump: Dump
+                do {
+                    dump = try Dump(path: path)
+                } catch {
+                    throw CommandFailure(message: error.description)
+                }
+                _ = try summarise(dump, kernel: kernel, console)
+            } catch {
+                console.diagnose(error.message)
+                failed = true
+            }
+        }
+        return failed ? .failure : .success
+    }
+
+    private func summarise(_ dump: Dump, kernel: KernelImage?, _ console: Console) throws(CommandFailure) -> ExitStatus {
         var info: SavecoreInfo?
         var infoNote: String?
         let path = infoPath ?? SavecoreInfo.companionPath(forDump: dump.path)

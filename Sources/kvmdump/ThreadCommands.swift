@@ -14,10 +14,15 @@ enum ThreadSupport {
         older kernels give the offsets in a file with --offsets: one 'name = value' per line (decimal or
         0x...), '#' comments, names proc_off_p_list proc_off_p_pid proc_off_p_comm proc_off_p_threads
         thread_off_td_tid thread_off_td_name thread_off_td_oncpu thread_off_td_pcb thread_off_td_plist,
-        optionally pcb_size and proc_off_p_flag; values in the file win over the kernel's.
+        optionally pcb_size, proc_off_p_flag and thread_off_td_state; values in the file win over the
+        kernel's (a file with only the optional names adds them to a kernel's symbols).
         Walks are bounded: 100000 processes, 500000 threads, 256 frames per thread; a list that loops
         or points outside the dump stops with a note on standard error, the other lists go on.
         """
+
+    /// Lists kept to the end of the process, so their 10,000s of threads are freed by the exit at once
+    /// instead of one by one (a tenth of `ps`'s time on the 10,000-thread dump).
+    nonisolated(unsafe) static var keptUntilExit: [ThreadList] = []
 
     /// Builds the list, or fails with the library's message.
     static func open(_ shared: SharedOptions, offsetsPath: String?) throws(CommandFailure) -> (ThreadList, Dump) {
@@ -25,7 +30,9 @@ enum ThreadSupport {
         guard let kernel = try shared.openKernel() else { throw CommandFailure(message: "no kernel image") }
         do throws(ThreadError) {
             let file = try offsetsPath.map { (path: String) throws(ThreadError) in (path: path, values: try KernelOffsets.loadFile(path: path)) }
-            return (try kernelThreads(dump: dump, kernel: kernel, offsets: file), dump)
+            let list = try kernelThreads(dump: dump, kernel: kernel, offsets: file)
+            keptUntilExit.append(list)
+            return (list, dump)
         } catch {
             throw CommandFailure(message: "\(dump.path): \(error)")
         }
@@ -47,6 +54,7 @@ enum ThreadSupport {
         [
             ("tid", .int(Int64(thread.tid))), ("pid", .int(Int64(thread.pid))), ("comm", .string(thread.comm)),
             ("name", .string(thread.name)), ("cpu", .optional(thread.cpu) { .int(Int64($0)) }),
+            ("state", .optional(thread.state, JSON.string)),
             ("crashed", .bool(thread.isCrashed)), ("display_name", .string(thread.displayName)),
             ("address", .virtualAddress(thread.address.rawValue)), ("process", .virtualAddress(thread.processAddress.rawValue)),
             ("pcb", .optional(thread.pcb) { .virtualAddress($0.rawValue) }), ("pcb_source", .string(thread.pcbSource)),
@@ -55,25 +63,13 @@ enum ThreadSupport {
         ]
     }
 
-    static func json(_ backtrace: Backtrace) -> [(String, JSON)] {
-        [
-            ("frames", .array(backtrace.frames.map { f in
-                .object([
-                    ("number", .int(Int64(f.number))), ("pc", .virtualAddress(f.pc)), ("sp", .virtualAddress(f.sp)),
-                    ("fp", .virtualAddress(f.fp)), ("function", .optional(f.function, JSON.string)), ("offset", .uint(f.offset)),
-                    ("location", .string(f.location)),
-                    ("trap", .optional(f.trap) { t in
-                        .object([
-                            ("kind", .string(t.kind)), ("number", .uint(t.number)), ("name", .optional(t.name, JSON.string)),
-                            ("address", .virtualAddress(t.address.rawValue)), ("pc", .virtualAddress(t.pc)),
-                            ("sp", .virtualAddress(t.sp)), ("fp", .virtualAddress(t.fp)), ("from_user", .bool(t.fromUser)),
-                            ("line", .string(t.line)),
-                        ])
-                    }),
-                ])
-            })),
-            ("stop", .string(backtrace.stop.rawValue)), ("stop_detail", .string(backtrace.detail)),
-        ]
+    static func json(_ t: TrapFrameInfo) -> JSON {
+        .object([
+            ("kind", .string(t.kind)), ("number", .uint(t.number)), ("name", .optional(t.name, JSON.string)),
+            ("address", .virtualAddress(t.address.rawValue)), ("pc", .virtualAddress(t.pc)),
+            ("sp", .virtualAddress(t.sp)), ("fp", .virtualAddress(t.fp)), ("from_user", .bool(t.fromUser)),
+            ("line", .string(t.line)),
+        ])
     }
 
     static func problems(_ list: ThreadList) -> (String, JSON) { ("problems", .array(list.problems.map(JSON.string))) }
@@ -139,7 +135,8 @@ struct ThreadsCommand: Subcommand {
         p_threads order: TID, PID, CPU (td_oncpu, '-' for none), the pcb a debugger unwinds it from and
         why (kgdb's choice: dumppcb for the crashed thread, stoppcbs[N] for a thread on a CPU set in
         stopped_cpus, else td_pcb), the address of struct thread, and LLDB's name
-        '(pid N) comm[/tdname] (crashed|on CPU n)'. --json adds the pcb registers.
+        '(pid N) comm[/tdname] (crashed|on CPU n)'. STATE (td_state) only when the offsets file gives
+        thread_off_td_state. --json adds the pcb registers.
 
         """ + ThreadSupport.discussion
 
@@ -166,10 +163,12 @@ struct ThreadsCommand: Subcommand {
             return .success
         }
         var table = Table()
-        table.headers = ["", "TID", "PID", "CPU", "PCB", "THREAD", "NAME"]
+        let withState = list.offsets.threadState != nil
+        table.headers = ["", "TID", "PID", "CPU"] + (withState ? ["STATE"] : []) + ["PCB", "THREAD", "NAME"]
         for t in list.threads {
-            table.rows.append([t.isCrashed ? "*" : "", String(t.tid), String(t.pid), t.cpu.map(String.init) ?? "-",
-                               t.pcbSource, Hex.padded(t.address.rawValue), t.displayName])
+            table.rows.append([t.isCrashed ? "*" : "", String(t.tid), String(t.pid), t.cpu.map(String.init) ?? "-"]
+                              + (withState ? [t.state ?? "-"] : [])
+                              + [t.pcbSource, Hex.padded(t.address.rawValue), t.displayName])
         }
         table.write(to: console.out)
         return .success
@@ -256,11 +255,38 @@ struct BtCommand: Subcommand {
             selected = [crashed]
         }
         if shared.json {
-            var items: [JSON] = []
-            for t in selected {
-                items.append(.object(ThreadSupport.json(t) + ThreadSupport.json(list.backtrace(t))))
+            // Streamed: {"threads":[{thread members..., "frames":[...], "stop", "stop_detail"}...], "problems":[...]},
+            // without building 140,000 frame objects for the 10,000-thread dump first.
+            let out = console.out
+            out.write("{\"threads\":[")
+            for (i, t) in selected.enumerated() {
+                if i > 0 { out.byte(UInt8(ascii: ",")) }
+                out.byte(UInt8(ascii: "{"))
+                for (key, value) in ThreadSupport.json(t) {
+                    JSON.writeString(key, to: out)
+                    out.byte(UInt8(ascii: ":"))
+                    value.write(to: out)
+                    out.byte(UInt8(ascii: ","))
+                }
+                let bt = list.backtrace(t)
+                out.write("\"frames\":[")
+                for (j, f) in bt.frames.enumerated() {
+                    if j > 0 { out.byte(UInt8(ascii: ",")) }
+                    writeFrameJSON(f, out)
+                }
+                out.write("],\"stop\":")
+                JSON.writeString(bt.stop.rawValue, to: out)
+                out.write(",\"stop_detail\":")
+                JSON.writeString(bt.detail, to: out)
+                out.byte(UInt8(ascii: "}"))
+                if out.isClosed { break }
             }
-            JSON.object([("threads", .array(items)), ThreadSupport.problems(list)]).writeLine(to: console.out)
+            out.write("],")
+            let (key, value) = ThreadSupport.problems(list)
+            JSON.writeString(key, to: out)
+            out.byte(UInt8(ascii: ":"))
+            value.write(to: out)
+            out.write("}\n")
             return failed ? .failure : .success
         }
         for (i, t) in selected.enumerated() {
@@ -272,8 +298,27 @@ struct BtCommand: Subcommand {
     }
 
     private func write(_ t: KernelThread, _ bt: Backtrace, _ out: OutputBuffer) {
-        let state = t.isCrashed ? " (crashed)" : t.cpu.map { " (CPU \($0))" } ?? ""
-        out.line("Tracing command \(t.comm) pid \(t.pid) tid \(t.tid) td \(Hex.padded(t.address.rawValue))\(state)")
+        out.write("Tracing command ")
+        out.write(t.comm)
+        // At most 5 + 11 + 5 + 11 + 6 + 16 + 27 + 1 = 82 bytes.
+        out.withSpace(96) { p in
+            var n = Hex.put(" pid ", at: p)
+            n += putSigned(Int(t.pid), at: p + n)
+            n += Hex.put(" tid ", at: p + n)
+            n += putSigned(Int(t.tid), at: p + n)
+            n += Hex.put(" td 0x", at: p + n)
+            n += Hex.put(t.address.rawValue, width: 16, at: p + n)
+            if t.isCrashed {
+                n += Hex.put(" (crashed)", at: p + n)
+            } else if let cpu = t.cpu {
+                n += Hex.put(" (CPU ", at: p + n)
+                n += putSigned(cpu, at: p + n)
+                p[n] = UInt8(ascii: ")")
+                n += 1
+            }
+            p[n] = 0x0a
+            return n + 1
+        }
         if isVerbose {
             out.line("  \(t.displayName); pcb \(t.pcb.map { Hex.padded($0.rawValue) } ?? "none") (\(t.pcbSource))")
             if !t.registers.isEmpty {
@@ -281,16 +326,137 @@ struct BtCommand: Subcommand {
             }
         }
         for f in bt.frames {
-            var line = "#\(f.number) \(Hex.padded(f.pc)) at \(f.location)"
-            if isVerbose { line += "  sp \(Hex.padded(f.sp)) fp \(Hex.padded(f.fp))" }
-            out.line(line)
+            writeFrame(f, out)
             if let trap = f.trap {
-                out.line(trap.line)
+                writeTrap(trap, out)
                 if isVerbose {
                     out.line("    trapframe \(Hex.padded(trap.address.rawValue)): \(trap.name ?? trap.kind), from \(trap.fromUser ? "user" : "kernel") mode")
                 }
             }
         }
-        out.line("stop: \(bt.stop.rawValue): \(bt.detail)")
+        if let user = bt.userTrapframe {
+            out.write("stop: user-trapframe: ")
+            out.write(user.kind)
+            out.withSpace(64) { p in
+                var n = Hex.put(" from user mode (trapframe at 0x", at: p)
+                n += Hex.put(user.address, width: 16, at: p + n)
+                return n + Hex.put(")\n", at: p + n)
+            }
+        } else {
+            out.line("stop: \(bt.stop.rawValue): \(bt.detail)")
+        }
     }
+
+    /// One frame object: number, pc, sp, fp, function (or null), offset, location, trap (or null).
+    private func writeFrameJSON(_ f: StackFrame, _ out: OutputBuffer) {
+        // At most 10 + 20 + 9 + 16 + 10 + 16 + 10 + 16 + 13 = 120 bytes.
+        out.withSpace(128) { p in
+            var n = Hex.put("{\"number\":", at: p)
+            n += putDecimal(f.number, at: p + n)
+            n += Hex.put(",\"pc\":\"0x", at: p + n)
+            n += Hex.put(f.pc, width: 16, at: p + n)
+            n += Hex.put("\",\"sp\":\"0x", at: p + n)
+            n += Hex.put(f.sp, width: 16, at: p + n)
+            n += Hex.put("\",\"fp\":\"0x", at: p + n)
+            n += Hex.put(f.fp, width: 16, at: p + n)
+            n += Hex.put("\",\"function\":", at: p + n)
+            return n
+        }
+        if let function = f.function { JSON.writeString(function, to: out) } else { out.write("null") }
+        out.write(",\"offset\":")
+        out.write(String(f.offset))
+        out.write(",\"location\":")
+        JSON.writeString(f.location, to: out)
+        out.write(",\"trap\":")
+        if let trap = f.trap {
+            ThreadSupport.json(trap).write(to: out)
+        } else {
+            out.write("null")
+        }
+        out.byte(UInt8(ascii: "}"))
+    }
+
+    /// ddb's trap line, formatted in place.
+    private func writeTrap(_ t: TrapFrameInfo, _ out: OutputBuffer) {
+        // At most 13 + 19 + 1 + 3 * (8 + 18) + 5 = 116 bytes.
+        out.withSpace(128) { p in
+            var n = 0
+            switch t.kind {
+            case "trap":
+                n += Hex.put("--- trap ", at: p)
+                n += Hex.putShort(t.number, at: p + n)
+            case "syscall":
+                n += Hex.put("--- syscall (", at: p)
+                n += putDecimal(Int(truncatingIfNeeded: t.number & 0x7fff_ffff_ffff_ffff), at: p + n)
+                p[n] = UInt8(ascii: ")")
+                n += 1
+            default:
+                n += Hex.put("--- interrupt", at: p)
+            }
+            n += Hex.put(", rip = ", at: p + n)
+            n += Hex.putShort(t.pc, at: p + n)
+            n += Hex.put(", rsp = ", at: p + n)
+            n += Hex.putShort(t.sp, at: p + n)
+            n += Hex.put(", rbp = ", at: p + n)
+            n += Hex.putShort(t.fp, at: p + n)
+            n += Hex.put(" ---\n", at: p + n)
+            return n
+        }
+    }
+
+    /// `#N 0x<pc> at <function>+0x<offset>` (and `  sp … fp …` with --verbose), formatted in place: the
+    /// 10,000-thread `bt --all` prints about 140,000 of these.
+    private func writeFrame(_ f: StackFrame, _ out: OutputBuffer) {
+        // At most 1 + 20 + 3 + 16 + 4 + 18 = 62 bytes.
+        out.withSpace(64) { p in
+            var n = 0
+            p[n] = UInt8(ascii: "#")
+            n += 1
+            n += putDecimal(f.number, at: p + n)
+            n += Hex.put(" 0x", at: p + n)
+            n += Hex.put(f.pc, width: 16, at: p + n)
+            n += Hex.put(" at ", at: p + n)
+            if f.function == nil { n += Hex.putShort(f.pc, at: p + n) }
+            return n
+        }
+        if let name = f.function {
+            out.write(name)
+            if f.offset != 0 {
+                out.withSpace(24) { p in
+                    p[0] = UInt8(ascii: "+")
+                    return 1 + Hex.putShort(f.offset, at: p + 1)
+                }
+            }
+        }
+        if isVerbose {
+            out.withSpace(48) { p in
+                var n = Hex.put("  sp 0x", at: p)
+                n += Hex.put(f.sp, width: 16, at: p + n)
+                n += Hex.put(" fp 0x", at: p + n)
+                n += Hex.put(f.fp, width: 16, at: p + n)
+                return n
+            }
+        }
+        out.byte(0x0a)
+    }
+}
+
+/// Writes `value` in decimal, with a minus sign when negative; returns the bytes written (at most 20).
+private func putSigned(_ value: Int, at target: UnsafeMutablePointer<UInt8>) -> Int {
+    guard value < 0 else { return putDecimal(value, at: target) }
+    target[0] = UInt8(ascii: "-")
+    return 1 + putDecimal(value == Int.min ? Int.max : -value, at: target + 1)
+}
+
+/// Writes the decimal digits of `value` (0 or more) at `target`; returns how many (at most 20).
+private func putDecimal(_ value: Int, at target: UnsafeMutablePointer<UInt8>) -> Int {
+    var digits = 1
+    var probe = max(value, 0) / 10
+    while probe > 0 { digits += 1; probe /= 10 }
+    var rest = max(value, 0)
+    for i in stride(from: digits - 1, through: 0, by: -1) {
+        target[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+        rest /= 10
+    }
+    return digits
 }

@@ -11,10 +11,12 @@ let usage = """
            mkvmcore --goldens DIR
            mkvmcore --corrupt DIR
            mkvmcore --describe-goldens
+           mkvmcore --threads N OUTPUT
     presets: \(DumpDescription.presetNames.joined(separator: ", ")) (default standard)
     --description-only prints what the dump contains instead of writing it (OUTPUT is then optional).
     --goldens regenerates every golden fixture into DIR; --corrupt writes damaged v1/v2/v3 dumps (fuzz seeds);
     --describe-goldens prints what each golden fixture contains.
+    --threads writes the thread benchmark dump with N threads to OUTPUT and its kernel to OUTPUT.kernel.
     """
 
 /// Prints `message` to standard error and exits with `status`.
@@ -33,6 +35,7 @@ enum Mode {
     case goldens(String)
     case corrupt(String)
     case describeGoldens
+    case threads(Int, String)
 }
 
 /// Parsed command line.
@@ -66,6 +69,9 @@ struct Options {
             case "--goldens": setMode(.goldens(value(for: arg)))
             case "--corrupt": setMode(.corrupt(value(for: arg)))
             case "--describe-goldens": setMode(.describeGoldens)
+            case "--threads":
+                guard let n = Int(value(for: arg)), (10...1_000_000).contains(n) else { usageError("--threads needs 10...1000000") }
+                setMode(.threads(n, value(for: "--threads N")))
             case "-h", "--help":
                 print(usage)
                 exit(0)
@@ -115,6 +121,11 @@ func run(_ o: Options) throws(GeneratorError) {
             let truth = try writeDump(d, to: output)
             print("\(output): \(truth.fileSize) bytes, \(truth.dumpedPages.count) data pages")
         }
+    case .threads(let n, let output):
+        let fixture = try benchThreadFixture(threads: n)
+        let truth = try writeDump(fixture.dump, to: output)
+        try writeFile(makeKernelELF(fixture.kernel), toPath: output + ".kernel")
+        print("\(output): \(truth.fileSize) bytes, \(fixture.truth.threads.count) threads; kernel \(output).kernel")
     case nil:
         usageError("missing OUTPUT")
     }

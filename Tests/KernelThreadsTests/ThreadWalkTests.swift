@@ -79,7 +79,7 @@ func expectListMatches(_ list: ThreadList, _ truth: ThreadsTruth, sourceLocation
         let o = try Opened(.golden())
         let list = try o.list()
         #expect(o.fixture.truth.stoppcbsIsPointer)
-        #expect(list.stoppcbsForm.hasPrefix("pointer (osreldate 1401000"))
+        #expect(list.stoppcbsForm == "pointer (symbol size 8)")
         #expect(list.threads.count == 16)
         #expect(list.crashed?.displayName == "(pid 806) sysctl (crashed)")
         expectListMatches(list, o.fixture.truth)
@@ -89,9 +89,26 @@ func expectListMatches(_ list: ThreadList, _ truth: ThreadsTruth, sourceLocation
         let o = try Opened(.golden(osreldate: 1_302_000))
         #expect(!o.fixture.truth.stoppcbsIsPointer)
         let list = try o.list()
-        #expect(list.stoppcbsForm.hasPrefix("array (osreldate 1302000"))
+        #expect(list.stoppcbsForm == "array (symbol size 20480 = 64 pcbs)")
         expectListMatches(list, o.fixture.truth)
         #expect(list.thread(tid: 100_003)?.pcbSource == "stoppcbs[0]")
+    }
+
+    @Test func stoppcbsFormFollowsTheSymbolSizeBeforeOsreldate() throws {
+        // An array in a kernel whose osreldate says "pointer": the symbol's size (the kernel's own declaration) wins.
+        var d = ThreadsDescription.golden()
+        d.stoppcbsPointer = false
+        let o = try Opened(d)
+        let list = try o.list()
+        #expect(list.stoppcbsForm == "array (symbol size 20480 = 64 pcbs)")
+        expectListMatches(list, o.fixture.truth)
+        // Without a size, osreldate decides (1401000 >= 1400089: a pointer).
+        let pointer = try Opened(.golden())
+        var kernel = pointer.fixture.kernel
+        for i in kernel.symbols.indices where kernel.symbols[i].name == "stoppcbs" { kernel.symbols[i].size = 0 }
+        let unsized = try kernelThreads(dump: pointer.dump, kernel: try KernelImage(bytes: makeKernelELF(kernel), name: "k"))
+        #expect(unsized.stoppcbsForm == "pointer (osreldate 1401000 >= 1400089)")
+        expectListMatches(unsized, pointer.fixture.truth)
     }
 
     @Test func crashedThreadShowsThePageFaultAndTheSyscall() throws {
@@ -117,13 +134,17 @@ func expectListMatches(_ list: ThreadList, _ truth: ThreadsTruth, sourceLocation
         let bt = list.backtrace(idle0)
         #expect(bt.frames.map { $0.function ?? "?" }.prefix(4) == ["cpustop_handler", "ipi_nmi_handler", "trap", "nmi_calltrap"])
         #expect(bt.frames[3].trap?.name == "non-maskable interrupt trap")
+        // The NMI hit the timer interrupt handler: an interrupt stub frame and the idle loop under it.
+        #expect(bt.frames.map { $0.function ?? "?" }[4...7] == ["handleevents", "lapic_handle_timer", "Xtimerint", "acpi_cpu_idle"])
+        #expect(bt.frames[6].trap?.kind == "interrupt" && bt.frames[6].trap?.fromUser == false)
+        #expect(bt.frames[6].trap?.line.hasPrefix("--- interrupt, rip = 0xfffffe00") == true)
     }
 
     @Test(arguments: [
         ThreadCorruption.processListCycle, .threadListCycle(tid: 100_092), .processPointerUnmapped(index: 3),
         .frameLoop(tid: 100_090, frame: 2), .zeroReturnAddress(tid: 100_002, frame: 4),
         .framePointerUnmapped(tid: 100_020, frame: 1), .pcbUnmapped(tid: 100_004), .pcbZeroPC(tid: 100_005),
-        .pcbNull(tid: 100_006), .frameLoop(tid: 100_123, frame: 9), .zeroReturnAddress(tid: 100_003, frame: 5),
+        .pcbNull(tid: 100_006), .frameLoop(tid: 100_123, frame: 9), .zeroReturnAddress(tid: 100_003, frame: 7),
     ])
     func corruptionGivesItsReason(_ corruption: ThreadCorruption) throws {
         var d = ThreadsDescription.golden()
@@ -145,12 +166,16 @@ func expectListMatches(_ list: ThreadList, _ truth: ThreadsTruth, sourceLocation
         let o = try Opened(.golden())
         var text = "# offsets for kernel.test\n"
         for (name, value) in ThreadLayout().symbolValues where name != "proc_off_p_hash" { text += "\(name) = 0x\(String(value, radix: 16))\n" }
-        text += "proc_off_p_flag 176\n"
+        text += "proc_off_p_flag 176\nthread_off_td_state 0x310\n"
         let values = try KernelOffsets.parseFile(text, path: "offsets.txt")
         let list = try kernelThreads(dump: o.dump, kernel: o.kernel, offsets: (path: "offsets.txt", values: values))
         #expect(list.offsets.source == "offsets.txt")
         #expect(list.processes.first?.flags == 0x1000_0000)
         #expect(list.processes.first { $0.pid == 28 }?.flags == 0x1000_0204)
+        var expected = o.fixture.truth.threads
+        if let i = expected.firstIndex(where: \.crashed) { expected.insert(expected.remove(at: i), at: 0) }
+        #expect(list.threads.map(\.state) == expected.map(\.state))
+        #expect(try o.list().threads.allSatisfy { $0.state == nil })
         expectListMatches(list, o.fixture.truth)
         #expect(throws: ThreadError.badOffsetsFile(path: "f", line: 2, reason: "thread_off_td_tid: 'zz' is not a number in 0...65535")) {
             try KernelOffsets.parseFile("\nthread_off_td_tid = zz\n", path: "f")

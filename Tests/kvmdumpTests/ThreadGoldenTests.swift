@@ -70,9 +70,13 @@ let threadGoldenCases: [ThreadGoldenCase] = {
         t("bt-array-form", "-N $TMP/kernel.array -M $TMP/vmcore.array bt --cpu 2"),
         t("bt-corrupt-all", "-N Fixtures/kernel.2 -M $TMP/vmcore.corrupt bt --all"),
         t("bt-corrupt-all-json", "-N Fixtures/kernel.2 -M $TMP/vmcore.corrupt bt --all --json"),
+        t("threads-offsets-file-state", "\(k) threads --offsets Fixtures/offsets.2"),
         t("threads-no-offset-symbols-offsets-file", "-N $TMP/kernel.nooffsets -M Fixtures/vmcore.2 threads --offsets Fixtures/offsets.2"),
         t("info-threads", "-N Fixtures/kernel.2 info Fixtures/vmcore.2 --lines 0"),
         t("info-threads-json", "-N Fixtures/kernel.2 info --json Fixtures/vmcore.2 --lines 0"),
+        t("info-several-dumps-json", "-N Fixtures/kernel.2 info --json --lines 1 Fixtures/vmcore.2 $TMP/vmcore.corrupt Fixtures/vmcore.1"),
+        t("error-info-several-dumps-one-missing", "-N Fixtures/kernel.2 info --lines 0 Fixtures/vmcore.2 Fixtures/vmcore.missing"),
+        t("usage-info-several-dumps-and-core", "-N Fixtures/kernel.2 -M Fixtures/vmcore.2 info Fixtures/vmcore.1 Fixtures/vmcore.0"),
         t("error-bt-unknown-tid", "\(k) bt 100002 42"),
         t("error-bt-no-cpu", "\(k) bt --cpu 9"),
         t("error-threads-no-offset-symbols", "-N $TMP/kernel.nooffsets -M Fixtures/vmcore.2 threads"),
@@ -159,7 +163,9 @@ struct ThreadGoldenTests {
             #expect(line.hasPrefix("kvmdump: "), "\(golden.name): \(line)")
         }
         if golden.arguments.contains("--json") && actual.status == 0 {
-            #expect((try? JSONSerialization.jsonObject(with: actual.stdout)) != nil, "\(golden.name): not JSON")
+            for line in actual.stdoutText.split(separator: "\n") {
+                #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(golden.name): not JSON: \(line.prefix(80))")
+            }
         }
     }
 
@@ -193,21 +199,67 @@ struct ThreadGoldenTests {
         #expect(stops.isSuperset(of: ["loop", "zero-return-address", "unreadable", "no-pc", "no-pcb", "user-trapframe", "thread-start"]))
     }
 
-    @Test("bt text shows ddb's frame and trap lines for the crashed thread")
+    @Test("bt --all, text and JSON, on 500 threads: megabytes of output through the buffer, every frame from the truth")
+    func manyThreads() throws {
+        // Long outputs cross the 64 KiB output buffer's end thousands of times: a line formatter that writes
+        // more than it reserved shows up here under AddressSanitizer (make test-asan).
+        let fixture = try benchThreadFixture(threads: 500)
+        let scratch = try TemporaryDirectory()
+        let dump = scratch.url.appendingPathComponent("vmcore.500").path
+        let kernel = scratch.url.appendingPathComponent("kernel.500").path
+        _ = try writeDump(fixture.dump, to: dump)
+        try writeFile(makeKernelELF(fixture.kernel), toPath: kernel)
+        let json = try Tool.run(["-N", kernel, "-M", dump, "bt", "--all", "--json"])
+        #expect(json.status == 0 && json.stdout.count > 500_000)
+        let document = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+        expectThreads(try #require(document["threads"] as? [[String: Any]]), fixture.truth, frames: true)
+        let text = try Tool.run(["-N", kernel, "-M", dump, "bt", "--all", "--verbose"])
+        #expect(text.status == 0)
+        let frameLines = text.stdoutText.split(separator: "\n").filter { $0.hasPrefix("#") }
+        #expect(frameLines.count == fixture.truth.threads.reduce(0) { $0 + $1.frames.count })
+    }
+
+    @Test("info --json over several dumps: one line each, the signature groups equal causes")
+    func severalDumps() throws {
+        let result = try run(threadGoldenCases.first { $0.name == "info-several-dumps-json" }!)
+        let lines = result.stdoutText.split(separator: "\n")
+        #expect(lines.count == 3)
+        let documents = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        let signatures = documents.map { ($0["signature"] as? [String: Any])?["hash"] as? String }
+        // vmcore.2 and its corrupt copy crash alike (the corruption spares the crashed thread); vmcore.1 has no threads.
+        #expect(signatures[0] != nil && signatures[0] == signatures[1] && signatures[2] == nil)
+        #expect((documents[0]["crashed_thread"] as? [String: Any])?["display_name"] as? String == "(pid 806) sysctl (crashed)")
+    }
+
+    @Test("bt --all text: every thread's Tracing line, frames, trap lines and stop reason from the ground truth")
     func textShape() throws {
-        let truth = try #require(try threadFixture().truth.crashed)
-        let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "bt"])
-        var lines = result.stdoutText.split(separator: "\n").map(String.init)
-        #expect(lines.removeFirst() == "Tracing command sysctl pid 806 tid 100123 td \(hex16(truth.address)) (crashed)")
+        var truth = try threadFixture().truth.threads
+        if let i = truth.firstIndex(where: \.crashed) { truth.insert(truth.remove(at: i), at: 0) }
+        let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "bt", "--all"])
+        #expect(result.status == 0)
         var expected: [String] = []
-        for (i, f) in truth.frames.enumerated() {
-            expected.append("#\(i) \(hex16(f.pc)) at \(f.symbolized)")
-            if let trap = f.trap {
-                let head = trap.kind == "trap" ? "--- trap 0x\(String(trap.number, radix: 16))" : "--- syscall (\(trap.number))"
-                expected.append("\(head), rip = 0x\(String(trap.rip, radix: 16)), rsp = 0x\(String(trap.rsp, radix: 16)), rbp = 0x\(String(trap.rbp, radix: 16)) ---")
+        for t in truth {
+            if !expected.isEmpty { expected.append("") }
+            let state = t.crashed ? " (crashed)" : t.cpu.map { " (CPU \($0))" } ?? ""
+            expected.append("Tracing command \(t.comm) pid \(t.pid) tid \(t.tid) td \(hex16(t.address))\(state)")
+            for (i, f) in t.frames.enumerated() {
+                expected.append("#\(i) \(hex16(f.pc)) at \(f.symbolized)")
+                if let trap = f.trap {
+                    let head = trap.kind == "trap" ? "--- trap 0x\(String(trap.number, radix: 16))"
+                        : trap.kind == "syscall" ? "--- syscall (\(trap.number))" : "--- interrupt"
+                    expected.append("\(head), rip = 0x\(String(trap.rip, radix: 16)), rsp = 0x\(String(trap.rsp, radix: 16)), rbp = 0x\(String(trap.rbp, radix: 16)) ---")
+                }
             }
+            expected.append("stop: \(t.stop)")
         }
-        expected.append("stop: user-trapframe: syscall from user mode (trapframe at \(hex16(truth.frames.last!.trap!.address)))")
+        // Stop lines are compared by reason ("stop: loop: <detail>" -> "stop: loop").
+        let lines = result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { line in
+            guard line.hasPrefix("stop: ") else { return String(line) }
+            return "stop: " + line.dropFirst(6).prefix { $0 != ":" }
+        }
         #expect(lines == expected)
+        // The crashed thread's stop line names the user trapframe's address.
+        let crashed = truth[0]
+        #expect(result.stdoutText.contains("stop: user-trapframe: syscall from user mode (trapframe at \(hex16(crashed.frames.last!.trap!.address)))\n"))
     }
 }
