@@ -36,6 +36,12 @@ private struct ExportTruth {
         fatalError("no direct-map-only page with data")
     }
 
+    /// The direct-map address of the kernel-map address `va` (the same physical bytes).
+    func directMapAlias(_ va: UInt64) -> UInt64 {
+        let page = dump.kernelPages.first { $0.va <= va && va < $0.va + $0.size }!
+        return dump.dmapBase + page.pa + (va - page.va)
+    }
+
     /// The frames a debugger must show: kvmdump's frame-pointer frames up to the first trap frame.
     func expectedFrames(_ t: ThreadTruth) -> [UInt64] {
         var pcs: [UInt64] = []
@@ -118,6 +124,25 @@ private func gdbBacktraces(_ text: String) -> [Int32: [UInt64]] {
     return result
 }
 
+/// `kvmdump bt --all --json`'s frames per thread, up to and including the first frame with a trap.
+private func kvmdumpFrames() throws -> [Int32: [UInt64]] {
+    let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "bt", "--all", "--json"])
+    guard result.status == 0, let root = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any],
+          let threads = root["threads"] as? [[String: Any]] else { throw HarnessError("bt --all --json: \(result.stderrText)") }
+    var frames: [Int32: [UInt64]] = [:]
+    for thread in threads {
+        guard let tid = thread["tid"] as? Int, let list = thread["frames"] as? [[String: Any]] else { continue }
+        var pcs: [UInt64] = []
+        for frame in list {
+            guard let pc = (frame["pc"] as? String).flatMap({ UInt64($0.dropFirst(2), radix: 16) }) else { break }
+            pcs.append(pc)
+            if !(frame["trap"] is NSNull) && frame["trap"] != nil { break }
+        }
+        frames[Int32(tid)] = pcs
+    }
+    return frames
+}
+
 @Suite("kvmdump export", .serialized)
 struct ExportTests {
     @Test("Refuses to overwrite without --force; --force overwrites; -o - streams the same core; the dump is untouched")
@@ -193,7 +218,7 @@ struct ExportTests {
         let hz = truth.threads.symbols["hz"]!
         let run = binary + command.dropFirst(3) + " -batch -nx"
             + " -ex 'echo @hz\\n' -ex 'x/wx &hz' -ex 'echo @version\\n' -ex 'x/s &version'"
-            + " -ex 'echo @dmap\\n' -ex 'x/gx \(hex(dmap.address))' -ex 'echo @regs\\n' -ex 'p/x $rip' -ex 'p/x $rsp'"
+            + " -ex 'echo @dmap\\n' -ex 'x/gx \(hex(dmap.address))' -ex 'x/wx \(hex(truth.directMapAlias(hz)))' -ex 'echo @regs\\n' -ex 'p/x $rip' -ex 'p/x $rsp'"
             + " -ex 'echo @threads\\n' -ex 'info threads' -ex 'echo @bt\\n' -ex 'thread apply all bt 64'"
         let (output, status) = try shell(run)
         #expect(status == 0, "\(output)")
@@ -202,6 +227,8 @@ struct ExportTests {
         #expect(output.contains("\(hex(hz)) <hz>:\t0x000003e8"), "\(output)")
         #expect(output.contains("<version>:\t\"FreeBSD 14.1-RELEASE releng/14.1-n267679-10e31f0946d8 GENERIC amd64\\n\""))
         #expect(output.contains("\(hex(dmap.address)):\t0x" + String(format: "%016lx", dmap.value)), "\(output)")
+        // hz through the direct map: the kernel-map and direct-map segments share these bytes.
+        #expect(output.contains("\(hex(truth.directMapAlias(hz))):\t0x000003e8"), "\(output)")
         let crashed = truth.ordered[0]
         #expect(output.contains("$1 = \(hex(crashed.registers["rip"]!))\n$2 = \(hex(crashed.registers["rsp"]!))"))
         // info threads: every thread with its LWP and name, in the core's order, the crashed one current.
@@ -213,8 +240,10 @@ struct ExportTests {
         }
         #expect(rows.first?.hasPrefix("*") == true)
         let traces = gdbBacktraces(output.components(separatedBy: "@bt\n")[1])
+        let ours = try kvmdumpFrames()
         for t in truth.ordered {
             let expected = truth.expectedFrames(t)
+            #expect(ours[t.tid] == expected, "kvmdump bt --all, tid \(t.tid)")
             #expect(Array((traces[t.tid] ?? []).prefix(expected.count)) == expected, "tid \(t.tid)")
         }
     }
@@ -238,12 +267,14 @@ struct ExportTests {
             + " -o 'memory read --format x --size 4 --count 1 \(hex(hz))'"
             + " -o 'memory read --format c --count 20 \(hex(version))'"
             + " -o 'memory read --format x --size 8 --count 1 \(hex(dmap.address))'"
+            + " -o 'memory read --format x --size 4 --count 1 \(hex(truth.directMapAlias(hz)))'"
             + " -o 'register read rip rsp' -o 'thread list' -o 'thread backtrace all'"
         let (output, _) = try shell(run)
         #expect(output.contains("Core file"), "\(output)")
         #expect(output.contains("\(hex(hz)): 0x000003e8"), "\(output)")
         #expect(output.contains("FreeBSD 14.1-RELEAS"))
         #expect(output.contains("\(hex(dmap.address)): 0x" + String(format: "%016lx", dmap.value)), "\(output)")
+        #expect(output.contains("\(hex(truth.directMapAlias(hz))): 0x000003e8"), "\(output)")
         let crashed = truth.ordered[0]
         #expect(output.contains("rip = " + String(format: "0x%016lx", crashed.registers["rip"]!)), "\(output)")
         #expect(output.contains("rsp = " + String(format: "0x%016lx", crashed.registers["rsp"]!)))
@@ -265,8 +296,10 @@ struct ExportTests {
             }
         }
         #expect(traces.count == truth.ordered.count)
+        let ours = try kvmdumpFrames()
         for (trace, t) in zip(traces, truth.ordered) {
             let expected = truth.expectedFrames(t)
+            #expect(ours[t.tid] == expected, "kvmdump bt --all, tid \(t.tid)")
             #expect(Array(trace.prefix(expected.count)) == expected, "tid \(t.tid)")
         }
     }
