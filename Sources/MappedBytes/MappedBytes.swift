@@ -329,12 +329,11 @@ public final class OutputFile {
 
     private func flush() throws(OutputFileError) {
         guard !buffer.isEmpty else { return }
-        let saved = buffer
-        buffer.removeAll(keepingCapacity: true)
         var failure: OutputFileError?
-        saved.withUnsafeBytes { raw in
+        buffer.withUnsafeBytes { raw in
             do throws(OutputFileError) { try writeAll(raw.baseAddress!, raw.count) } catch { failure = error }
         }
+        buffer.removeAll(keepingCapacity: true)
         if let failure { throw failure }
     }
 

@@ -65,7 +65,8 @@ struct ExportCommand: Subcommand {
                 throw CommandFailure(message: "\(outputPath): is \(what) itself; choose another output")
             }
         }
-        let scriptPath = outputPath == "-" || coreFlavor != .gdb ? nil : outputPath + ".gdb"
+        // The thread-name script goes beside a regular file only (not beside /dev/null or a FIFO).
+        let scriptPath = outputPath == "-" || coreFlavor != .gdb || Self.isSpecialFile(outputPath) ? nil : outputPath + ".gdb"
         if outputPath != "-" && !overwrite && fileExists(outputPath) {
             throw CommandFailure(message: CoreExportError(path: outputPath, problem: .exists).description)
         }
@@ -154,6 +155,13 @@ struct ExportCommand: Subcommand {
             console.diagnose("open it with: \(command)")
         }
         return .success
+    }
+
+    /// True if `path` exists and is not a regular file (a device, a FIFO, a socket).
+    static func isSpecialFile(_ path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        return UInt32(truncatingIfNeeded: info.st_mode) & UInt32(S_IFMT) != UInt32(S_IFREG)
     }
 
     /// True if both paths name the same existing file (same device and inode).

@@ -178,6 +178,9 @@ struct ExportTests {
         let staleScript = try Tool.run(args)
         #expect(staleScript.status == 1 && staleScript.stderrText.contains("\(core).gdb: file exists"))
         #expect(!FileManager.default.fileExists(atPath: core), "nothing written when the script cannot be")
+        let devnull = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "export", "-o", "/dev/null", "--force"])
+        #expect(devnull.status == 0 && !devnull.stderrText.contains("-x /dev/null.gdb"), "\(devnull.stderrText)")
+        #expect(!FileManager.default.fileExists(atPath: "/dev/null.gdb"))
         let flavor = try Tool.run(args + ["--for", "dbx"])
         #expect(flavor.status == 2 && flavor.stderrText.contains("--for 'dbx': expected gdb or lldb"))
     }
