@@ -94,10 +94,13 @@ private func shell(_ command: String, timeout: TimeInterval = 120) throws -> (ou
 }
 
 /// Exports the golden dump and returns the command kvmdump printed to open it.
-private func exportGolden(_ scratch: TemporaryDirectory, flavor: String) throws -> (core: String, command: String) {
+/// With `xnum`, KVMDUMP_EXPORT_PHDR_LIMIT=2 makes the core use PN_XNUM although it has few segments.
+private func exportGolden(_ scratch: TemporaryDirectory, flavor: String, xnum: Bool) throws -> (core: String, command: String) {
     let core = scratch.url.appendingPathComponent("core.\(flavor)").path
-    let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "export", "-o", core, "--for", flavor])
+    let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "export", "-o", core, "--for", flavor],
+                              environment: xnum ? ["KVMDUMP_EXPORT_PHDR_LIMIT": "2"] : [:])
     #expect(result.status == 0, "\(result.stderrText)")
+    #expect(result.stderrText.contains("(PN_XNUM)") == xnum)
     let prefix = "kvmdump: open it with: "
     guard let line = result.stderrText.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else {
         throw HarnessError("no command printed: \(result.stderrText)")
@@ -205,8 +208,9 @@ struct ExportTests {
         #expect(cut.stderrText.contains("file is truncated"))
     }
 
-    @Test("gdb and gdb-multiarch open the core with the printed command", arguments: ["gdb", "gdb-multiarch"])
-    func gdb(name: String) throws {
+    @Test("gdb and gdb-multiarch open the core with the printed command (with and without PN_XNUM)",
+          arguments: ["gdb", "gdb-multiarch"], [false, true])
+    func gdb(name: String, xnum: Bool) throws {
         guard let binary = debugger(name) else {
             if !debuggerTestsOff {
                 Issue.record("\(name) is not installed: install it (apt-get install gdb gdb-multiarch lldb) or set KVMDUMP_DEBUGGER_TESTS=off to skip")
@@ -215,7 +219,7 @@ struct ExportTests {
         }
         let truth = ExportTruth.shared
         let scratch = try TemporaryDirectory()
-        let (_, command) = try exportGolden(scratch, flavor: "gdb")
+        let (_, command) = try exportGolden(scratch, flavor: "gdb", xnum: xnum)
         #expect(command.hasPrefix("gdb -iex 'set osabi GNU/Linux' Fixtures/kernel.2 "))
         let dmap = truth.directMapWord
         let hz = truth.threads.symbols["hz"]!
@@ -251,8 +255,8 @@ struct ExportTests {
         }
     }
 
-    @Test("LLDB opens the core with the printed command")
-    func lldb() throws {
+    @Test("LLDB opens the core with the printed command (with and without PN_XNUM)", arguments: [false, true])
+    func lldb(xnum: Bool) throws {
         guard let binary = debugger("lldb") else {
             if !debuggerTestsOff {
                 Issue.record("lldb is not installed in /usr/bin: install it (apt-get install lldb) or set KVMDUMP_DEBUGGER_TESTS=off to skip")
@@ -261,7 +265,7 @@ struct ExportTests {
         }
         let truth = ExportTruth.shared
         let scratch = try TemporaryDirectory()
-        let (_, command) = try exportGolden(scratch, flavor: "lldb")
+        let (_, command) = try exportGolden(scratch, flavor: "lldb", xnum: xnum)
         #expect(command.hasPrefix("lldb Fixtures/kernel.2 -c "))
         let dmap = truth.directMapWord
         let hz = truth.threads.symbols["hz"]!
