@@ -118,9 +118,11 @@ struct ExportCommand: Subcommand {
         let command: String
         switch coreFlavor {
         case .gdb:
-            command = "gdb -iex 'set osabi GNU/Linux' \(kernelPath) \(shownOut)" + (scriptPath.map { " -x \($0)" } ?? "")
+            command = "gdb -iex 'set osabi GNU/Linux' \(Self.quoted(kernelPath)) \(Self.quoted(shownOut))"
+                + (scriptPath.map { " -x \(Self.quoted($0))" } ?? "")
         case .lldb:
-            command = "lldb \(kernelPath) -c \(shownOut) -o 'target modules load --file \(kernelName) --slide 0'"
+            command = "lldb \(Self.quoted(kernelPath)) -c \(Self.quoted(shownOut)) -o "
+                + Self.quoted("target modules load --file \(kernelName) --slide 0")
         }
         let leftOut = report.kernelPagesLeftOut + report.dumpedPagesLeftOut
         if shared.json {
@@ -155,6 +157,17 @@ struct ExportCommand: Subcommand {
             console.diagnose("open it with: \(command)")
         }
         return .success
+    }
+
+    /// `text` as one shell word: as it is when it has only safe characters, else in single quotes.
+    static func quoted(_ text: String) -> String {
+        let safe = text.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "/._-+:,=@%".unicodeScalars.contains($0)
+        }
+        if safe && !text.isEmpty { return text }
+        var result = "'"
+        for character in text { result += character == "'" ? "'\\''" : String(character) }
+        return result + "'"
     }
 
     /// True if `path` exists and is not a regular file (a device, a FIFO, a socket).
