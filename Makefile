@@ -5,7 +5,7 @@ PREFIX      ?= /usr/local
 SECONDS     ?= 60
 RELEASE_BIN  = $(shell $(SWIFT) build -c release --show-bin-path)
 
-.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-threads fuzz-threads-build install clean
+.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-threads fuzz-threads-build fuzz-export fuzz-export-build install clean
 
 build:
 	$(SWIFT) build
@@ -107,6 +107,26 @@ fuzz-threads: fuzz-threads-build
 		$(FUZZ_DIR)/threads-corpus $(FUZZ_DIR)/threads-seeds > $(FUZZ_DIR)/fuzz-threads.log 2>&1 \
 		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz-threads.log | tail -60; exit 1; }
 	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz-threads.log
+
+# kvmdump export: arbitrary dumps exported as ELF cores to /dev/null (seeds: the reader's, from fuzz-build).
+fuzz-export-build: fuzz-build
+	mkdir -p $(FUZZ_DIR)/export-corpus $(FUZZ_DIR)/export-lib
+	clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/CBitCount/bitcount.c -o $(FUZZ_DIR)/export-lib/bitcount.o
+	for m in MappedBytes MinidumpCore CoreExport; do \
+		swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -module-name $$m -I Sources/CBitCount/include -I $(FUZZ_DIR)/export-lib \
+			-emit-module -emit-module-path $(FUZZ_DIR)/export-lib/$$m.swiftmodule -emit-library -static \
+			Sources/$$m/*.swift -o $(FUZZ_DIR)/export-lib/lib$$m.a || exit 1; \
+	done
+	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name ExportFuzz \
+		-I Sources/CBitCount/include -I $(FUZZ_DIR)/export-lib Fuzz/FuzzExport.swift \
+		$(FUZZ_DIR)/export-lib/libCoreExport.a $(FUZZ_DIR)/export-lib/libMinidumpCore.a \
+		$(FUZZ_DIR)/export-lib/libMappedBytes.a $(FUZZ_DIR)/export-lib/bitcount.o -o $(FUZZ_DIR)/fuzz-export
+
+fuzz-export: fuzz-export-build
+	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz-export $(FUZZ_FLAGS) -artifact_prefix=$(FUZZ_DIR)/crash-export- -max_total_time=$(SECONDS) \
+		$(FUZZ_DIR)/export-corpus $(FUZZ_DIR)/seeds > $(FUZZ_DIR)/fuzz-export.log 2>&1 \
+		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz-export.log | tail -60; exit 1; }
+	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz-export.log
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

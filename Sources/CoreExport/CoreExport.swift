@@ -195,6 +195,8 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
     let dataBase = (notesOffset + notesSize + page - 1) & ~(page - 1)
     let dataBytes = data.count * page
 
+    // Offsets are relative to where the output stands now (0 for a new file).
+    let origin = output.offset
     do throws(OutputFileError) {
         // ELF header.
         var w = ByteWriter(capacity: 4096)
@@ -247,7 +249,7 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
         }
         try output.write(notes.bytes)
         }
-        try output.zeros(dataBase - output.offset)
+        try output.zeros(dataBase - (output.offset - origin))
         // Data pages, in chunks so progress can be shown. The holes of a sparse dump file are not
         // read (SEEK_DATA/SEEK_HOLE), and pages already copied leave the resident set.
         let chunk: UInt64 = 64 << 20
@@ -286,7 +288,7 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
             progress?(done, dataBytes)
         }
         try output.finish()
-        report.fileSize = output.offset
+        report.fileSize = output.offset - origin
     } catch {
         throw CoreExportError(path: output.path, problem: error)
     }

@@ -197,3 +197,17 @@ struct HostileExportTests {
         #expect(exported > 10)
     }
 }
+
+@Suite("CoreExport output reuse")
+struct OutputReuseTests {
+    @Test("Two exports into one output: the second is laid out from where the first ended (it trapped before)")
+    func twoExports() throws {
+        let f = try ExportFixture()
+        let path = f.directory.appendingPathComponent("twice").path
+        let output = try OutputFile(path: path, overwrite: true)
+        let first = try exportCore(dump: f.dump, threads: f.coreThreads, to: output)
+        let second = try exportCore(dump: f.dump, threads: f.coreThreads, to: output)
+        #expect(first == second)
+        #expect(output.offset == first.fileSize * 2)
+    }
+}
