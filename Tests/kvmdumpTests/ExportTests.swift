@@ -310,4 +310,47 @@ struct ExportTests {
             #expect(Array(trace.prefix(expected.count)) == expected, "tid \(t.tid)")
         }
     }
+
+    @Test("500 threads: gdb (with the script) and LLDB list every one with its name, the crashed one first")
+    func manyThreads() throws {
+        let gdbBinary = debugger("gdb"), lldbBinary = debugger("lldb")
+        if (gdbBinary == nil || lldbBinary == nil) && !debuggerTestsOff {
+            Issue.record("gdb or lldb is not installed: install them (apt-get install gdb lldb) or set KVMDUMP_DEBUGGER_TESTS=off to skip")
+        }
+        let fixture = try benchThreadFixture(threads: 500)
+        let scratch = try TemporaryDirectory()
+        let dump = scratch.url.appendingPathComponent("vmcore.500").path
+        let kernel = scratch.url.appendingPathComponent("kernel.500").path
+        _ = try writeDump(fixture.dump, to: dump)
+        try writeFile(makeKernelELF(fixture.kernel), toPath: kernel)
+        let truth = fixture.truth.threads.filter(\.crashed) + fixture.truth.threads.filter { !$0.crashed }
+        #expect(truth.count >= 500)
+        func name(_ t: ThreadTruth) -> String { t.name.isEmpty ? t.comm : t.name }
+        for flavor in ["gdb", "lldb"] {
+            guard let binary = flavor == "gdb" ? gdbBinary : lldbBinary else { continue }
+            let core = scratch.url.appendingPathComponent("core.\(flavor)").path
+            let result = try Tool.run(["-N", kernel, "-M", dump, "export", "-o", core, "--for", flavor])
+            #expect(result.status == 0, "\(result.stderrText)")
+            #expect(result.stderrText.contains(", \(truth.count) threads"))
+            guard let line = result.stderrText.split(separator: "\n").first(where: { $0.hasPrefix("kvmdump: open it with: ") }) else {
+                Issue.record("no command: \(result.stderrText)")
+                continue
+            }
+            let command = String(line.dropFirst("kvmdump: open it with: ".count).drop { $0 != " " })
+            if flavor == "gdb" {
+                let (output, status) = try shell(binary + command + " -batch -nx -ex 'info threads'")
+                #expect(status == 0)
+                let rows = output.split(separator: "\n").filter { $0.contains(" LWP ") && !$0.hasPrefix("[") }
+                #expect(rows.count == truth.count)
+                for (row, t) in zip(rows, truth) { #expect(row.contains("LWP \(t.tid) \"\(name(t))\""), "\(row)") }
+            } else {
+                let (output, _) = try shell(binary + command + " --batch --no-lldbinit -o 'thread list'")
+                let rows = output.split(separator: "\n").filter { $0.contains("thread #") && $0.contains("tid = ") }
+                #expect(rows.count == truth.count)
+                for (row, t) in zip(rows, truth) {
+                    #expect(row.contains("tid = \(t.tid),") && row.contains("name = '\(String(name(t).utf8.prefix(19))!)'"), "\(row)")
+                }
+            }
+        }
+    }
 }
