@@ -12,7 +12,7 @@ import MinidumpCore
 /// Writes an ELF core with the kernel map, the direct map and one NT_PRSTATUS per thread.
 struct ExportCommand: Subcommand {
     static let name = "export"
-    static let abstract = "Write the dump as an ELF core that gdb and LLDB open (needs -N)."
+    static let abstract = "Write the dump as an ELF core that gdb and LLDB open (threads need -N)."
     static let usage = "-o OUT|- [--force] [--for gdb|lldb] [--offsets FILE]"
     static let output = Option.value("output", short: "o", "OUT", help: "The core to write; '-' for standard output.")
     static let force = Option.flag("force", help: "Overwrite OUT (and OUT.gdb) if they exist.")
@@ -31,7 +31,8 @@ struct ExportCommand: Subcommand {
         Debian's gdb has no FreeBSD core support, so --for gdb writes Linux-layout notes and, beside
         OUT, a script OUT.gdb that names the threads. The command to open the core is printed on
         standard error, with a summary of what was written and what was left out; --json prints the
-        summary on standard output instead (not with -o -). The dump is only read.
+        summary on standard output instead (not with -o -). The dump is only read. Without a kernel
+        image (-N) the core has memory only, no threads.
 
         """ + ThreadSupport.discussion
 
@@ -43,7 +44,6 @@ struct ExportCommand: Subcommand {
 
     init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
         guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
-        try ThreadSupport.requireKernel(shared, Self.name)
         guard let path = arguments.value(Self.output), !path.isEmpty else { throw UsageError("missing -o OUT (or -o - for standard output)") }
         if path == "-" && shared.json { throw UsageError("options '-o -' and '--json' cannot be combined") }
         let name = arguments.value(Self.flavor) ?? "gdb"
@@ -74,9 +74,10 @@ struct ExportCommand: Subcommand {
             throw CommandFailure(message: "\(scriptPath): file exists (use --force to overwrite it)")
         }
         let dump = try shared.openDump()
-        guard let kernel = try shared.openKernel() else { throw CommandFailure(message: "no kernel image") }
+        let kernel = try shared.openKernel()
         var threads: [CoreThread] = []
         var osreldate: UInt32 = 0
+        if let kernel {
         do throws(ThreadError) {
             let file = try offsetsPath.map { (path: String) throws(ThreadError) in (path: path, values: try KernelOffsets.loadFile(path: path)) }
             let list = try kernelThreads(dump: dump, kernel: kernel, offsets: file)
@@ -87,6 +88,7 @@ struct ExportCommand: Subcommand {
             }
         } catch {
             console.diagnose("\(dump.path): warning: no threads in the core: \(error)")
+        }
         }
         let output: OutputFile
         do throws(OutputFileError) {

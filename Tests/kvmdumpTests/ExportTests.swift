@@ -170,6 +170,9 @@ struct ExportTests {
         #expect(script.contains("thread apply 1 -q thread name \(ExportTruth.shared.ordered[0].name)"))
         let json = try Tool.run(args + ["--force", "--json"])
         #expect(json.status == 0 && json.stdoutText.contains("\"threads\":16"))
+        let memoryOnly = try Tool.run(["-M", "Fixtures/vmcore.2", "export", "-o", core, "--force"])
+        #expect(memoryOnly.status == 0 && memoryOnly.stderrText.contains(", 0 threads"), "\(memoryOnly.stderrText)")
+        #expect(memoryOnly.stderrText.contains("open it with: gdb -iex 'set osabi GNU/Linux' KERNEL \(core)"))
         let usage = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "export"])
         #expect(usage.status == 2 && usage.stderrText.contains("missing -o OUT"))
         let linked = scratch.url.appendingPathComponent("link").path
