@@ -7,7 +7,7 @@ SECONDS     ?= 60
 RELEASE      = $(SWIFT) build -c release --static-swift-stdlib
 RELEASE_BIN  = $(shell $(RELEASE) --show-bin-path)
 
-.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-crashinfo fuzz-crashinfo-build fuzz-crashinfo-run fuzz-threads fuzz-threads-build install check-static dist clean
+.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-crashinfo fuzz-crashinfo-build fuzz-crashinfo-run fuzz-libs fuzz-threads fuzz-threads-build fuzz-export fuzz-export-build install check-static dist clean
 
 build:
 	$(SWIFT) build
@@ -134,21 +134,28 @@ STATIC_CHECK = ldd $(1) | grep -q 'libswift' && { echo "$(1) links the Swift run
 check-static: release
 	@$(call STATIC_CHECK,$(RELEASE_BIN)/kvmdump)
 
-# The thread and stack walkers: patches to the golden vmcore.2 (seeds: the generator's corruptions).
-fuzz-threads-build:
-	mkdir -p $(FUZZ_DIR)/threads-corpus $(FUZZ_DIR)/threads-seeds $(FUZZ_DIR)/threads-lib
-	clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/CBitCount/bitcount.c -o $(FUZZ_DIR)/threads-lib/bitcount.o
-	clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/CMappingGuard/mapping_guard.c -o $(FUZZ_DIR)/threads-lib/mapping_guard.o
-	for m in MappedBytes MinidumpCore KernelImage KernelThreads; do \
-		swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -module-name $$m -I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_DIR)/threads-lib \
-			-emit-module -emit-module-path $(FUZZ_DIR)/threads-lib/$$m.swiftmodule -emit-library -static \
-			Sources/$$m/*.swift -o $(FUZZ_DIR)/threads-lib/lib$$m.a || exit 1; \
+# The product's libraries as instrumented static libraries (with the C shims), for the fuzz targets that
+# link them as a program would: $(FUZZ_LIB)/libNAME.a and NAME.swiftmodule.
+FUZZ_LIB = $(FUZZ_DIR)/lib
+FUZZ_LIB_MODULES = MappedBytes MinidumpCore KernelImage KernelThreads CoreExport
+FUZZ_INCLUDES = -I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_LIB)
+fuzz-libs:
+	mkdir -p $(FUZZ_LIB)
+	for c in CBitCount/bitcount CMappingGuard/mapping_guard; do \
+		clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/$$c.c -o $(FUZZ_LIB)/$$(basename $$c).o || exit 1; \
 	done
-	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name ThreadsFuzz \
-		-I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_DIR)/threads-lib Fuzz/FuzzThreads.swift \
-		$(FUZZ_DIR)/threads-lib/libKernelThreads.a $(FUZZ_DIR)/threads-lib/libKernelImage.a \
-		$(FUZZ_DIR)/threads-lib/libMinidumpCore.a $(FUZZ_DIR)/threads-lib/libMappedBytes.a \
-		$(FUZZ_DIR)/threads-lib/bitcount.o $(FUZZ_DIR)/threads-lib/mapping_guard.o -o $(FUZZ_DIR)/fuzz-threads
+	for m in $(FUZZ_LIB_MODULES); do \
+		swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -module-name $$m $(FUZZ_INCLUDES) \
+			-emit-module -emit-module-path $(FUZZ_LIB)/$$m.swiftmodule -emit-library -static \
+			Sources/$$m/*.swift -o $(FUZZ_LIB)/lib$$m.a || exit 1; \
+	done
+
+# The thread and stack walkers: patches to the golden vmcore.2 (seeds: the generator's corruptions).
+fuzz-threads-build: fuzz-libs
+	mkdir -p $(FUZZ_DIR)/threads-corpus $(FUZZ_DIR)/threads-seeds
+	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name ThreadsFuzz $(FUZZ_INCLUDES) Fuzz/FuzzThreads.swift \
+		$(FUZZ_LIB)/libKernelThreads.a $(FUZZ_LIB)/libKernelImage.a $(FUZZ_LIB)/libMinidumpCore.a $(FUZZ_LIB)/libMappedBytes.a \
+		$(FUZZ_LIB)/bitcount.o $(FUZZ_LIB)/mapping_guard.o -o $(FUZZ_DIR)/fuzz-threads
 	swiftc -Onone -parse-as-library -module-name ThreadSeeds \
 		Sources/VMCoreBuilder/*.swift Fuzz/MakeThreadSeeds.swift -o $(FUZZ_DIR)/make-thread-seeds
 	$(FUZZ_DIR)/make-thread-seeds $(FUZZ_DIR)/threads-seeds
@@ -159,6 +166,19 @@ fuzz-threads: fuzz-threads-build
 		$(FUZZ_DIR)/threads-corpus $(FUZZ_DIR)/threads-seeds > $(FUZZ_DIR)/fuzz-threads.log 2>&1 \
 		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz-threads.log | tail -60; exit 1; }
 	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz-threads.log
+
+# kvmdump export: arbitrary dumps exported as ELF cores to /dev/null (seeds: the reader's, from fuzz-build).
+fuzz-export-build: fuzz-build fuzz-libs
+	mkdir -p $(FUZZ_DIR)/export-corpus
+	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name ExportFuzz $(FUZZ_INCLUDES) Fuzz/FuzzExport.swift \
+		$(FUZZ_LIB)/libCoreExport.a $(FUZZ_LIB)/libMinidumpCore.a $(FUZZ_LIB)/libMappedBytes.a \
+		$(FUZZ_LIB)/bitcount.o $(FUZZ_LIB)/mapping_guard.o -o $(FUZZ_DIR)/fuzz-export
+
+fuzz-export: fuzz-export-build
+	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz-export $(FUZZ_FLAGS) -artifact_prefix=$(FUZZ_DIR)/crash-export- -max_total_time=$(SECONDS) \
+		$(FUZZ_DIR)/export-corpus $(FUZZ_DIR)/seeds > $(FUZZ_DIR)/fuzz-export.log 2>&1 \
+		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz-export.log | tail -60; exit 1; }
+	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz-export.log
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

@@ -57,22 +57,35 @@ public struct CoreExportReport: Sendable, Equatable {
 
 /// Why the export failed.
 public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong.
+    public enum Problem: Sendable, Equatable {
+        /// Opening or writing the output failed.
+        case output(OutputFileError)
+        /// More segments than ELF can count (sh_info is 32 bits).
+        case tooManySegments(count: Int)
+    }
+
     /// The output path ("-" for standard output).
     public let path: String
-    /// What went wrong.
-    public let problem: OutputFileError
+    public let problem: Problem
 
-    public init(path: String, problem: OutputFileError) {
+    public init(path: String, problem: Problem) {
         self.path = path
         self.problem = problem
     }
 
+    public init(path: String, problem: OutputFileError) {
+        self.init(path: path, problem: .output(problem))
+    }
+
     public var description: String {
         switch problem {
-        case .exists: return "\(path): file exists (use --force to overwrite it)"
-        case .open(let e): return "\(path): cannot open for writing: \(errorText(e))"
-        case .write(let e, let offset): return "\(path): write failed at offset \(offset): \(errorText(e))"
-        case .truncate(let e, let size): return "\(path): cannot set the file size to \(size): \(errorText(e))"
+        case .output(.exists): return "\(path): file exists (use --force to overwrite it)"
+        case .output(.open(let e)): return "\(path): cannot open for writing: \(errorText(e))"
+        case .output(.write(let e, let offset)): return "\(path): write failed at offset \(offset): \(errorText(e))"
+        case .output(.truncate(let e, let size)): return "\(path): cannot set the file size to \(size): \(errorText(e))"
+        case .tooManySegments(let count):
+            return "\(path): \(count) segments: more than an ELF core can count (\(UInt32.max - 1)); nothing written"
         }
     }
 }
@@ -171,6 +184,7 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
     let hasNotes = !threads.isEmpty
     let phnum = (hasNotes ? 1 : 0) + counts.direct + counts.kernel
     report.programHeaders = phnum
+    guard phnum < Int(UInt32.max) else { throw CoreExportError(path: output.path, problem: .tooManySegments(count: phnum)) }
     let xnum = phnum >= min(options.programHeaderLimit, ELF.pnXNUM)
     report.extendedNumbering = xnum
     let phoff = UInt64(ELF.headerSize)
@@ -181,6 +195,8 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
     let dataBase = (notesOffset + notesSize + page - 1) & ~(page - 1)
     let dataBytes = data.count * page
 
+    // Offsets are relative to where the output stands now (0 for a new file).
+    let origin = output.offset
     do throws(OutputFileError) {
         // ELF header.
         var w = ByteWriter(capacity: 4096)
@@ -233,7 +249,7 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
         }
         try output.write(notes.bytes)
         }
-        try output.zeros(dataBase - output.offset)
+        try output.zeros(dataBase - (output.offset - origin))
         // Data pages, in chunks so progress can be shown. The holes of a sparse dump file are not
         // read (SEEK_DATA/SEEK_HOLE), and pages already copied leave the resident set.
         let chunk: UInt64 = 64 << 20
@@ -272,7 +288,7 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
             progress?(done, dataBytes)
         }
         try output.finish()
-        report.fileSize = output.offset
+        report.fileSize = output.offset - origin
     } catch {
         throw CoreExportError(path: output.path, problem: error)
     }

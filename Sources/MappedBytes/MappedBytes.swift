@@ -789,12 +789,11 @@ public final class OutputFile {
 
     private func flush() throws(OutputFileError) {
         guard !buffer.isEmpty else { return }
-        let saved = buffer
-        buffer.removeAll(keepingCapacity: true)
         var failure: OutputFileError?
-        saved.withUnsafeBytes { raw in
+        buffer.withUnsafeBytes { raw in
             do throws(OutputFileError) { try writeAll(raw.baseAddress!, raw.count) } catch { failure = error }
         }
+        buffer.removeAll(keepingCapacity: true)
         if let failure { throw failure }
     }
 
@@ -810,9 +809,16 @@ public final class OutputFile {
 
     private static func isZero(_ pointer: UnsafeRawPointer, _ count: Int) -> Bool {
         let words = pointer.assumingMemoryBound(to: UInt64.self)
-        var accumulated: UInt64 = 0
-        for index in 0..<(count / 8) { accumulated |= words[index] }
-        return accumulated == 0
+        // Most pages that are not zero have a non-zero word early: test in blocks of 8 words.
+        var index = 0
+        let total = count / 8
+        while index < total {
+            var accumulated: UInt64 = 0
+            for j in index..<min(index + 8, total) { accumulated |= words[j] }
+            if accumulated != 0 { return false }
+            index += 8
+        }
+        return true
     }
 }
 

@@ -113,6 +113,8 @@ func runBenchmark(_ options: BenchOptions) throws(BenchError) {
     let threadRun = try benchmarkThreads(directory: directory, settings: settings)
     figures += threadRun.figures
     defer { if options.smoke { for file in threadRun.files { unlink(file); unlink(file + ".stamp") } } }
+    figures += try benchmarkExport(dumps: zip(datasets, paths).map { (key: $0.0.key, path: $0.1) },
+                                   threadDump: (threadRun.files[0], threadRun.files[1]), directory: directory, settings: settings)
     let elapsed = (ContinuousClock().now - started).seconds
     var report = "kvmdump-bench\(options.smoke ? " --smoke" : ""): \(settings.runs) runs per figure (median, min, max)\n"
     report += "machine: \(machineDescription())\n"

@@ -12,7 +12,7 @@ import MinidumpCore
 /// Writes an ELF core with the kernel map, the direct map and one NT_PRSTATUS per thread.
 struct ExportCommand: Subcommand {
     static let name = "export"
-    static let abstract = "Write the dump as an ELF core that gdb and LLDB open (needs -N)."
+    static let abstract = "Write the dump as an ELF core that gdb and LLDB open (threads need -N)."
     static let usage = "-o OUT|- [--force] [--for gdb|lldb] [--offsets FILE]"
     static let output = Option.value("output", short: "o", "OUT", help: "The core to write; '-' for standard output.")
     static let force = Option.flag("force", help: "Overwrite OUT (and OUT.gdb) if they exist.")
@@ -31,7 +31,8 @@ struct ExportCommand: Subcommand {
         Debian's gdb has no FreeBSD core support, so --for gdb writes Linux-layout notes and, beside
         OUT, a script OUT.gdb that names the threads. The command to open the core is printed on
         standard error, with a summary of what was written and what was left out; --json prints the
-        summary on standard output instead (not with -o -). The dump is only read.
+        summary on standard output instead (not with -o -). The dump is only read. Without a kernel
+        image (-N) the core has memory only, no threads.
 
         """ + ThreadSupport.discussion
 
@@ -43,7 +44,6 @@ struct ExportCommand: Subcommand {
 
     init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
         guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
-        try ThreadSupport.requireKernel(shared, Self.name)
         guard let path = arguments.value(Self.output), !path.isEmpty else { throw UsageError("missing -o OUT (or -o - for standard output)") }
         if path == "-" && shared.json { throw UsageError("options '-o -' and '--json' cannot be combined") }
         let name = arguments.value(Self.flavor) ?? "gdb"
@@ -56,13 +56,28 @@ struct ExportCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        if outputPath != "-" && outputPath == shared.corePath {
-            throw CommandFailure(message: "\(outputPath): is the dump itself; choose another output")
+        if outputPath == "-" && isatty(1) == 1 {
+            throw CommandFailure(message: "standard output is a terminal: not writing a core there (redirect it, or give -o OUT)")
+        }
+        if outputPath != "-" {
+            for (input, what) in [(shared.corePath, "the dump"), (shared.kernelPath ?? "", "the kernel image")]
+            where !input.isEmpty && Self.sameFile(outputPath, input) {
+                throw CommandFailure(message: "\(outputPath): is \(what) itself; choose another output")
+            }
+        }
+        // The thread-name script goes beside a regular file only (not beside /dev/null or a FIFO).
+        let scriptPath = outputPath == "-" || coreFlavor != .gdb || Self.isSpecialFile(outputPath) ? nil : outputPath + ".gdb"
+        if outputPath != "-" && !overwrite && fileExists(outputPath) {
+            throw CommandFailure(message: CoreExportError(path: outputPath, problem: .exists).description)
+        }
+        if let scriptPath, !overwrite, fileExists(scriptPath) {
+            throw CommandFailure(message: "\(scriptPath): file exists (use --force to overwrite it)")
         }
         let dump = try shared.openDump()
-        guard let kernel = try shared.openKernel() else { throw CommandFailure(message: "no kernel image") }
+        let kernel = try shared.openKernel()
         var threads: [CoreThread] = []
         var osreldate: UInt32 = 0
+        if let kernel {
         do throws(ThreadError) {
             let file = try offsetsPath.map { (path: String) throws(ThreadError) in (path: path, values: try KernelOffsets.loadFile(path: path)) }
             let list = try kernelThreads(dump: dump, kernel: kernel, offsets: file)
@@ -74,7 +89,7 @@ struct ExportCommand: Subcommand {
         } catch {
             console.diagnose("\(dump.path): warning: no threads in the core: \(error)")
         }
-        let scriptPath = outputPath == "-" || coreFlavor != .gdb ? nil : outputPath + ".gdb"
+        }
         let output: OutputFile
         do throws(OutputFileError) {
             output = try OutputFile(path: outputPath, overwrite: overwrite)
@@ -105,9 +120,11 @@ struct ExportCommand: Subcommand {
         let command: String
         switch coreFlavor {
         case .gdb:
-            command = "gdb -iex 'set osabi GNU/Linux' \(kernelPath) \(shownOut)" + (scriptPath.map { " -x \($0)" } ?? "")
+            command = "gdb -iex 'set osabi GNU/Linux' \(Self.quoted(kernelPath)) \(Self.quoted(shownOut))"
+                + (scriptPath.map { " -x \(Self.quoted($0))" } ?? "")
         case .lldb:
-            command = "lldb \(kernelPath) -c \(shownOut) -o 'target modules load --file \(kernelName) --slide 0'"
+            command = "lldb \(Self.quoted(kernelPath)) -c \(Self.quoted(shownOut)) -o "
+                + Self.quoted("target modules load --file \(kernelName) --slide 0")
         }
         let leftOut = report.kernelPagesLeftOut + report.dumpedPagesLeftOut
         if shared.json {
@@ -116,7 +133,9 @@ struct ExportCommand: Subcommand {
                 ("gdb_script", .optional(scriptPath, JSON.string)),
                 ("program_headers", .int(Int64(report.programHeaders))), ("kernel_segments", .int(Int64(report.kernelSegments))),
                 ("direct_map_segments", .int(Int64(report.directMapSegments))), ("pn_xnum", .bool(report.extendedNumbering)),
-                ("threads", .int(Int64(report.threads))), ("data_pages", .uint(report.dataPages)),
+                ("threads", .int(Int64(report.threads))),
+                ("threads_without_registers", .array(threads.filter { $0.registers.isEmpty }.map { .int(Int64($0.tid)) })),
+                ("data_pages", .uint(report.dataPages)),
                 ("hole_bytes", .uint(report.holeBytes)), ("file_size", .uint(report.fileSize)),
                 ("kernel_pages_left_out", .uint(report.kernelPagesLeftOut)), ("dumped_pages_left_out", .uint(report.dumpedPagesLeftOut)),
                 ("pages_outside_direct_map", .uint(report.pagesOutsideDirectMap)),
@@ -131,10 +150,41 @@ struct ExportCommand: Subcommand {
                                  + "\(report.dumpedPagesLeftOut) dumped pages past the end of the file, "
                                  + "\(report.pagesOutsideDirectMap) pages beyond the direct map")
             }
+            let bare = threads.filter { $0.registers.isEmpty }
+            if !bare.isEmpty {
+                console.diagnose("\(bare.count) threads without a readable pcb have zero registers in the core: tids "
+                                 + bare.prefix(10).map { String($0.tid) }.joined(separator: ", ") + (bare.count > 10 ? ", ..." : ""))
+            }
             for finding in dump.findings { console.diagnose("\(dump.path): \(finding)") }
             console.diagnose("open it with: \(command)")
         }
         return .success
+    }
+
+    /// `text` as one shell word: as it is when it has only safe characters, else in single quotes.
+    static func quoted(_ text: String) -> String {
+        let safe = text.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "/._-+:,=@%".unicodeScalars.contains($0)
+        }
+        if safe && !text.isEmpty { return text }
+        var result = "'"
+        for character in text { result += character == "'" ? "'\\''" : String(character) }
+        return result + "'"
+    }
+
+    /// True if `path` exists and is not a regular file (a device, a FIFO, a socket).
+    static func isSpecialFile(_ path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        return UInt32(truncatingIfNeeded: info.st_mode) & UInt32(S_IFMT) != UInt32(S_IFREG)
+    }
+
+    /// True if both paths name the same existing file (same device and inode).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var x = stat()
+        var y = stat()
+        guard stat(a, &x) == 0, stat(b, &y) == 0 else { return false }
+        return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 
     /// KernelThreads' list, crashed first, as the core's threads.

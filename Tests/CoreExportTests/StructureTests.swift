@@ -2,6 +2,7 @@
 /// bytes, the segments covering exactly the dumped pages, PN_XNUM, holes and the notes.
 import CoreExport
 import Foundation
+import MappedBytes
 import MinidumpCore
 import Testing
 import VMCoreBuilder
@@ -140,5 +141,73 @@ struct StructureTests {
         let keptPA = truth.dumpedPages[Int(inFile) - 1]
         #expect(core.read(truth.dmapBase + keptPA, 4096) == f.truthPage(keptPA))
         #expect(report.kernelPagesLeftOut > 0)
+    }
+}
+
+@Suite("CoreExport sparse input")
+struct SparseInputTests {
+    @Test("A dump file with holes (zero pages never written) exports byte for byte like the same dump written out")
+    func sparseDump() throws {
+        let f = try ExportFixture()
+        let bytes = f.generated.bytes
+        let sparsePath = f.directory.appendingPathComponent("vmcore.sparse").path
+        #expect(FileManager.default.createFile(atPath: sparsePath, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: sparsePath))
+        var skipped = 0
+        for start in stride(from: 0, to: bytes.count, by: 4096) {
+            let page = bytes[start..<min(start + 4096, bytes.count)]
+            if page.allSatisfy({ $0 == 0 }) { skipped += 1; continue }
+            try handle.seek(toOffset: UInt64(start))
+            try handle.write(contentsOf: Data(page))
+        }
+        try handle.truncate(atOffset: UInt64(bytes.count))
+        try handle.close()
+        #expect(skipped > 0)
+        let sparseDump = try Dump(path: sparsePath)
+        let (densePath, dense) = try f.export("from-dense")
+        let outPath = f.directory.appendingPathComponent("from-sparse").path
+        var options = CoreExportOptions()
+        options.programName = "kernel"
+        let report = try exportCore(dump: sparseDump, threads: f.coreThreads, to: try OutputFile(path: outPath, overwrite: true), options: options)
+        #expect(report == dense)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: outPath)) == Data(contentsOf: URL(fileURLWithPath: densePath)))
+    }
+}
+
+@Suite("CoreExport hostile dumps")
+struct HostileExportTests {
+    @Test("Every damaged variant of the thread dump that opens exports without a trap; every segment's bytes are the dump's")
+    func corruptVariants() throws {
+        let f = try ExportFixture()
+        var exported = 0
+        for variant in VMCoreBuilder.corruptVariants(of: f.generated) {
+            guard let dump = try? Dump(contents: variant.bytes, name: variant.name) else { continue }
+            let path = f.directory.appendingPathComponent("hostile.core").path
+            let report = try exportCore(dump: dump, threads: f.coreThreads, to: try OutputFile(path: path, overwrite: true))
+            let core = try CoreFile(path: path)
+            #expect(core.loads.count == report.kernelSegments + report.directMapSegments, "\(variant.name)")
+            #expect(UInt64(core.bytes.count) == report.fileSize, "\(variant.name)")
+            for s in core.loads.prefix(200) {
+                let bytes = core.read(s.vaddr, 4096)
+                let result = dump.read(VirtualAddress(s.vaddr), count: 4096)
+                #expect(result.error == nil && bytes == result.bytes, "\(variant.name) at \(String(s.vaddr, radix: 16))")
+            }
+            exported += 1
+        }
+        #expect(exported > 10)
+    }
+}
+
+@Suite("CoreExport output reuse")
+struct OutputReuseTests {
+    @Test("Two exports into one output: the second is laid out from where the first ended (it trapped before)")
+    func twoExports() throws {
+        let f = try ExportFixture()
+        let path = f.directory.appendingPathComponent("twice").path
+        let output = try OutputFile(path: path, overwrite: true)
+        let first = try exportCore(dump: f.dump, threads: f.coreThreads, to: output)
+        let second = try exportCore(dump: f.dump, threads: f.coreThreads, to: output)
+        #expect(first == second)
+        #expect(output.offset == first.fileSize * 2)
     }
 }

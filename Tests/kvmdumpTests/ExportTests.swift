@@ -36,6 +36,12 @@ private struct ExportTruth {
         fatalError("no direct-map-only page with data")
     }
 
+    /// The direct-map address of the kernel-map address `va` (the same physical bytes).
+    func directMapAlias(_ va: UInt64) -> UInt64 {
+        let page = dump.kernelPages.first { $0.va <= va && va < $0.va + $0.size }!
+        return dump.dmapBase + page.pa + (va - page.va)
+    }
+
     /// The frames a debugger must show: kvmdump's frame-pointer frames up to the first trap frame.
     func expectedFrames(_ t: ThreadTruth) -> [UInt64] {
         var pcs: [UInt64] = []
@@ -88,10 +94,13 @@ private func shell(_ command: String, timeout: TimeInterval = 120) throws -> (ou
 }
 
 /// Exports the golden dump and returns the command kvmdump printed to open it.
-private func exportGolden(_ scratch: TemporaryDirectory, flavor: String) throws -> (core: String, command: String) {
+/// With `xnum`, KVMDUMP_EXPORT_PHDR_LIMIT=2 makes the core use PN_XNUM although it has few segments.
+private func exportGolden(_ scratch: TemporaryDirectory, flavor: String, xnum: Bool) throws -> (core: String, command: String) {
     let core = scratch.url.appendingPathComponent("core.\(flavor)").path
-    let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "export", "-o", core, "--for", flavor])
+    let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "export", "-o", core, "--for", flavor],
+                              environment: xnum ? ["KVMDUMP_EXPORT_PHDR_LIMIT": "2"] : [:])
     #expect(result.status == 0, "\(result.stderrText)")
+    #expect(result.stderrText.contains("(PN_XNUM)") == xnum)
     let prefix = "kvmdump: open it with: "
     guard let line = result.stderrText.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else {
         throw HarnessError("no command printed: \(result.stderrText)")
@@ -118,6 +127,25 @@ private func gdbBacktraces(_ text: String) -> [Int32: [UInt64]] {
     return result
 }
 
+/// `kvmdump bt --all --json`'s frames per thread, up to and including the first frame with a trap.
+private func kvmdumpFrames() throws -> [Int32: [UInt64]] {
+    let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "bt", "--all", "--json"])
+    guard result.status == 0, let root = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any],
+          let threads = root["threads"] as? [[String: Any]] else { throw HarnessError("bt --all --json: \(result.stderrText)") }
+    var frames: [Int32: [UInt64]] = [:]
+    for thread in threads {
+        guard let tid = thread["tid"] as? Int, let list = thread["frames"] as? [[String: Any]] else { continue }
+        var pcs: [UInt64] = []
+        for frame in list {
+            guard let pc = (frame["pc"] as? String).flatMap({ UInt64($0.dropFirst(2), radix: 16) }) else { break }
+            pcs.append(pc)
+            if !(frame["trap"] is NSNull) && frame["trap"] != nil { break }
+        }
+        frames[Int32(tid)] = pcs
+    }
+    return frames
+}
+
 @Suite("kvmdump export", .serialized)
 struct ExportTests {
     @Test("Refuses to overwrite without --force; --force overwrites; -o - streams the same core; the dump is untouched")
@@ -142,14 +170,50 @@ struct ExportTests {
         #expect(script.contains("thread apply 1 -q thread name \(ExportTruth.shared.ordered[0].name)"))
         let json = try Tool.run(args + ["--force", "--json"])
         #expect(json.status == 0 && json.stdoutText.contains("\"threads\":16"))
+        let memoryOnly = try Tool.run(["-M", "Fixtures/vmcore.2", "export", "-o", core, "--force"])
+        #expect(memoryOnly.status == 0 && memoryOnly.stderrText.contains(", 0 threads"), "\(memoryOnly.stderrText)")
+        #expect(memoryOnly.stderrText.contains("open it with: gdb -iex 'set osabi GNU/Linux' KERNEL \(core)"))
         let usage = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "export"])
         #expect(usage.status == 2 && usage.stderrText.contains("missing -o OUT"))
+        let linked = scratch.url.appendingPathComponent("link").path
+        try FileManager.default.createSymbolicLink(atPath: linked, withDestinationPath: Paths.root.appendingPathComponent("Fixtures/vmcore.2").path)
+        let onDump = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "export", "-o", linked, "--force"])
+        #expect(onDump.status == 1 && onDump.stderrText.contains("\(linked): is the dump itself; choose another output"))
+        #expect(try Data(contentsOf: Paths.root.appendingPathComponent("Fixtures/vmcore.2")) == dumpBefore)
+        try FileManager.default.removeItem(atPath: core)
+        let staleScript = try Tool.run(args)
+        #expect(staleScript.status == 1 && staleScript.stderrText.contains("\(core).gdb: file exists"))
+        #expect(!FileManager.default.fileExists(atPath: core), "nothing written when the script cannot be")
+        let devnull = try Tool.run(["-N", "Fixtures/kernel.2", "-M", "Fixtures/vmcore.2", "export", "-o", "/dev/null", "--force"])
+        #expect(devnull.status == 0 && !devnull.stderrText.contains("-x /dev/null.gdb"), "\(devnull.stderrText)")
+        #expect(!FileManager.default.fileExists(atPath: "/dev/null.gdb"))
         let flavor = try Tool.run(args + ["--for", "dbx"])
         #expect(flavor.status == 2 && flavor.stderrText.contains("--for 'dbx': expected gdb or lldb"))
     }
 
-    @Test("gdb and gdb-multiarch open the core with the printed command", arguments: ["gdb", "gdb-multiarch"])
-    func gdb(name: String) throws {
+    @Test("A dump with damaged thread lists and pcbs exports what is readable and says what was left out")
+    func corrupt() throws {
+        let scratch = try TemporaryDirectory()
+        let dump = scratch.url.appendingPathComponent("vmcore.corrupt").path
+        try Data(try ScratchThreadFile.corrupt.bytes()).write(to: URL(fileURLWithPath: dump))
+        let core = scratch.url.appendingPathComponent("core").path
+        let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", dump, "export", "-o", core])
+        #expect(result.status == 0, "\(result.stderrText)")
+        #expect(result.stderrText.contains("\(dump): warning: "), "\(result.stderrText)")
+        #expect(result.stderrText.contains("threads without a readable pcb have zero registers in the core: tids "), "\(result.stderrText)")
+        #expect(result.stderrText.contains("kvmdump: open it with: gdb "))
+        let truncated = scratch.url.appendingPathComponent("vmcore.truncated").path
+        let bytes = try Data(contentsOf: Paths.root.appendingPathComponent("Fixtures/vmcore.2"))
+        try bytes.prefix(bytes.count - 40 * 4096 - 100).write(to: URL(fileURLWithPath: truncated))
+        let cut = try Tool.run(["-N", "Fixtures/kernel.2", "-M", truncated, "export", "-o", core, "--force"])
+        #expect(cut.status == 0, "\(cut.stderrText)")
+        #expect(cut.stderrText.contains("41 dumped pages past the end of the file"), "\(cut.stderrText)")
+        #expect(cut.stderrText.contains("file is truncated"))
+    }
+
+    @Test("gdb and gdb-multiarch open the core with the printed command (with and without PN_XNUM)",
+          arguments: ["gdb", "gdb-multiarch"], [false, true])
+    func gdb(name: String, xnum: Bool) throws {
         guard let binary = debugger(name) else {
             if !debuggerTestsOff {
                 Issue.record("\(name) is not installed: install it (apt-get install gdb gdb-multiarch lldb) or set KVMDUMP_DEBUGGER_TESTS=off to skip")
@@ -158,13 +222,13 @@ struct ExportTests {
         }
         let truth = ExportTruth.shared
         let scratch = try TemporaryDirectory()
-        let (_, command) = try exportGolden(scratch, flavor: "gdb")
+        let (_, command) = try exportGolden(scratch, flavor: "gdb", xnum: xnum)
         #expect(command.hasPrefix("gdb -iex 'set osabi GNU/Linux' Fixtures/kernel.2 "))
         let dmap = truth.directMapWord
         let hz = truth.threads.symbols["hz"]!
         let run = binary + command.dropFirst(3) + " -batch -nx"
             + " -ex 'echo @hz\\n' -ex 'x/wx &hz' -ex 'echo @version\\n' -ex 'x/s &version'"
-            + " -ex 'echo @dmap\\n' -ex 'x/gx \(hex(dmap.address))' -ex 'echo @regs\\n' -ex 'p/x $rip' -ex 'p/x $rsp'"
+            + " -ex 'echo @dmap\\n' -ex 'x/gx \(hex(dmap.address))' -ex 'x/wx \(hex(truth.directMapAlias(hz)))' -ex 'echo @regs\\n' -ex 'p/x $rip' -ex 'p/x $rsp'"
             + " -ex 'echo @threads\\n' -ex 'info threads' -ex 'echo @bt\\n' -ex 'thread apply all bt 64'"
         let (output, status) = try shell(run)
         #expect(status == 0, "\(output)")
@@ -173,6 +237,8 @@ struct ExportTests {
         #expect(output.contains("\(hex(hz)) <hz>:\t0x000003e8"), "\(output)")
         #expect(output.contains("<version>:\t\"FreeBSD 14.1-RELEASE releng/14.1-n267679-10e31f0946d8 GENERIC amd64\\n\""))
         #expect(output.contains("\(hex(dmap.address)):\t0x" + String(format: "%016lx", dmap.value)), "\(output)")
+        // hz through the direct map: the kernel-map and direct-map segments share these bytes.
+        #expect(output.contains("\(hex(truth.directMapAlias(hz))):\t0x000003e8"), "\(output)")
         let crashed = truth.ordered[0]
         #expect(output.contains("$1 = \(hex(crashed.registers["rip"]!))\n$2 = \(hex(crashed.registers["rsp"]!))"))
         // info threads: every thread with its LWP and name, in the core's order, the crashed one current.
@@ -184,14 +250,16 @@ struct ExportTests {
         }
         #expect(rows.first?.hasPrefix("*") == true)
         let traces = gdbBacktraces(output.components(separatedBy: "@bt\n")[1])
+        let ours = try kvmdumpFrames()
         for t in truth.ordered {
             let expected = truth.expectedFrames(t)
+            #expect(ours[t.tid] == expected, "kvmdump bt --all, tid \(t.tid)")
             #expect(Array((traces[t.tid] ?? []).prefix(expected.count)) == expected, "tid \(t.tid)")
         }
     }
 
-    @Test("LLDB opens the core with the printed command")
-    func lldb() throws {
+    @Test("LLDB opens the core with the printed command (with and without PN_XNUM)", arguments: [false, true])
+    func lldb(xnum: Bool) throws {
         guard let binary = debugger("lldb") else {
             if !debuggerTestsOff {
                 Issue.record("lldb is not installed in /usr/bin: install it (apt-get install lldb) or set KVMDUMP_DEBUGGER_TESTS=off to skip")
@@ -200,7 +268,7 @@ struct ExportTests {
         }
         let truth = ExportTruth.shared
         let scratch = try TemporaryDirectory()
-        let (_, command) = try exportGolden(scratch, flavor: "lldb")
+        let (_, command) = try exportGolden(scratch, flavor: "lldb", xnum: xnum)
         #expect(command.hasPrefix("lldb Fixtures/kernel.2 -c "))
         let dmap = truth.directMapWord
         let hz = truth.threads.symbols["hz"]!
@@ -209,12 +277,14 @@ struct ExportTests {
             + " -o 'memory read --format x --size 4 --count 1 \(hex(hz))'"
             + " -o 'memory read --format c --count 20 \(hex(version))'"
             + " -o 'memory read --format x --size 8 --count 1 \(hex(dmap.address))'"
+            + " -o 'memory read --format x --size 4 --count 1 \(hex(truth.directMapAlias(hz)))'"
             + " -o 'register read rip rsp' -o 'thread list' -o 'thread backtrace all'"
         let (output, _) = try shell(run)
         #expect(output.contains("Core file"), "\(output)")
         #expect(output.contains("\(hex(hz)): 0x000003e8"), "\(output)")
         #expect(output.contains("FreeBSD 14.1-RELEAS"))
         #expect(output.contains("\(hex(dmap.address)): 0x" + String(format: "%016lx", dmap.value)), "\(output)")
+        #expect(output.contains("\(hex(truth.directMapAlias(hz))): 0x000003e8"), "\(output)")
         let crashed = truth.ordered[0]
         #expect(output.contains("rip = " + String(format: "0x%016lx", crashed.registers["rip"]!)), "\(output)")
         #expect(output.contains("rsp = " + String(format: "0x%016lx", crashed.registers["rsp"]!)))
@@ -236,9 +306,54 @@ struct ExportTests {
             }
         }
         #expect(traces.count == truth.ordered.count)
+        let ours = try kvmdumpFrames()
         for (trace, t) in zip(traces, truth.ordered) {
             let expected = truth.expectedFrames(t)
+            #expect(ours[t.tid] == expected, "kvmdump bt --all, tid \(t.tid)")
             #expect(Array(trace.prefix(expected.count)) == expected, "tid \(t.tid)")
+        }
+    }
+
+    @Test("500 threads: gdb (with the script) and LLDB list every one with its name, the crashed one first")
+    func manyThreads() throws {
+        let gdbBinary = debugger("gdb"), lldbBinary = debugger("lldb")
+        if (gdbBinary == nil || lldbBinary == nil) && !debuggerTestsOff {
+            Issue.record("gdb or lldb is not installed: install them (apt-get install gdb lldb) or set KVMDUMP_DEBUGGER_TESTS=off to skip")
+        }
+        let fixture = try benchThreadFixture(threads: 500)
+        let scratch = try TemporaryDirectory()
+        let dump = scratch.url.appendingPathComponent("vmcore.500").path
+        let kernel = scratch.url.appendingPathComponent("kernel.500").path
+        _ = try writeDump(fixture.dump, to: dump)
+        try writeFile(makeKernelELF(fixture.kernel), toPath: kernel)
+        let truth = fixture.truth.threads.filter(\.crashed) + fixture.truth.threads.filter { !$0.crashed }
+        #expect(truth.count >= 500)
+        func name(_ t: ThreadTruth) -> String { t.name.isEmpty ? t.comm : t.name }
+        for flavor in ["gdb", "lldb"] {
+            guard let binary = flavor == "gdb" ? gdbBinary : lldbBinary else { continue }
+            let core = scratch.url.appendingPathComponent("core.\(flavor)").path
+            let result = try Tool.run(["-N", kernel, "-M", dump, "export", "-o", core, "--for", flavor])
+            #expect(result.status == 0, "\(result.stderrText)")
+            #expect(result.stderrText.contains(", \(truth.count) threads"))
+            guard let line = result.stderrText.split(separator: "\n").first(where: { $0.hasPrefix("kvmdump: open it with: ") }) else {
+                Issue.record("no command: \(result.stderrText)")
+                continue
+            }
+            let command = String(line.dropFirst("kvmdump: open it with: ".count).drop { $0 != " " })
+            if flavor == "gdb" {
+                let (output, status) = try shell(binary + command + " -batch -nx -ex 'info threads'")
+                #expect(status == 0)
+                let rows = output.split(separator: "\n").filter { $0.contains(" LWP ") && !$0.hasPrefix("[") }
+                #expect(rows.count == truth.count)
+                for (row, t) in zip(rows, truth) { #expect(row.contains("LWP \(t.tid) \"\(name(t))\""), "\(row)") }
+            } else {
+                let (output, _) = try shell(binary + command + " --batch --no-lldbinit -o 'thread list'")
+                let rows = output.split(separator: "\n").filter { $0.contains("thread #") && $0.contains("tid = ") }
+                #expect(rows.count == truth.count)
+                for (row, t) in zip(rows, truth) {
+                    #expect(row.contains("tid = \(t.tid),") && row.contains("name = '\(String(name(t).utf8.prefix(19))!)'"), "\(row)")
+                }
+            }
         }
     }
 }
