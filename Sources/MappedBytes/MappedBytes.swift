@@ -384,16 +384,22 @@ public final class OutputBuffer {
     }
 }
 
-/// A cursor into an `OutputBuffer`'s free space, handed out by `withSpace`. Every `put` checks the
-/// position against the capacity and flushes the buffer when it is full.
+/// A cursor into an `OutputBuffer`'s free space, handed out by `withSpace`. Every `put` checks that
+/// what it writes fits between the position and the capacity (one check per run of bytes, not per
+/// byte) and flushes the buffer first when it does not.
 public struct OutputSpan {
     @usableFromInline unowned(unsafe) let buffer: OutputBuffer
     @usableFromInline var position: Int
+    /// The buffer's storage and size, copied so that the checks need no load through `buffer`.
+    @usableFromInline let storage: UnsafeMutablePointer<UInt8>
+    @usableFromInline let capacity: Int
 
     @usableFromInline
     init(buffer: OutputBuffer, position: Int) {
         self.buffer = buffer
         self.position = position
+        storage = buffer.storage
+        capacity = buffer.capacity
     }
 
     @usableFromInline
@@ -403,11 +409,19 @@ public struct OutputSpan {
         position = buffer.count
     }
 
+    /// True when `count` more bytes fit, after a flush if needed; false only when `count` exceeds
+    /// the whole capacity (the caller then writes byte by byte).
+    @inlinable @inline(__always)
+    mutating func makeRoom(_ count: Int) -> Bool {
+        if count > capacity &- position { spill() }
+        return count <= capacity &- position
+    }
+
     /// Appends one byte.
     @inlinable @inline(__always)
     public mutating func put(_ value: UInt8) {
-        if position >= buffer.capacity { spill() }
-        buffer.storage[position] = value
+        if position >= capacity { spill() }
+        storage[position] = value
         position &+= 1
     }
 
@@ -415,17 +429,49 @@ public struct OutputSpan {
     @inlinable @inline(__always)
     public mutating func put(_ text: StaticString) {
         let start = text.utf8Start
-        for index in 0..<text.utf8CodeUnitCount { put(start[index]) }
+        let count = text.utf8CodeUnitCount
+        if makeRoom(count) {
+            (storage + position).update(from: start, count: count)
+            position &+= count
+        } else {
+            for index in 0..<count { put(start[index]) }
+        }
     }
 
-    /// Appends the low `width` lowercase hex digits of `value` (most significant first).
+    /// Appends the low `width` lowercase hex digits of `value` (most significant first; `width` is
+    /// clamped to 0...16).
     @inlinable @inline(__always)
     public mutating func put(hex value: UInt64, width: Int) {
-        var shift = width &* 4
-        while shift > 0 {
-            shift &-= 4
-            let digit = UInt8(truncatingIfNeeded: (value >> UInt64(shift)) & 0xf)
-            put(digit &+ (digit < 10 ? UInt8(ascii: "0") : UInt8(ascii: "a") &- 10))
+        let digits = min(max(width, 0), 16)
+        guard makeRoom(digits) else {
+            for index in stride(from: digits &- 1, through: 0, by: -1) { put(hexDigit(value, index)) }
+            return
+        }
+        var index = digits
+        while index > 0 {
+            index &-= 1
+            storage[position] = hexDigit(value, index)
+            position &+= 1
+        }
+    }
+
+    /// Appends `0x` and the lowercase hex digits of `value` without padding.
+    @inlinable @inline(__always)
+    public mutating func put(shortHex value: UInt64) {
+        let digits = max(1, (64 &- value.leadingZeroBitCount &+ 3) / 4)
+        guard makeRoom(digits &+ 2) else {
+            put(UInt8(ascii: "0"))
+            put(UInt8(ascii: "x"))
+            return put(hex: value, width: digits)
+        }
+        storage[position] = UInt8(ascii: "0")
+        storage[position &+ 1] = UInt8(ascii: "x")
+        position &+= 2
+        var index = digits
+        while index > 0 {
+            index &-= 1
+            storage[position] = hexDigit(value, index)
+            position &+= 1
         }
     }
 
@@ -441,14 +487,13 @@ public struct OutputSpan {
             divisor /= 10
         }
     }
+}
 
-    /// Appends `0x` and the lowercase hex digits of `value` without padding.
-    @inlinable @inline(__always)
-    public mutating func put(shortHex value: UInt64) {
-        put(UInt8(ascii: "0"))
-        put(UInt8(ascii: "x"))
-        put(hex: value, width: max(1, (64 &- value.leadingZeroBitCount &+ 3) / 4))
-    }
+/// The lowercase hex digit `index` (0 = least significant) of `value`.
+@inlinable @inline(__always)
+func hexDigit(_ value: UInt64, _ index: Int) -> UInt8 {
+    let digit = UInt8(truncatingIfNeeded: (value >> UInt64(truncatingIfNeeded: index &* 4)) & 0xf)
+    return digit &+ (digit < 10 ? UInt8(ascii: "0") : UInt8(ascii: "a") &- 10)
 }
 
 /// `write(2)` of all of `bytes`, retried on EINTR; the errno of a failure, or nil.

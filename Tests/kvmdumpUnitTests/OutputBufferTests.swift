@@ -69,4 +69,32 @@ import Testing
         }
         #expect(String(decoding: sink.contents(), as: UTF8.self) == "abc" + String(repeating: "0123456789abcdef", count: 10) + " end\n")
     }
+
+    /// Every kind of run (text, padded and short hex, decimal) at every fill level of a small buffer:
+    /// runs that fit are written in one step, runs longer than the whole buffer byte by byte.
+    @Test func runsOfEveryLengthAtEveryFillLevel() {
+        for capacity in [1, 2, 5, 9, 18, 64] {
+            for prefix in 0..<capacity {
+                let sink = Sink()
+                do {
+                    let out = OutputBuffer(fd: sink.fd, capacity: capacity)
+                    out.write(String(repeating: "p", count: prefix))
+                    out.withSpace(4) { span in
+                        span.put("text longer than some buffers")
+                        span.put(shortHex: 0xffff_fe00_0020_0000)
+                        span.put(shortHex: 0)
+                        span.put(hex: 0xab, width: 4)
+                        span.put(decimal: -1234567)
+                        span.put(decimal: Int.min)
+                        span.put(UInt8(ascii: "."))
+                    }
+                    #expect(out.pending <= out.capacity)
+                    out.flush()
+                }
+                let expected = String(repeating: "p", count: prefix) + "text longer than some buffers"
+                    + "0xfffffe0000200000" + "0x0" + "00ab" + "-1234567" + "-9223372036854775808" + "."
+                #expect(String(decoding: sink.contents(), as: UTF8.self) == expected, "capacity \(capacity), prefix \(prefix)")
+            }
+        }
+    }
 }
