@@ -64,10 +64,9 @@ struct PagesCommand: Subcommand {
             return true
         }
         if includeDirectMap {
-            let base = dump.header.directMapBase.rawValue
             dump.forEachDirectMapOnlyPage { page, offset in
                 add(Range(
-                    map: "dmap", virtualStart: base &+ page.rawValue, physicalStart: page.rawValue,
+                    map: "dmap", virtualStart: dump.directMapAddress(ofPhysical: page)?.rawValue ?? 0, physicalStart: page.rawValue,
                     size: PageSize.bytes4K, pageSize: PageSize.bytes4K, protection: "rw-",
                     state: offset == nil ? .absent : .present))
                 return true

@@ -1,0 +1,75 @@
+import MappedBytes
+
+/// The container layer: "physical address → bytes in the file". A format (`DumpFormat`) builds one
+/// when it opens a file; the architecture's page-table walk and `Dump` ask it where a physical page
+/// is, and never how it knows.
+///
+/// Implementations:
+/// - `BitmapContainer`: a minidump's page bitmap, its popcount index and the data section after it
+///   (the only one today);
+/// - planned: an ELF full dump's PT_LOAD segments (a sorted table of `[p_paddr, p_paddr + p_filesz)`
+///   → `p_offset`, found by binary search; `p_memsz` beyond `p_filesz` is memory not in the file),
+///   and a decompressed view (the same answers over a buffer the format decompressed, which is then
+///   `bytes`). Both fit: they answer `locate` with an offset into `bytes`, have no bitmap bit (they
+///   fill `PageLookup` with the segment or block number and its position), and enumerate runs.
+
+/// Why a container could not give the bytes of a physical address.
+enum ContainerMiss: Error {
+    /// The address is in no physical range the container describes.
+    case outsideRanges
+    /// The container describes the page but the kernel did not dump it (`bit`: its slot number).
+    case notDumped(bit: UInt64)
+    /// The page is dumped but this byte of it lies past the end of the (truncated) file.
+    case pastEndOfFile(offset: FileOffset)
+}
+
+/// Where the bytes of each dumped physical page are.
+protocol PhysicalContainer: Sendable {
+    /// The bytes offsets refer to: the mapped file, or a decompressed view.
+    var bytes: ByteView { get }
+    /// Bytes in one page of the container (the unit of `locate`, `presentPages` and runs).
+    var pageSize: UInt64 { get }
+    /// Pages the container can describe (a minidump: bitmap bits).
+    var describablePages: UInt64 { get }
+    /// Pages the kernel dumped.
+    var dumpedPageCount: UInt64 { get }
+    /// Of those, pages wholly in the file (fewer if it is truncated).
+    var pagesInFile: UInt64 { get }
+    /// The physical memory the container describes, in ascending order.
+    var physicalRanges: [PhysicalRange] { get }
+    /// Bytes of memory the container's index occupies, and its number of bins (0 if it has none).
+    var indexMemoryBytes: Int { get }
+    var indexBins: Int { get }
+
+    /// The offset in `bytes` of the page holding `pa`, and how it was found. The `bytes` bytes from
+    /// `pa` (within its page) must be present: a page cut by truncation still serves those before the cut.
+    func locate(_ pa: PhysicalAddress, bytes: UInt64) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup)
+
+    /// How many of the pages in `[pa, pa + length)` are present in the file.
+    func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int
+
+    /// How `lookup` found the page, as `translate --explain` prints it.
+    func steps(of lookup: PageLookup) -> [WalkStep]
+
+    /// The reason a person reads for a miss at `pa`.
+    func reason(_ miss: ContainerMiss, _ pa: PhysicalAddress) -> TranslationError.Reason
+
+    /// Calls `body` with every run of dumped pages wholly in the file that are consecutive both in
+    /// physical memory and in `bytes`: first physical address, its offset, page count; until `body`
+    /// returns false. Memory: constant.
+    func forEachRun(_ body: (PhysicalAddress, FileOffset, UInt64) -> Bool)
+
+    /// Calls `body` with every dumped page, in physical order, that lies in none of the `covered`
+    /// spans (start, length; in any order), with its offset (nil if it is not wholly in the file),
+    /// until `body` returns false.
+    func forEachDumpedPage(notIn covered: [(start: PhysicalAddress, length: UInt64)],
+                           _ body: (PhysicalAddress, FileOffset?) -> Bool)
+}
+
+extension PhysicalContainer {
+    /// The offset of the page holding `pa`, or nil if the whole page is not in the file.
+    @inline(__always)
+    func offset(of pa: PhysicalAddress) -> FileOffset? {
+        try? locate(PhysicalAddress(pa.rawValue & ~(pageSize &- 1)), bytes: pageSize).offset
+    }
+}
