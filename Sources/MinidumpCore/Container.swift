@@ -64,6 +64,79 @@ protocol PhysicalContainer: Sendable {
     /// until `body` returns false.
     func forEachDumpedPage(notIn covered: [(start: PhysicalAddress, length: UInt64)],
                            _ body: (PhysicalAddress, FileOffset?) -> Bool)
+
+}
+
+/// Translates `va` with `architecture`'s walk, then finds the physical address with a container's
+/// `locate`: the one implementation of translation, for every container (`ContainerStorage`).
+@inline(__always)
+func translateAddress(
+    _ va: VirtualAddress, through architecture: any MinidumpArchitecture, file: MappedFile,
+    locate: (PhysicalAddress) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup),
+    reason: (ContainerMiss, PhysicalAddress) -> TranslationError.Reason
+) throws(TranslationError) -> Translation {
+    // Every failure and the success are checked against a shrunk file: a walk that read zeros
+    // where the file lost its bytes must not be believed (see `MappedFile.hasShrunk`).
+    let found: MapWalk?
+    do throws(TranslationError) {
+        found = try architecture.walk(va)
+    } catch {
+        throw file.hasShrunk ? file.shrankError(va) : error
+    }
+    guard let walk = found else {
+        throw TranslationError(virtualAddress: va, reason: .outsideMaps(
+            kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange))
+    }
+    let pa = PhysicalAddress(walk.physicalAddress.rawValue | (va.rawValue & PageSize.mask4K))
+    let located: (offset: FileOffset, lookup: PageLookup)
+    do throws(ContainerMiss) {
+        located = try locate(pa)
+    } catch {
+        throw file.hasShrunk ? file.shrankError(va) : TranslationError(virtualAddress: va, reason: reason(error, pa))
+    }
+    guard !file.hasShrunk else { throw file.shrankError(va) }
+    let lookup = located.lookup
+    return Translation(
+        virtualAddress: va, physicalAddress: pa,
+        fileOffset: FileOffset(located.offset.rawValue | (va.rawValue & PageSize.mask4K)),
+        map: walk.map, pageSize: walk.pageSize,
+        walk: TranslationWalk(bit: lookup.bit, bin: lookup.bin, edgeCount: lookup.edgeCount,
+                              pagesBefore: lookup.pagesBefore, path: walk.path))
+}
+
+/// The containers this build has, as one value the translation path dispatches on statically.
+/// Containers are a closed set of the core (a format picks one; the architectures stay open, in the
+/// registry): an existential call per translation cost 10 to 30% more instructions (callgrind,
+/// translate-kernel), a switch costs nothing. A new container is one case here.
+enum ContainerStorage: Sendable {
+    case bitmap(BitmapContainer)
+
+    /// The container, for everything but the translation path.
+    var container: any PhysicalContainer {
+        switch self {
+        case .bitmap(let container): container
+        }
+    }
+
+    /// `PhysicalContainer.translate`, specialised for the container's type.
+    @inline(__always)
+    func translate(_ va: VirtualAddress, through architecture: any MinidumpArchitecture, file: MappedFile)
+        throws(TranslationError) -> Translation {
+        switch self {
+        case .bitmap(let container):
+            // The container's own locate and reason, called directly so that they are inlined.
+            try translateAddress(va, through: architecture, file: file,
+                                 locate: { pa throws(ContainerMiss) in try container.locate(pa, bytes: 1) },
+                                 reason: { container.reason($0, $1) })
+        }
+    }
+}
+
+extension MappedFile {
+    /// The error for any operation at `va` once the file has shrunk under the mapping.
+    func shrankError(_ va: VirtualAddress) -> TranslationError {
+        TranslationError(virtualAddress: va, reason: .fileShrank(size: shrunkSize() ?? 0, openedSize: size))
+    }
 }
 
 extension PhysicalContainer {

@@ -72,6 +72,8 @@ public final class Dump: Sendable {
     private let architecture: any MinidumpArchitecture
     /// Where each dumped physical page is in the file.
     private let pages: any PhysicalContainer
+    /// The same container, for the translation path.
+    private let storage: ContainerStorage
 
     /// Size of the file in bytes.
     public var fileSize: UInt64 { file.size }
@@ -118,7 +120,8 @@ public final class Dump: Sendable {
             let opened = try format(of: file).open(file)
             header = opened.header
             layout = opened.layout
-            pages = opened.container
+            storage = opened.container
+            pages = opened.container.container
             architecture = opened.architecture
             findings = opened.findings
         } catch {
@@ -133,33 +136,8 @@ public final class Dump: Sendable {
     ///   page-table page missing, physical page not dumped, or past the end of a truncated file.
     @inline(__always)
     public func translate(_ va: VirtualAddress) throws(TranslationError) -> Translation {
-        // Every failure and the success are checked against a shrunk file: a walk that read zeros
-        // where the file lost its bytes must not be believed (see `MappedFile.hasShrunk`).
-        let found: MapWalk?
-        do throws(TranslationError) {
-            found = try architecture.walk(va)
-        } catch {
-            throw file.hasShrunk ? shrankError(va) : error
-        }
-        guard let walk = found else {
-            throw TranslationError(virtualAddress: va, reason: .outsideMaps(
-                kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange))
-        }
-        let pa = PhysicalAddress(walk.physicalAddress.rawValue | (va.rawValue & PageSize.mask4K))
-        let located: (offset: FileOffset, lookup: PageLookup)
-        do throws(ContainerMiss) {
-            located = try pages.locate(pa, bytes: 1)
-        } catch {
-            throw file.hasShrunk ? shrankError(va) : TranslationError(virtualAddress: va, reason: pages.reason(error, pa))
-        }
-        guard !file.hasShrunk else { throw shrankError(va) }
-        let lookup = located.lookup
-        return Translation(
-            virtualAddress: va, physicalAddress: pa,
-            fileOffset: FileOffset(located.offset.rawValue | (va.rawValue & PageSize.mask4K)),
-            map: walk.map, pageSize: walk.pageSize,
-            walk: TranslationWalk(bit: lookup.bit, bin: lookup.bin, edgeCount: lookup.edgeCount,
-                                  pagesBefore: lookup.pagesBefore, path: walk.path))
+        // One call into the container, specialised for its type (see `PhysicalContainer.translate`).
+        try storage.translate(va, through: architecture, file: file)
     }
 
     /// The steps of `translation`'s walk, named by the architecture (its page-table entries) and by
@@ -173,9 +151,7 @@ public final class Dump: Sendable {
     }
 
     /// The error for any operation once the file has shrunk under the mapping.
-    private func shrankError(_ va: VirtualAddress) -> TranslationError {
-        TranslationError(virtualAddress: va, reason: .fileShrank(size: file.shrunkSize() ?? 0, openedSize: file.size))
-    }
+    private func shrankError(_ va: VirtualAddress) -> TranslationError { file.shrankError(va) }
 
     /// Nil while the file is as it was opened; its current size if it shrank and a read touched a
     /// page past its new end (`MappedFile.hasShrunk`): answers computed since then are not to be used.

@@ -23,7 +23,7 @@ struct OpenedDump {
     let header: MinidumpHeader
     /// The section layout, data section sized.
     let layout: SectionLayout
-    let container: any PhysicalContainer
+    let container: ContainerStorage
     let architecture: any MinidumpArchitecture
     /// Non-fatal problems the format and the architecture found.
     let findings: [IntegrityFinding]

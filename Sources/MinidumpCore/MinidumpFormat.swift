@@ -102,7 +102,7 @@ enum MinidumpFormat: DumpFormat {
                                                          entries: layout.pageTableMap.length / 8,
                                                          entriesCut: architecture.kernelMapEntriesCut))
         }
-        return OpenedDump(header: header, layout: layout, container: container, architecture: architecture, findings: found)
+        return OpenedDump(header: header, layout: layout, container: .bitmap(container), architecture: architecture, findings: found)
     }
 
     private static func findings(layout: SectionLayout, fileSize: UInt64, pages: BitmapContainer, mapPresent: UInt64,
