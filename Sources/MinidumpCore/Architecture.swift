@@ -33,6 +33,8 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     static var name: String { get }
     /// Size of a kernel pointer in bytes (msgbuf's `msg_ptr`, `msgbufp`).
     static var pointerSize: Int { get }
+    /// The layout of `struct msgbuf` on this architecture.
+    static var msgbufShape: MsgbufShape { get }
     /// Bytes of the page the dump is written in (header page, section rounding, bitmap bits).
     static var pageSize: UInt64 { get }
 

@@ -89,6 +89,8 @@ public final class Dump: Sendable {
     public var directMapRange: ClosedRange<UInt64>? { architecture.directMapRange }
     /// Size of a kernel pointer on the dump's architecture, in bytes.
     public var pointerSize: Int { type(of: architecture).pointerSize }
+    /// The dump's architecture's `struct msgbuf` layout (pointer size and struct sizes).
+    public var msgbufShape: MsgbufShape { type(of: architecture).msgbufShape }
     /// Every architecture this build reads, by the name its minidump magic carries.
     public static var supportedArchitectures: [String] { registeredArchitectures.map { $0.name } }
 
@@ -253,22 +255,24 @@ public final class Dump: Sendable {
         }
         let ring = file.bytes.bytes(at: section.offset.rawValue, length: section.length) ?? []
         let padding = roundUpToPage(section.length).map { $0 - section.length } ?? 0
-        guard let structLayout = given ?? MsgbufLayout.implied(byPadding: padding) else {
+        let shape = msgbufShape
+        guard let structLayout = given ?? MsgbufLayout.implied(byPadding: padding, shape: shape) else {
             return MessageBuffer(ring: ring, structure: nil)
         }
-        guard padding >= UInt64(structLayout.size),
-              let bytes = file.bytes.bytes(at: section.end.rawValue, length: UInt64(structLayout.size)) else {
+        let structSize = UInt64(shape.size(of: structLayout))
+        guard padding >= structSize, let bytes = file.bytes.bytes(at: section.end.rawValue, length: structSize) else {
             return MessageBuffer(ring: ring, structure: nil, missingReason:
                 "no room for the \(structLayout) struct msgbuf after the ring (\(padding) bytes of padding)")
         }
-        return MessageBuffer(ring: ring, structure: MsgbufStructure(bytes: bytes, layout: structLayout))
+        return MessageBuffer(ring: ring, structure: MsgbufStructure(bytes: bytes, layout: structLayout, shape: shape))
     }
 
     /// The `struct msgbuf` layout the msgbuf section's padding implies (see `MsgbufLayout.implied`),
     /// or nil when the padding has room for neither.
     public var messageBufferLayout: MsgbufLayout? {
         let section = layout.messageBuffer
-        return MsgbufLayout.implied(byPadding: roundUpToPage(section.length).map { $0 - section.length } ?? 0)
+        return MsgbufLayout.implied(byPadding: roundUpToPage(section.length).map { $0 - section.length } ?? 0,
+                                    shape: msgbufShape)
     }
 
     // MARK: Page enumeration
