@@ -43,7 +43,7 @@ final class AMD64Minidump: MinidumpArchitecture {
     /// The map bytes present in the file.
     let map: ByteView
     /// Where the dumped pages are (page-table pages for v2+).
-    let pages: any PhysicalContainer
+    let pages: ContainerStorage
     /// The bytes the container's offsets refer to.
     let bytes: ByteView
     /// File offset of the map section.
@@ -117,7 +117,7 @@ final class AMD64Minidump: MinidumpArchitecture {
             : [.messageBuffer, .bitmap, .pageTableMap]
     }
 
-    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset, pages: any PhysicalContainer) {
+    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset, pages: ContainerStorage) {
         self.pages = pages
         bytes = pages.bytes
         self.mapOffset = mapOffset.rawValue
@@ -133,7 +133,7 @@ final class AMD64Minidump: MinidumpArchitecture {
     }
 
     /// Locates the page-table page of every valid non-PS PDE in `map`, slot by slot.
-    private static func findTablePages(map: ByteView, pages: any PhysicalContainer) -> [[UInt64]?] {
+    private static func findTablePages(map: ByteView, pages: ContainerStorage) -> [[UInt64]?] {
         var slots: [[UInt64]?] = []
         var index = 0
         while index < tableSlotLimit * 512, let pde = map.word(index) {

@@ -53,7 +53,7 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
 
     /// Builds the translator over the page-table map bytes present in the file (`map` may be
     /// shorter than the header says if the file is truncated); `pages` finds page-table pages.
-    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset, pages: any PhysicalContainer)
+    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset, pages: ContainerStorage)
 
     /// The kernel map's virtual range, or nil if it is empty: the one extent every reader uses,
     /// cut at the top of the address space if the header's map would run past 2^64.

@@ -36,6 +36,12 @@ struct BitmapContainer: PhysicalContainer {
         return (FileOffset(offset), lookup)
     }
 
+    /// The 4 KiB page's offset, with `locate` inlined (the lookup path of `Dump.fileOffset(ofPhysical:)`).
+    @inline(__always)
+    func offset(of pa: PhysicalAddress) -> FileOffset? {
+        try? locate(pa.pageBase, bytes: PageSize.bytes4K).offset
+    }
+
     /// Counted with the index (a few word scans per range, however long the span).
     func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int {
         let inFile = pagesInFile

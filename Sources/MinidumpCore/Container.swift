@@ -45,6 +45,10 @@ protocol PhysicalContainer: Sendable {
     /// `pa` (within its page) must be present: a page cut by truncation still serves those before the cut.
     func locate(_ pa: PhysicalAddress, bytes: UInt64) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup)
 
+    /// The offset of the page holding `pa`, or nil if the whole page is not in the file (the
+    /// default asks `locate` for the whole page).
+    func offset(of pa: PhysicalAddress) -> FileOffset?
+
     /// How many of the pages in `[pa, pa + length)` are present in the file.
     func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int
 
@@ -118,7 +122,37 @@ enum ContainerStorage: Sendable {
         }
     }
 
-    /// `PhysicalContainer.translate`, specialised for the container's type.
+    /// The bytes the container's offsets refer to.
+    var bytes: ByteView {
+        switch self {
+        case .bitmap(let container): container.bytes
+        }
+    }
+
+    /// `PhysicalContainer.locate`, called on the concrete type.
+    @inline(__always)
+    func locate(_ pa: PhysicalAddress, bytes: UInt64) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup) {
+        switch self {
+        case .bitmap(let container): try container.locate(pa, bytes: bytes)
+        }
+    }
+
+    /// `PhysicalContainer.offset(of:)`, called on the concrete type.
+    @inline(__always)
+    func offset(of pa: PhysicalAddress) -> FileOffset? {
+        switch self {
+        case .bitmap(let container): container.offset(of: pa)
+        }
+    }
+
+    /// `PhysicalContainer.presentPages`, called on the concrete type.
+    func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int {
+        switch self {
+        case .bitmap(let container): container.presentPages(from: pa, length: length)
+        }
+    }
+
+    /// Translates `va` (see `translateAddress`), specialised for the container's type.
     @inline(__always)
     func translate(_ va: VirtualAddress, through architecture: any MinidumpArchitecture, file: MappedFile)
         throws(TranslationError) -> Translation {
@@ -140,8 +174,6 @@ extension MappedFile {
 }
 
 extension PhysicalContainer {
-    /// The offset of the page holding `pa`, or nil if the whole page is not in the file.
-    @inline(__always)
     func offset(of pa: PhysicalAddress) -> FileOffset? {
         try? locate(PhysicalAddress(pa.rawValue & ~(pageSize &- 1)), bytes: pageSize).offset
     }

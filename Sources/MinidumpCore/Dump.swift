@@ -226,13 +226,13 @@ public final class Dump: Sendable {
 
     /// The bytes of the physical page at `pa` (4096 bytes), or nil if it is not in the file.
     public func physicalPage(_ pa: PhysicalAddress) -> [UInt8]? {
-        guard let offset = pages.offset(of: pa) else { return nil }
+        guard let offset = storage.offset(of: pa) else { return nil }
         return file.bytes.bytes(at: offset.rawValue, length: PageSize.bytes4K)
     }
 
     /// The file offset of the physical page holding `pa`, or nil if it is not in the file.
     public func fileOffset(ofPhysical pa: PhysicalAddress) -> FileOffset? {
-        pages.offset(of: pa).map { FileOffset($0.rawValue | (pa.rawValue & PageSize.mask4K)) }
+        storage.offset(of: pa).map { FileOffset($0.rawValue | (pa.rawValue & PageSize.mask4K)) }
     }
 
     // MARK: Message buffer
@@ -357,7 +357,7 @@ extension Dump {
     /// The data-page number (position in the data section) of the 4 KiB physical page holding
     /// `pa`, or nil if that page is not wholly in the file.
     public func dataPageNumber(ofPhysical pa: PhysicalAddress) -> UInt64? {
-        guard let offset = pages.offset(of: pa) else { return nil }
+        guard let offset = storage.offset(of: pa) else { return nil }
         return (offset.rawValue - layout.data.offset.rawValue) >> 12
     }
 

@@ -94,7 +94,7 @@ enum MinidumpFormat: DumpFormat {
         let container = BitmapContainer(memory: opening.memory, index: index, dataOffset: layout.data.offset.rawValue,
                                         fileSize: file.size, bytes: bytes)
         let architecture = opening.backend.init(header: header, map: map, mapOffset: layout.pageTableMap.offset,
-                                                pages: container)
+                                                pages: .bitmap(container))
         var found = findings(layout: layout, fileSize: file.size, pages: container, mapPresent: mapPresent,
                              kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange)
         if architecture.kernelMapEntriesCut > 0 {
