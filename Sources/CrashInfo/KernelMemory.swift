@@ -143,10 +143,11 @@ public func locateMessageBuffer(dump: Dump, kernel: KernelImage?) -> LocatedMess
 }
 
 private func messageBufferThroughPointer(_ memory: KernelMemory, layout: MsgbufLayout) throws(VariableError) -> LocatedMessageBuffer {
-    let pointer = try memory.u64("msgbufp")
-    let raw = try memory.bytes(at: pointer, count: layout.size, what: "struct msgbuf (*msgbufp)")
+    let shape = memory.dump.msgbufShape
+    let pointer = shape.pointerSize == 4 ? UInt64(try memory.u32("msgbufp")) : try memory.u64("msgbufp")
+    let raw = try memory.bytes(at: pointer, count: shape.size(of: layout), what: "struct msgbuf (*msgbufp)")
     let what = "struct msgbuf (*msgbufp)"
-    guard let structure = MsgbufStructure(bytes: raw, layout: layout) else {
+    guard let structure = MsgbufStructure(bytes: raw, layout: layout, shape: shape) else {
         throw .invalid(what: what, address: pointer, reason: "only \(raw.count) bytes")
     }
     guard structure.magic == MsgbufStructure.magic else {

@@ -24,20 +24,36 @@ struct MapWalk: Sendable {
     var path = Path()
 }
 
-/// One architecture's minidump format: header decoding, section order, and translation.
+/// What one architecture knows, in one file per architecture: the header fields beyond the
+/// common ones, page size, the section order of its minidump, the page-table walk, the direct-map
+/// rule, the msgbuf struct and pointer size, and the names `header`, `stats` and
+/// `translate --explain` print. The core (`Dump`, the formats, the tool) only reads this table.
 protocol MinidumpArchitecture: AnyObject, Sendable {
     /// The name in the magic, e.g. "amd64" in "minidump FreeBSD/amd64".
     static var name: String { get }
+    /// Size of a kernel pointer in bytes (msgbuf's `msg_ptr`, `msgbufp`).
+    static var pointerSize: Int { get }
+    /// The layout of `struct msgbuf` on this architecture.
+    static var msgbufShape: MsgbufShape { get }
+    /// Bytes of the page the dump is written in (header page, section rounding, bitmap bits).
+    static var pageSize: UInt64 { get }
 
-    /// Decodes and validates the header page (`page` holds at least 4096 bytes).
+    /// Decodes and validates the header page (`page` holds at least 4096 bytes); the header's
+    /// `fields` list every field after the version, named as the architecture's header names them.
     static func parseHeader(_ page: ByteView) throws(DumpError.Problem) -> MinidumpHeader
 
     /// The sections that follow the header page, in file order, for this header.
     static func sectionOrder(for header: MinidumpHeader) -> [SectionLayout.Section]
 
+    /// What `translate --explain` calls the four slots of `MapWalk.Path`, in slot order.
+    static var walkStepNames: [WalkStep.Name] { get }
+
+    /// What `stats` calls the census's 2 MiB-class and 4 KiB-class page counts.
+    static var censusPageNames: (large: String, small: String) { get }
+
     /// Builds the translator over the page-table map bytes present in the file (`map` may be
     /// shorter than the header says if the file is truncated); `pages` finds page-table pages.
-    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset, pages: DataPages)
+    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset, pages: ContainerStorage)
 
     /// The kernel map's virtual range, or nil if it is empty: the one extent every reader uses,
     /// cut at the top of the address space if the header's map would run past 2^64.
@@ -49,14 +65,17 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     /// The direct map's virtual range, or nil if the architecture or dump has none.
     var directMapRange: ClosedRange<UInt64>? { get }
 
+    /// The direct-map address of the whole page at `pa`, or nil if the direct map does not reach it.
+    func directMapAddress(of pa: PhysicalAddress) -> VirtualAddress?
+
     /// Finds the physical address of `va` in the kernel map or the direct map, in the order the
     /// architecture requires; nil if `va` is in neither.
     /// - Throws: `TranslationError` when the walk reaches an invalid or missing entry.
-    func walk(_ va: VirtualAddress, pages: DataPages) throws(TranslationError) -> MapWalk?
+    func walk(_ va: VirtualAddress) throws(TranslationError) -> MapWalk?
 
     /// Calls `body` for every mapped page of the kernel map in VA order until it returns false;
     /// counts what it saw into `census`.
-    func forEachKernelPage(pages: DataPages, census: inout KernelMapCensus, _ body: (MappedPage) -> Bool)
+    func forEachKernelPage(census: inout KernelMapCensus, _ body: (MappedPage) -> Bool)
 }
 
 /// Counts gathered while walking the kernel map, for statistics.
@@ -77,10 +96,22 @@ public struct KernelMapCensus: Sendable, Equatable {
     public var entriesPastEndOfFile: UInt64 = 0
 }
 
-/// Every architecture this build can read, probed in order by magic.
+/// Every architecture this build can read; the minidump's magic names one of them. Adding an
+/// architecture is one file and one line here.
 let registeredArchitectures: [any MinidumpArchitecture.Type] = [AMD64Minidump.self]
 
-/// The length of the magic field at the start of the header page.
-let magicLength = 24
-/// What every minidump magic starts with.
-let magicPrefix = "minidump FreeBSD/"
+/// One step of a walk as `translate --explain` prints it.
+public struct WalkStep: Sendable, Equatable {
+    /// What a value is, which decides how it is printed.
+    public enum Kind: Sendable { case index, entry, address, count }
+    /// A step's names: in text (`pde`) and as a JSON key (`page_table_page`).
+    public struct Name: Sendable, Equatable {
+        public let text: String
+        public let key: String
+        public let kind: Kind
+    }
+    /// The step's names.
+    public let name: Name
+    /// Its value, or nil where the walk did not use it.
+    public let value: UInt64?
+}

@@ -63,26 +63,36 @@ public final class Dump: Sendable {
     /// Where each section is; `layout.data.length` counts every page the bitmap lists.
     public let layout: SectionLayout
     /// The physical ranges the bitmap describes (v3: dump_avail; v1/v2: one range from 0).
-    public var physicalRanges: [PhysicalRange] { pages.memory.ranges }
+    public var physicalRanges: [PhysicalRange] { pages.physicalRanges }
     /// Non-fatal problems found while opening.
     public let findings: [IntegrityFinding]
 
     private let file: MappedFile
+    /// The architecture's table of operations (page-table walk, direct map, names).
     private let architecture: any MinidumpArchitecture
-    private let pages: DataPages
+    /// Where each dumped physical page is in the file.
+    private let pages: any PhysicalContainer
+    /// The same container, for the translation path.
+    private let storage: ContainerStorage
 
     /// Size of the file in bytes.
     public var fileSize: UInt64 { file.size }
     /// True if the file ends before the last data page.
     public var isTruncated: Bool { file.size < layout.expectedFileSize }
     /// Number of pages the bitmap lists (set bits).
-    public var dumpedPageCount: UInt64 { pages.index.population }
+    public var dumpedPageCount: UInt64 { pages.dumpedPageCount }
     /// Bytes of memory used by the page index (the popcount bins).
-    public var indexMemoryBytes: Int { pages.index.memoryBytes }
+    public var indexMemoryBytes: Int { pages.indexMemoryBytes }
     /// The kernel map's virtual range, or nil if empty.
     public var kernelMapRange: ClosedRange<UInt64>? { architecture.kernelMapRange }
     /// The direct map's virtual range, or nil if there is none.
     public var directMapRange: ClosedRange<UInt64>? { architecture.directMapRange }
+    /// Size of a kernel pointer on the dump's architecture, in bytes.
+    public var pointerSize: Int { type(of: architecture).pointerSize }
+    /// The dump's architecture's `struct msgbuf` layout (pointer size and struct sizes).
+    public var msgbufShape: MsgbufShape { type(of: architecture).msgbufShape }
+    /// Every architecture this build reads, by the name its minidump magic carries.
+    public static var supportedArchitectures: [String] { registeredArchitectures.map { $0.name } }
 
     /// Opens the minidump at `path` read-only.
     /// - Throws: `DumpError` naming the file, the field or section, and the value at fault.
@@ -103,131 +113,22 @@ public final class Dump: Sendable {
         try self.init(file: MappedFile(name: name, contents: contents))
     }
 
-    /// What opening finds before the bitmap is read: the backend, header, layout (data section
-    /// not yet sized), physical ranges and the bitmap's bytes. Shared by `Dump` and `DumpOutline`.
-    struct Opening {
-        let backend: any MinidumpArchitecture.Type
-        let header: MinidumpHeader
-        let layout: SectionLayout
-        let memory: PhysicalMemory
-        let bitmap: ByteView
-    }
-
-    /// Validates the header and every section the reader needs in full, without touching the bitmap's contents.
-    static func open(_ file: MappedFile) throws(DumpError.Problem) -> Opening {
-        let bytes = file.bytes
-        guard file.size >= SectionLayout.headerPageSize,
-              let page = bytes.slice(offset: 0, length: SectionLayout.headerPageSize)
-        else { throw .fileTooSmall(size: file.size) }
-        let backend = try Self.architecture(for: page)
-        let header = try backend.parseHeader(page)
-        let layout = try SectionLayout.compute(header: header, order: backend.sectionOrder(for: header))
-        /// The sections needed in full, in file order: the first one cut off is the one reported.
-        func whole(_ range: FileRange, _ name: String) throws(DumpError.Problem) -> ByteView {
-            guard let view = bytes.slice(offset: range.offset.rawValue, length: range.length) else {
-                throw .sectionPastEndOfFile(section: name, end: range.end.rawValue, fileSize: file.size)
-            }
-            return view
-        }
-        _ = try whole(layout.messageBuffer, "msgbuf")
-        let dumpAvailView = try whole(layout.dumpAvail, "dump_avail")
-        let bitmapView = try whole(layout.bitmap, "bitmap")
-        let bitmapBits = layout.bitmap.length * 8
-        let memory: PhysicalMemory
-        if layout.dumpAvail.length > 0 {
-            memory = try PhysicalMemory(dumpAvail: dumpAvailView, bitmapBits: bitmapBits)
-        } else {
-            memory = PhysicalMemory(impliedBy: bitmapBits)
-        }
-        return Opening(backend: backend, header: header, layout: layout, memory: memory, bitmap: bitmapView)
-    }
-
+    /// Asks the format registry what the file is, and lets that format open it.
     private init(file: MappedFile) throws(DumpError) {
         let path = file.path
         self.path = path
         self.file = file
         do throws(DumpError.Problem) {
-            let bytes = file.bytes
-            let opening = try Self.open(file)
-            let (backend, header, memory, bitmapView) = (opening.backend, opening.header, opening.memory, opening.bitmap)
-            var layout = opening.layout
-            let index = PageIndex(bitmap: bitmapView)
-            layout = try layout.withDataPages(index.population)
-            let mapStart = layout.pageTableMap.offset.rawValue
-            let mapPresent = mapStart >= file.size ? 0 : min(layout.pageTableMap.length, file.size - mapStart)
-            let map = bytes.slice(offset: mapStart, length: mapPresent) ?? .empty
-            pages = DataPages(memory: memory, index: index, dataOffset: layout.data.offset.rawValue,
-                              fileSize: file.size, file: bytes)
-            architecture = backend.init(header: header, map: map, mapOffset: layout.pageTableMap.offset, pages: pages)
-            self.header = header
-            self.layout = layout
-            var found = Self.findings(layout: layout, fileSize: file.size, pages: pages, mapPresent: mapPresent,
-                                      kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange)
-            if architecture.kernelMapEntriesCut > 0 {
-                found.append(.kernelMapPastTopOfAddressSpace(kernbase: header.kernbase.rawValue,
-                                                             entries: layout.pageTableMap.length / 8,
-                                                             entriesCut: architecture.kernelMapEntriesCut))
-            }
-            findings = found
+            let opened = try format(of: file).open(file)
+            header = opened.header
+            layout = opened.layout
+            storage = opened.container
+            pages = opened.container.container
+            architecture = opened.architecture
+            findings = opened.findings
         } catch {
             throw DumpError(path: path, problem: error)
         }
-    }
-
-    /// Picks the backend whose magic the header page carries.
-    private static func architecture(for page: ByteView) throws(DumpError.Problem) -> any MinidumpArchitecture.Type {
-        let magic = page.bytes(at: 0, length: UInt64(magicLength)) ?? []
-        for (signature, format) in otherFormats where magic.starts(with: signature) {
-            throw .unsupportedFormat(format)
-        }
-        let text = magic.prefix { $0 != 0 }
-        let printable = String(decoding: text.map { $0 >= 0x20 && $0 < 0x7f ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
-        guard printable.hasPrefix(magicPrefix), text.count < magicLength else { throw .badMagic(found: printable) }
-        let name = String(printable.dropFirst(magicPrefix.count))
-        guard let backend = registeredArchitectures.first(where: { $0.name == name }) else {
-            throw .unsupportedArchitecture(name)
-        }
-        return backend
-    }
-
-    /// Signatures of files that are crash dumps, but not minidumps this reader can open as they are.
-    private static let otherFormats: [([UInt8], String)] = [
-        ([0x7f, 0x45, 0x4c, 0x46], "an ELF full dump (debug.minidump=0), which is not supported yet"),
-        ([0x1f, 0x8b], "gzip-compressed: decompress it first (gunzip, or savecore -u)"),
-        ([0x28, 0xb5, 0x2f, 0xfd], "zstd-compressed: decompress it first (zstd -d, or savecore -u)"),
-        (Array("FreeBSD Kernel Dump".utf8), "a raw dump device image: extract the dump with savecore(8) first"),
-        (Array("FreeBSD Text Dump".utf8), "a textdump (a tar file of ddb output), not a memory image"),
-    ]
-
-    private static func findings(layout: SectionLayout, fileSize: UInt64, pages: DataPages, mapPresent: UInt64,
-                                 kernelMap: ClosedRange<UInt64>?, directMap: ClosedRange<UInt64>?) -> [IntegrityFinding] {
-        var findings: [IntegrityFinding] = []
-        let expected = layout.expectedFileSize
-        if fileSize < expected {
-            findings.append(.truncated(expectedSize: expected, fileSize: fileSize,
-                                       missingPages: pages.index.population - pages.pagesInFile))
-        } else if fileSize > expected {
-            findings.append(.trailingBytes(expectedSize: expected, fileSize: fileSize))
-        }
-        if mapPresent < layout.pageTableMap.length {
-            findings.append(.pageTableMapTruncated(entriesPresent: mapPresent / 8, entries: layout.pageTableMap.length / 8))
-        }
-        var beyond: UInt64 = 0
-        var first: UInt64 = 0
-        pages.index.forEachSetBit(from: pages.memory.totalBits) { bit in
-            if beyond == 0 { first = bit }
-            beyond += 1
-            return true
-        }
-        if beyond > 0 { findings.append(.bitsBeyondRanges(count: beyond, firstBit: first)) }
-        if layout.messageBuffer.length > UInt64(MsgbufStructure.maximumRingSize) {
-            findings.append(.messageBufferOverstated(msgbufSize: layout.messageBuffer.length,
-                                                     bytesRead: UInt64(MsgbufStructure.maximumRingSize)))
-        }
-        if let kernelMap, let directMap, kernelMap.overlaps(directMap) {
-            findings.append(.kernelMapOverlapsDirectMap(kernelMap: kernelMap, directMap: directMap))
-        }
-        return findings
     }
 
     // MARK: Translation and reads
@@ -237,39 +138,22 @@ public final class Dump: Sendable {
     ///   page-table page missing, physical page not dumped, or past the end of a truncated file.
     @inline(__always)
     public func translate(_ va: VirtualAddress) throws(TranslationError) -> Translation {
-        // Every failure and the success are checked against a shrunk file: a walk that read zeros
-        // where the file lost its bytes must not be believed (see `MappedFile.hasShrunk`).
-        let found: MapWalk?
-        do throws(TranslationError) {
-            found = try architecture.walk(va, pages: pages)
-        } catch {
-            throw file.hasShrunk ? shrankError(va) : error
-        }
-        guard let walk = found else {
-            throw TranslationError(virtualAddress: va, reason: .outsideMaps(
-                kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange))
-        }
-        let pa = PhysicalAddress(walk.physicalAddress.rawValue | (va.rawValue & PageSize.mask4K))
-        let located: (offset: FileOffset, lookup: PageLookup)
-        do throws(DataPages.Miss) {
-            located = try pages.locate(pa)
-        } catch {
-            throw file.hasShrunk ? shrankError(va) : TranslationError(virtualAddress: va, reason: pages.reason(error, pa))
-        }
-        guard !file.hasShrunk else { throw shrankError(va) }
-        let lookup = located.lookup
-        return Translation(
-            virtualAddress: va, physicalAddress: pa,
-            fileOffset: FileOffset(located.offset.rawValue | (va.rawValue & PageSize.mask4K)),
-            map: walk.map, pageSize: walk.pageSize,
-            walk: TranslationWalk(bit: lookup.bit, bin: lookup.bin, edgeCount: lookup.edgeCount,
-                                  pagesBefore: lookup.pagesBefore, path: walk.path))
+        // One call into the container, specialised for its type (see `PhysicalContainer.translate`).
+        try storage.translate(va, through: architecture, file: file)
+    }
+
+    /// The steps of `translation`'s walk, named by the architecture (its page-table entries) and by
+    /// the container (where the page is in the file), for `translate --explain`.
+    public func walkSteps(of translation: Translation) -> [WalkStep] {
+        let walk = translation.walk
+        let values: [UInt64?] = [walk.mapIndex, walk.pde, walk.pte, walk.pageTablePage?.rawValue]
+        let names = type(of: architecture).walkStepNames
+        let lookup = PageLookup(bit: walk.bit, bin: walk.bin, edgeCount: walk.edgeCount, pagesBefore: walk.pagesBefore)
+        return zip(names, values).map { WalkStep(name: $0, value: $1) } + pages.steps(of: lookup)
     }
 
     /// The error for any operation once the file has shrunk under the mapping.
-    private func shrankError(_ va: VirtualAddress) -> TranslationError {
-        TranslationError(virtualAddress: va, reason: .fileShrank(size: file.shrunkSize() ?? 0, openedSize: file.size))
-    }
+    private func shrankError(_ va: VirtualAddress) -> TranslationError { file.shrankError(va) }
 
     /// Nil while the file is as it was opened; its current size if it shrank and a read touched a
     /// page past its new end (`MappedFile.hasShrunk`): answers computed since then are not to be used.
@@ -342,13 +226,13 @@ public final class Dump: Sendable {
 
     /// The bytes of the physical page at `pa` (4096 bytes), or nil if it is not in the file.
     public func physicalPage(_ pa: PhysicalAddress) -> [UInt8]? {
-        guard let offset = pages.offset(of: pa) else { return nil }
+        guard let offset = storage.offset(of: pa) else { return nil }
         return file.bytes.bytes(at: offset.rawValue, length: PageSize.bytes4K)
     }
 
     /// The file offset of the physical page holding `pa`, or nil if it is not in the file.
     public func fileOffset(ofPhysical pa: PhysicalAddress) -> FileOffset? {
-        pages.offset(of: pa).map { FileOffset($0.rawValue | (pa.rawValue & PageSize.mask4K)) }
+        storage.offset(of: pa).map { FileOffset($0.rawValue | (pa.rawValue & PageSize.mask4K)) }
     }
 
     // MARK: Message buffer
@@ -371,22 +255,24 @@ public final class Dump: Sendable {
         }
         let ring = file.bytes.bytes(at: section.offset.rawValue, length: section.length) ?? []
         let padding = roundUpToPage(section.length).map { $0 - section.length } ?? 0
-        guard let structLayout = given ?? MsgbufLayout.implied(byPadding: padding) else {
+        let shape = msgbufShape
+        guard let structLayout = given ?? MsgbufLayout.implied(byPadding: padding, shape: shape) else {
             return MessageBuffer(ring: ring, structure: nil)
         }
-        guard padding >= UInt64(structLayout.size),
-              let bytes = file.bytes.bytes(at: section.end.rawValue, length: UInt64(structLayout.size)) else {
+        let structSize = UInt64(shape.size(of: structLayout))
+        guard padding >= structSize, let bytes = file.bytes.bytes(at: section.end.rawValue, length: structSize) else {
             return MessageBuffer(ring: ring, structure: nil, missingReason:
                 "no room for the \(structLayout) struct msgbuf after the ring (\(padding) bytes of padding)")
         }
-        return MessageBuffer(ring: ring, structure: MsgbufStructure(bytes: bytes, layout: structLayout))
+        return MessageBuffer(ring: ring, structure: MsgbufStructure(bytes: bytes, layout: structLayout, shape: shape))
     }
 
     /// The `struct msgbuf` layout the msgbuf section's padding implies (see `MsgbufLayout.implied`),
     /// or nil when the padding has room for neither.
     public var messageBufferLayout: MsgbufLayout? {
         let section = layout.messageBuffer
-        return MsgbufLayout.implied(byPadding: roundUpToPage(section.length).map { $0 - section.length } ?? 0)
+        return MsgbufLayout.implied(byPadding: roundUpToPage(section.length).map { $0 - section.length } ?? 0,
+                                    shape: msgbufShape)
     }
 
     // MARK: Page enumeration
@@ -395,7 +281,7 @@ public final class Dump: Sendable {
     /// Page-table pages missing from the dump are skipped (`statistics()` counts them).
     public func forEachKernelPage(_ body: (MappedPage) -> Bool) {
         var census = KernelMapCensus()
-        architecture.forEachKernelPage(pages: pages, census: &census, body)
+        architecture.forEachKernelPage(census: &census, body)
     }
 
     /// Every mapped page of the kernel map, in VA order.
@@ -412,28 +298,25 @@ public final class Dump: Sendable {
     /// Iterates the dump's own bitmap, skipping pages the kernel map reaches (spec §10 explains
     /// why libkvm's walk gets this wrong).
     public func forEachDirectMapOnlyPage(_ body: (PhysicalAddress, FileOffset?) -> Bool) {
-        var covered: [Range<UInt64>] = []
+        var covered: [(start: PhysicalAddress, length: UInt64)] = []
         forEachKernelPage { page in
-            pages.memory.forEachBitRun(from: page.physicalAddress, length: page.size.bytes) { bits in
-                if let last = covered.last, last.upperBound == bits.lowerBound {
-                    covered[covered.count - 1] = last.lowerBound..<bits.upperBound
-                } else {
-                    covered.append(bits)
-                }
+            if let last = covered.last, last.start.rawValue &+ last.length == page.physicalAddress.rawValue {
+                covered[covered.count - 1].length &+= page.size.bytes
+            } else {
+                covered.append((page.physicalAddress, page.size.bytes))
             }
             return true
         }
-        covered.sort { $0.lowerBound < $1.lowerBound }
-        var next = 0
-        let directMapSpan = header.directMapEnd.rawValue - header.directMapBase.rawValue
-        pages.index.forEachSetBit { bit in
-            guard bit < pages.memory.totalBits else { return false }
-            while next < covered.count, covered[next].upperBound <= bit { next += 1 }
-            if next < covered.count, covered[next].contains(bit) { return true }
-            guard let pa = pages.memory.physicalAddress(ofBit: bit) else { return false }
-            guard pa.rawValue < directMapSpan, directMapSpan - pa.rawValue >= PageSize.bytes4K else { return true }
-            return body(pa, pages.offset(of: pa))
+        pages.forEachDumpedPage(notIn: covered) { pa, offset in
+            guard architecture.directMapAddress(of: pa) != nil else { return true }
+            return body(pa, offset)
         }
+    }
+
+    /// The direct-map virtual address of the page at `pa`, or nil if the direct map does not reach
+    /// it (or the architecture has none).
+    public func directMapAddress(ofPhysical pa: PhysicalAddress) -> VirtualAddress? {
+        architecture.directMapAddress(of: pa)
     }
 
     /// Physical addresses of the dumped pages reachable only through the direct map.
@@ -448,15 +331,16 @@ public final class Dump: Sendable {
     /// Counts over the whole dump; walks the kernel map, so it costs time on large dumps.
     public func statistics() -> DumpStatistics {
         var census = KernelMapCensus()
-        architecture.forEachKernelPage(pages: pages, census: &census) { _ in true }
+        architecture.forEachKernelPage(census: &census) { _ in true }
         return DumpStatistics(
-            bitmapBits: pages.index.bitCount, dumpedPages: dumpedPageCount,
+            bitmapBits: pages.describablePages, dumpedPages: dumpedPageCount,
             pagesInFile: pages.pagesInFile,
-            physicalBytesCovered: pages.memory.coveredBytes, physicalBytesDumped: dumpedPageCount * PageSize.bytes4K,
+            physicalBytesCovered: physicalRanges.reduce(0) { $0 + ($1.end.rawValue - $1.start.rawValue) }, physicalBytesDumped: dumpedPageCount * PageSize.bytes4K,
             physicalRanges: physicalRanges, kernelMap: census,
             kernelMapBytes: kernelMapRange.map { $0.upperBound - $0.lowerBound + 1 } ?? 0,
             expectedFileSize: layout.expectedFileSize, fileSize: fileSize,
-            indexMemoryBytes: indexMemoryBytes, indexBins: pages.index.binCount, findings: findings)
+            indexMemoryBytes: indexMemoryBytes, indexBins: pages.indexBins, findings: findings,
+            censusPageNames: type(of: architecture).censusPageNames)
     }
 }
 
@@ -473,7 +357,7 @@ extension Dump {
     /// The data-page number (position in the data section) of the 4 KiB physical page holding
     /// `pa`, or nil if that page is not wholly in the file.
     public func dataPageNumber(ofPhysical pa: PhysicalAddress) -> UInt64? {
-        guard let offset = pages.offset(of: pa) else { return nil }
+        guard let offset = storage.offset(of: pa) else { return nil }
         return (offset.rawValue - layout.data.offset.rawValue) >> 12
     }
 
@@ -481,29 +365,8 @@ extension Dump {
     /// physical memory and in the data section, in physical order: the run's first physical address,
     /// its first data-page number and its page count; until `body` returns false. Memory: constant.
     public func forEachDumpedRun(_ body: (PhysicalAddress, UInt64, UInt64) -> Bool) {
-        let inFile = pages.pagesInFile
-        var number: UInt64 = 0
-        var runPA: UInt64 = 0
-        var runFirst: UInt64 = 0
-        var runCount: UInt64 = 0
-        var lastBit: UInt64 = 0
-        var stopped = false
-        pages.index.forEachSetBit { bit in
-            guard number < inFile, bit < pages.memory.totalBits,
-                  let pa = pages.memory.physicalAddress(ofBit: bit) else { return false }
-            if runCount > 0, bit == lastBit &+ 1, pa.rawValue == runPA &+ runCount &* PageSize.bytes4K {
-                runCount += 1
-            } else {
-                if runCount > 0, !body(PhysicalAddress(runPA), runFirst, runCount) { stopped = true; return false }
-                runPA = pa.rawValue
-                runFirst = number
-                runCount = 1
-            }
-            lastBit = bit
-            number += 1
-            return true
-        }
-        if !stopped, runCount > 0 { _ = body(PhysicalAddress(runPA), runFirst, runCount) }
+        let dataOffset = layout.data.offset.rawValue
+        pages.forEachRun { pa, offset, count in body(pa, (offset.rawValue &- dataOffset) >> 12, count) }
     }
 }
 

@@ -86,7 +86,7 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
             case .unsupportedFormat(let what):
                 return "not a minidump: the file is \(what)"
             case .unsupportedArchitecture(let arch):
-                return "minidump for architecture \"\(arch)\" is not supported (supported: amd64)"
+                return "minidump for architecture \"\(arch)\" is not supported (supported: \(registeredArchitectures.map { $0.name }.joined(separator: ", ")))"
             case .unsupportedVersion(let version, let supported):
                 return "header version is \(version), supported versions are \(supported.lowerBound) to \(supported.upperBound)"
             case .misaligned(let field, let value, let alignment):

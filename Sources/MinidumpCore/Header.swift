@@ -21,11 +21,15 @@ public struct MinidumpHeader: Sendable, Equatable {
     public let directMapEnd: VirtualAddress
     /// Bytes of the dump_avail section (0 before amd64 v3).
     public let dumpAvailSize: UInt32
+    /// Every field after the version, in the order and with the names the architecture's header
+    /// has them (sizes first, then addresses): what `header` and `info` print.
+    public let fields: [HeaderField]
 
-    /// Creates a header from decoded fields; `AMD64Minidump.parseHeader` is the usual way.
+    /// Creates a header from decoded fields; the architecture's `parseHeader` is the usual way.
     public init(architecture: String, version: UInt32, msgbufSize: UInt32, bitmapSize: UInt32,
                 pageTableMapSize: UInt32, kernbase: VirtualAddress, directMapBase: VirtualAddress,
-                directMapEnd: VirtualAddress, dumpAvailSize: UInt32) {
+                directMapEnd: VirtualAddress, dumpAvailSize: UInt32, fields: [HeaderField] = []) {
+        self.fields = fields
         self.architecture = architecture
         self.version = version
         self.msgbufSize = msgbufSize
@@ -35,6 +39,25 @@ public struct MinidumpHeader: Sendable, Equatable {
         self.directMapBase = directMapBase
         self.directMapEnd = directMapEnd
         self.dumpAvailSize = dumpAvailSize
+    }
+}
+
+/// One header field as the architecture names it.
+public struct HeaderField: Sendable, Equatable {
+    /// A byte count, or a virtual address.
+    public enum Kind: Sendable, Equatable { case size, address }
+    /// The name in the kernel's header struct, e.g. "pmapsize" or "kernbase".
+    public let name: String
+    /// The value, widened to 64 bits.
+    public let value: UInt64
+    /// How it is printed.
+    public let kind: Kind
+
+    /// A field.
+    public init(_ name: String, _ value: UInt64, _ kind: Kind) {
+        self.name = name
+        self.value = value
+        self.kind = kind
     }
 }
 
@@ -53,6 +76,24 @@ public struct SectionLayout: Sendable, Equatable {
     public let pageTableMap: FileRange
     /// Start of the data pages; `length` is 4096 × pages in the bitmap.
     public let data: FileRange
+    /// The sections between the header page and the data, in file order.
+    let order: [Section]
+
+    /// Every section in file order, named as `header` lists them: header, the format's sections
+    /// (e.g. msgbuf, dump_avail, bitmap, pmap), data.
+    public var listing: [(name: String, range: FileRange)] {
+        [("header", header)] + order.map { ($0.listingName, range(of: $0)) } + [("data", data)]
+    }
+
+    /// The range of `section`.
+    func range(of section: Section) -> FileRange {
+        switch section {
+        case .messageBuffer: messageBuffer
+        case .dumpAvail: dumpAvail
+        case .bitmap: bitmap
+        case .pageTableMap: pageTableMap
+        }
+    }
 
     /// Bytes the header page occupies.
     public static let headerPageSize: UInt64 = 4096
@@ -85,7 +126,7 @@ public struct SectionLayout: Sendable, Equatable {
             dumpAvail: ranges[.dumpAvail] ?? FileRange(offset: (ranges[.messageBuffer] ?? empty).end, length: 0),
             bitmap: ranges[.bitmap] ?? empty,
             pageTableMap: ranges[.pageTableMap] ?? empty,
-            data: FileRange(offset: FileOffset(cursor), length: dataLength))
+            data: FileRange(offset: FileOffset(cursor), length: dataLength), order: order)
     }
 
     /// Returns the same layout with the data section sized for `pages` dumped pages.
@@ -94,7 +135,7 @@ public struct SectionLayout: Sendable, Equatable {
               case (_, false) = data.offset.rawValue.addingReportingOverflow(length)
         else { throw .sectionOffsetOverflow(section: "data") }
         return SectionLayout(header: header, messageBuffer: messageBuffer, dumpAvail: dumpAvail, bitmap: bitmap,
-                             pageTableMap: pageTableMap, data: FileRange(offset: data.offset, length: length))
+                             pageTableMap: pageTableMap, data: FileRange(offset: data.offset, length: length), order: order)
     }
 
     /// The sections that follow the header page, named as in error messages.
@@ -103,6 +144,16 @@ public struct SectionLayout: Sendable, Equatable {
         case dumpAvail = "dump_avail"
         case bitmap = "bitmap"
         case pageTableMap = "page-table map"
+
+        /// The name `header` lists it under.
+        var listingName: String {
+            switch self {
+            case .messageBuffer: "msgbuf"
+            case .dumpAvail: "dump_avail"
+            case .bitmap: "bitmap"
+            case .pageTableMap: "pmap"
+            }
+        }
 
         func length(in header: MinidumpHeader) -> UInt64 {
             switch self {

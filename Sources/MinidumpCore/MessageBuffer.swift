@@ -1,22 +1,23 @@
 /// The kernel message buffer (spec §4): the ring, its `struct msgbuf`, and the text read from them.
 
-/// The two amd64 layouts of `struct msgbuf` (spec §4). Both have the fields read here at the same
-/// offsets (through `msg_lastpri` at 32); they differ in size, which decides where a reader finds
-/// room for the struct and how many bytes it reads.
+/// The two layouts of `struct msgbuf` (spec §4). Both have the fields read here at the same
+/// offsets (through `msg_lastpri`); they differ in size, which decides where a reader finds room
+/// for the struct and how many bytes it reads. The sizes and offsets depend on the architecture's
+/// pointer size: `MsgbufShape`, which each architecture file gives; `size` is the LP64 one.
 public enum MsgbufLayout: String, Sendable, Equatable, CustomStringConvertible {
     /// FreeBSD 9 and later: `msg_flags` and `msg_lock` follow `msg_lastpri`; 72 bytes.
     case current
     /// FreeBSD 7 and 8 (osreldate below 900000): the struct ends after `msg_lastpri`; 40 bytes.
     case freebsd7
 
-    /// `sizeof(struct msgbuf)`: 72 or 40.
-    public var size: Int { self == .current ? 72 : 40 }
+    /// `sizeof(struct msgbuf)` on LP64 architectures (amd64): 72 or 40. See `MsgbufShape.size(of:)`.
+    public var size: Int { MsgbufShape.lp64.size(of: self) }
 
     /// The layout a dump's msgbuf section implies: the kernel puts the struct at the end of the
     /// page-rounded region and `msgbufsize` is the region less the struct, so the section's padding
     /// is the struct's size (72, or 40 before FreeBSD 9). Nil when the padding holds neither.
-    public static func implied(byPadding padding: UInt64) -> MsgbufLayout? {
-        padding >= 72 ? .current : padding >= 40 ? .freebsd7 : nil
+    public static func implied(byPadding padding: UInt64, shape: MsgbufShape = .lp64) -> MsgbufLayout? {
+        padding >= UInt64(shape.currentSize) ? .current : padding >= UInt64(shape.freebsd7Size) ? .freebsd7 : nil
     }
 
     /// The layout of a kernel with this `osreldate` (FreeBSD 9.0 is 900000 and later).
@@ -26,7 +27,31 @@ public enum MsgbufLayout: String, Sendable, Equatable, CustomStringConvertible {
     public var description: String { self == .current ? "72-byte (FreeBSD 9 and later)" : "40-byte (FreeBSD 7 and 8)" }
 }
 
-/// The fields of the kernel's `struct msgbuf` (amd64, either layout).
+/// How an architecture lays out `struct msgbuf`: `msg_ptr` (a pointer) first, then the `u_int`s
+/// `msg_magic`, `msg_size`, `msg_wseq`, `msg_rseq`, `msg_cksum`, `msg_seqmod`, `msg_lastpri`, and
+/// from FreeBSD 9 `msg_flags` and the lock; the sizes with the padding the compiler adds.
+public struct MsgbufShape: Sendable, Equatable {
+    /// Bytes of `msg_ptr`: 8 on LP64, 4 on ILP32.
+    public let pointerSize: Int
+    /// `sizeof(struct msgbuf)` from FreeBSD 9, and in FreeBSD 7 and 8.
+    public let currentSize: Int
+    public let freebsd7Size: Int
+
+    /// A shape.
+    public init(pointerSize: Int, currentSize: Int, freebsd7Size: Int) {
+        self.pointerSize = pointerSize
+        self.currentSize = currentSize
+        self.freebsd7Size = freebsd7Size
+    }
+
+    /// amd64's (and every LP64 architecture's): 8-byte pointer, 72 and 40 bytes.
+    public static let lp64 = MsgbufShape(pointerSize: 8, currentSize: 72, freebsd7Size: 40)
+
+    /// `sizeof(struct msgbuf)` of `layout`.
+    public func size(of layout: MsgbufLayout) -> Int { layout == .current ? currentSize : freebsd7Size }
+}
+
+/// The fields of the kernel's `struct msgbuf` (either layout, any pointer size).
 public struct MsgbufStructure: Sendable, Equatable {
     /// Size of the current structure in bytes (`MsgbufLayout.current.size`).
     public static let size = 72
@@ -52,18 +77,20 @@ public struct MsgbufStructure: Sendable, Equatable {
     /// The layout it was read with.
     public let layout: MsgbufLayout
 
-    /// Decodes a `struct msgbuf` of `layout` (72 bytes, or 40); nil if fewer bytes are given.
-    /// Only the fields both layouts share are read.
-    public init?(bytes: [UInt8], layout: MsgbufLayout = .current) {
-        guard bytes.count >= layout.size else { return nil }
+    /// Decodes a `struct msgbuf` of `layout` in `shape` (72 bytes, or 40, on LP64); nil if fewer
+    /// bytes are given. Only the fields both layouts share are read.
+    public init?(bytes: [UInt8], layout: MsgbufLayout = .current, shape: MsgbufShape = .lp64) {
+        guard bytes.count >= shape.size(of: layout), shape.pointerSize == 4 || shape.pointerSize == 8,
+              bytes.count >= shape.pointerSize + 24 else { return nil }
         self.layout = layout
         func u32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * $1) } }
-        ringAddress = VirtualAddress(UInt64(u32(0)) | UInt64(u32(4)) << 32)
-        magic = u32(8)
-        size = u32(12)
-        writeSequence = u32(16)
-        readSequence = u32(20)
-        sequenceModulus = u32(28)
+        let p = shape.pointerSize
+        ringAddress = VirtualAddress(UInt64(u32(0)) | (p == 8 ? UInt64(u32(4)) << 32 : 0))
+        magic = u32(p)
+        size = u32(p + 4)
+        writeSequence = u32(p + 8)
+        readSequence = u32(p + 12)
+        sequenceModulus = u32(p + 20)
     }
 }
 

@@ -54,17 +54,11 @@ public struct DumpOutline: Sendable {
         path = file.path
         fileSize = file.size
         do throws(DumpError.Problem) {
-            let opening = try Dump.open(file)
-            header = opening.header
-            physicalRanges = opening.memory.ranges
-            if opening.layout.bitmap.length <= Self.countLimit {
-                let count = UInt64(opening.bitmap.popcount(words: 0..<opening.bitmap.count / 8))
-                dumpedPageCount = count
-                layout = try opening.layout.withDataPages(count)
-            } else {
-                dumpedPageCount = nil
-                layout = opening.layout
-            }
+            let outline = try format(of: file).outline(file, countLimit: Self.countLimit)
+            header = outline.header
+            physicalRanges = outline.physicalRanges
+            dumpedPageCount = outline.dumpedPageCount
+            layout = outline.layout
         } catch {
             throw DumpError(path: file.path, problem: error)
         }

@@ -28,4 +28,53 @@ public struct DumpStatistics: Sendable, Equatable {
     public let indexBins: Int
     /// Non-fatal problems found.
     public let findings: [IntegrityFinding]
+    /// What the architecture calls the census's large-page and small-page counts.
+    let largePageKey: String
+    let smallPageKey: String
+
+    init(bitmapBits: UInt64, dumpedPages: UInt64, pagesInFile: UInt64, physicalBytesCovered: UInt64,
+         physicalBytesDumped: UInt64, physicalRanges: [PhysicalRange], kernelMap: KernelMapCensus,
+         kernelMapBytes: UInt64, expectedFileSize: UInt64, fileSize: UInt64, indexMemoryBytes: Int,
+         indexBins: Int, findings: [IntegrityFinding], censusPageNames: (large: String, small: String)) {
+        self.bitmapBits = bitmapBits
+        self.dumpedPages = dumpedPages
+        self.pagesInFile = pagesInFile
+        self.physicalBytesCovered = physicalBytesCovered
+        self.physicalBytesDumped = physicalBytesDumped
+        self.physicalRanges = physicalRanges
+        self.kernelMap = kernelMap
+        self.kernelMapBytes = kernelMapBytes
+        self.expectedFileSize = expectedFileSize
+        self.fileSize = fileSize
+        self.indexMemoryBytes = indexMemoryBytes
+        self.indexBins = indexBins
+        self.findings = findings
+        largePageKey = censusPageNames.large
+        smallPageKey = censusPageNames.small
+    }
+
+    /// Every count, keyed as `stats --json` prints them, in order; the page-count keys are the
+    /// architecture's.
+    public var counts: [(key: String, value: UInt64)] {
+        [
+            ("bitmap_bits", bitmapBits),
+            ("dumped_pages", dumpedPages),
+            ("pages_in_file", pagesInFile),
+            ("physical_bytes_covered", physicalBytesCovered),
+            ("physical_bytes_dumped", physicalBytesDumped),
+            ("physical_ranges", UInt64(physicalRanges.count)),
+            ("kernel_map_bytes", kernelMapBytes),
+            ("kernel_map_entries", kernelMap.entries),
+            ("kernel_map_valid_entries", kernelMap.validEntries),
+            (largePageKey, kernelMap.largePages),
+            (smallPageKey, kernelMap.smallPages),
+            ("page_table_pages_present", kernelMap.pageTablePagesPresent),
+            ("page_table_pages_missing", kernelMap.pageTablePagesMissing),
+            ("kernel_map_entries_past_end_of_file", kernelMap.entriesPastEndOfFile),
+            ("expected_file_size", expectedFileSize),
+            ("file_size", fileSize),
+            ("index_memory_bytes", UInt64(indexMemoryBytes)),
+            ("index_bins", UInt64(indexBins)),
+        ]
+    }
 }

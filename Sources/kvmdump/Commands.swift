@@ -200,7 +200,8 @@ enum Tool {
 
     /// The tool's help: usage, subcommands, shared options, environment and exit statuses.
     static func writeToolHelp(to out: OutputBuffer) {
-        out.line("kvmdump: read FreeBSD amd64 kernel crash dumps (minidumps) on any host.")
+        let architectures = Dump.supportedArchitectures.joined(separator: ", ")
+        out.line("kvmdump: read FreeBSD \(architectures) kernel crash dumps (minidumps) on any host.")
         out.line()
         out.line("USAGE: kvmdump [OPTIONS] SUBCOMMAND [ARGUMENTS]")
         out.line()

@@ -28,24 +28,16 @@ struct HeaderCommand: Subcommand {
         let layout = dump.layout
         let counted = dump.dumpedPageCount != nil
         let notCounted = "not counted: the bitmap is larger than \(DumpOutline.countLimit >> 20) MiB ('stats' counts it)"
-        // dump_avail exists from version 3 only.
-        let sections: [(String, FileRange)] = [("header", layout.header), ("msgbuf", layout.messageBuffer)]
-            + (header.version >= 3 ? [("dump_avail", layout.dumpAvail)] : [])
-            + [("bitmap", layout.bitmap), ("pmap", layout.pageTableMap), ("data", layout.data)]
-        let sizes: [(String, UInt32)] = [
-            ("msgbufsize", header.msgbufSize), ("bitmapsize", header.bitmapSize),
-            ("pmapsize", header.pageTableMapSize), ("dumpavailsize", header.dumpAvailSize),
-        ]
-        let addresses: [(String, VirtualAddress)] = [
-            ("kernbase", header.kernbase), ("dmapbase", header.directMapBase), ("dmapend", header.directMapEnd),
-        ]
+        // The sections and fields the format and the architecture list, in their order.
+        let sections = layout.listing
         if shared.json {
             var members: [(String, JSON)] = [
                 ("path", .string(dump.path)), ("file_size", .uint(dump.fileSize)),
                 ("architecture", .string(header.architecture)), ("version", .uint(UInt64(header.version))),
             ]
-            members += sizes.map { ($0.0, .uint(UInt64($0.1))) }
-            members += addresses.map { ($0.0, .virtualAddress($0.1.rawValue)) }
+            members += header.fields.map { field in
+                (field.name, field.kind == .size ? .uint(field.value) : .virtualAddress(field.value))
+            }
             members.append(("sections", .array(sections.map { name, range in
                 .object([("name", .string(name)), ("offset", .address(range.offset.rawValue)),
                          ("size", name == "data" && !counted ? .null : .uint(range.length))])
@@ -69,8 +61,9 @@ struct HeaderCommand: Subcommand {
             ["architecture", header.architecture],
             ["version", String(header.version)],
         ]
-        fields.rows += sizes.map { [$0.0, sizeText(UInt64($0.1))] }
-        fields.rows += addresses.map { [$0.0, Hex.padded($0.1.rawValue)] }
+        fields.rows += header.fields.map { field in
+            [field.name, field.kind == .size ? sizeText(field.value) : Hex.padded(field.value)]
+        }
         fields.rows += [
             ["file size", sizeText(dump.fileSize)],
             ["expected size", dump.expectedFileSize.map(sizeText) ?? notCounted],

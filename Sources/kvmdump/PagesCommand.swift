@@ -17,29 +17,6 @@ struct PagesCommand: Subcommand {
         always rw-.
         """
 
-    /// Whether a page is in the file.
-    enum State: String { case present, absent, partial }
-
-    /// A run of pages with contiguous VAs and PAs and equal attributes.
-    struct Range {
-        var map: String
-        var virtualStart: UInt64
-        var physicalStart: UInt64
-        var size: UInt64
-        var pageSize: UInt64
-        var protection: String
-        var state: State
-
-        /// Extends the range by `next` if it continues it; returns false otherwise.
-        mutating func absorb(_ next: Range) -> Bool {
-            guard next.map == map, next.virtualStart == virtualStart &+ size, next.physicalStart == physicalStart &+ size,
-                  next.pageSize == pageSize, next.protection == protection, next.state == state
-            else { return false }
-            size += next.size
-            return true
-        }
-    }
-
     let shared: SharedOptions
     let includeDirectMap: Bool
 
@@ -50,37 +27,16 @@ struct PagesCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump()
-        var ranges: [Range] = []
-        func add(_ range: Range) {
-            if ranges.isEmpty || !ranges[ranges.count - 1].absorb(range) { ranges.append(range) }
-        }
-        dump.forEachKernelPage { page in
-            let pieces = Int(page.size.bytes >> 12)
-            add(Range(
-                map: "kernel", virtualStart: page.virtualAddress.rawValue, physicalStart: page.physicalAddress.rawValue,
-                size: page.size.bytes, pageSize: page.size.bytes,
-                protection: "r" + (page.writable ? "w" : "-") + (page.executable ? "x" : "-"),
-                state: page.presentPages == pieces ? .present : page.presentPages == 0 ? .absent : .partial))
-            return true
-        }
-        if includeDirectMap {
-            let base = dump.header.directMapBase.rawValue
-            dump.forEachDirectMapOnlyPage { page, offset in
-                add(Range(
-                    map: "dmap", virtualStart: base &+ page.rawValue, physicalStart: page.rawValue,
-                    size: PageSize.bytes4K, pageSize: PageSize.bytes4K, protection: "rw-",
-                    state: offset == nil ? .absent : .present))
-                return true
-            }
-        }
+        // The library coalesces; this command formats.
+        let ranges = dump.pageRanges(includeDirectMap: includeDirectMap)
         if shared.json {
             JSON.object([("ranges", .array(ranges.map { range in
                 .object([
-                    ("map", .string(range.map)),
+                    ("map", .string(range.map.rawValue)),
                     ("va_start", .virtualAddress(range.virtualStart)), ("va_end", .virtualAddress(range.virtualStart &+ range.size)),
                     ("pa_start", .address(range.physicalStart)), ("pa_end", .address(range.physicalStart &+ range.size)),
                     ("size", .uint(range.size)), ("page_size", .uint(range.pageSize)),
-                    ("prot", .string(range.protection)), ("state", .string(range.state.rawValue)),
+                    ("prot", .string(protection(range))), ("state", .string(range.state.rawValue)),
                 ])
             }))]).writeLine(to: console.out)
             return .success
@@ -88,12 +44,17 @@ struct PagesCommand: Subcommand {
         var table = Table(headers: ["MAP", "VA START", "VA END", "PA START", "PA END", "SIZE", "PAGE", "PROT", "STATE"])
         table.rows = ranges.map { range in
             [
-                range.map, Hex.padded(range.virtualStart), Hex.padded(range.virtualStart &+ range.size),
+                range.map.rawValue, Hex.padded(range.virtualStart), Hex.padded(range.virtualStart &+ range.size),
                 Hex.short(range.physicalStart), Hex.short(range.physicalStart &+ range.size), Hex.short(range.size),
-                range.pageSize == PageSize.bytes4K ? "4K" : "2M", range.protection, range.state.rawValue,
+                range.pageSize == PageSize.bytes4K ? "4K" : "2M", protection(range), range.state.rawValue,
             ]
         }
         table.write(to: console.out)
         return .success
+    }
+
+    /// `r` always, `w` if writable, `x` if executable.
+    private func protection(_ range: PageRange) -> String {
+        "r" + (range.writable ? "w" : "-") + (range.executable ? "x" : "-")
     }
 }

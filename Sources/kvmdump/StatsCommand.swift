@@ -24,27 +24,7 @@ struct StatsCommand: Subcommand {
         let stats = dump.statistics()
         // Counts made over zeros where the file lost its bytes are not printed.
         do { try dump.checkFileUnchanged() } catch { throw CommandFailure(message: error.description) }
-        let census = stats.kernelMap
-        let counts: [(String, UInt64)] = [
-            ("bitmap_bits", stats.bitmapBits),
-            ("dumped_pages", stats.dumpedPages),
-            ("pages_in_file", stats.pagesInFile),
-            ("physical_bytes_covered", stats.physicalBytesCovered),
-            ("physical_bytes_dumped", stats.physicalBytesDumped),
-            ("physical_ranges", UInt64(stats.physicalRanges.count)),
-            ("kernel_map_bytes", stats.kernelMapBytes),
-            ("kernel_map_entries", census.entries),
-            ("kernel_map_valid_entries", census.validEntries),
-            ("kernel_map_2m_pages", census.largePages),
-            ("kernel_map_4k_pages", census.smallPages),
-            ("page_table_pages_present", census.pageTablePagesPresent),
-            ("page_table_pages_missing", census.pageTablePagesMissing),
-            ("kernel_map_entries_past_end_of_file", census.entriesPastEndOfFile),
-            ("expected_file_size", stats.expectedFileSize),
-            ("file_size", stats.fileSize),
-            ("index_memory_bytes", UInt64(stats.indexMemoryBytes)),
-            ("index_bins", UInt64(stats.indexBins)),
-        ]
+        let counts = stats.counts
         let findings = stats.findings.map(\.description)
         if shared.json {
             JSON.object(

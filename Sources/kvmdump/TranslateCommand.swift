@@ -75,9 +75,9 @@ struct TranslateCommand: Subcommand {
             do {
                 let translation = try dump.translate(VirtualAddress(address))
                 if shared.json {
-                    answers.append(json(translation))
+                    answers.append(json(translation, dump))
                 } else {
-                    console.out.line(text(translation))
+                    console.out.line(text(translation, dump))
                 }
             } catch {
                 failed = true
@@ -111,7 +111,7 @@ struct TranslateCommand: Subcommand {
                     let address = try SymbolExpression.parse(input).evaluate(kernel: kernel, dump: dump)
                     do throws(TranslationError) {
                         let translation = try dump.translate(VirtualAddress(address))
-                        if shared.json { json(translation).writeLine(to: out) } else { writeText(translation, to: out) }
+                        if shared.json { json(translation, dump).writeLine(to: out) } else { writeText(translation, dump, to: out) }
                         return !out.isClosed
                     } catch {
                         failure = error.description
@@ -140,7 +140,7 @@ struct TranslateCommand: Subcommand {
             }
             do throws(TranslationError) {
                 let translation = try dump.translate(VirtualAddress(address))
-                if shared.json { json(translation).writeLine(to: out) } else { writeText(translation, to: out) }
+                if shared.json { json(translation, dump).writeLine(to: out) } else { writeText(translation, dump, to: out) }
             } catch {
                 failed = true
                 if shared.json { json(error).writeLine(to: out) } else { out.line("error: \(error)") }
@@ -155,8 +155,8 @@ struct TranslateCommand: Subcommand {
 
     /// Writes the answer line for `t` (as `text(_:)` gives it) straight into the output buffer: a
     /// stream of a million addresses then builds no strings. The walk of --explain goes through `text`.
-    private func writeText(_ t: Translation, to out: OutputBuffer) {
-        guard !explainWalk else { return out.line(text(t)) }
+    private func writeText(_ t: Translation, _ dump: Dump, to out: OutputBuffer) {
+        guard !explainWalk else { return out.line(text(t, dump)) }
         out.withSpace(96) { span in
             span.put("va 0x")
             span.put(hex: t.virtualAddress.rawValue, width: 16)
@@ -170,35 +170,38 @@ struct TranslateCommand: Subcommand {
     }
 
     /// `va 0x… pa 0x… offset 0x… map kernel page 4K`, and the walk with --explain.
-    private func text(_ t: Translation) -> String {
+    private func text(_ t: Translation, _ dump: Dump) -> String {
         var line = "va \(Hex.padded(t.virtualAddress.rawValue)) pa \(Hex.short(t.physicalAddress.rawValue))"
             + " offset \(Hex.short(t.fileOffset.rawValue)) map \(t.map.rawValue)"
             + " page \(t.pageSize)"
         if explainWalk {
-            let walk = t.walk
-            line += " map-index \(walk.mapIndex.map { String($0) } ?? "-")"
-                + " pde \(walk.pde.map { Hex.padded($0) } ?? "-") pte \(walk.pte.map { Hex.padded($0) } ?? "-")"
-                + " pt-page \(walk.pageTablePage.map { Hex.short($0.rawValue) } ?? "-")"
-                + " bit \(walk.bit) bin \(walk.bin) bin-count \(walk.edgeCount) pages-before \(walk.pagesBefore)"
+            for step in dump.walkSteps(of: t) {
+                let value: String? = switch step.name.kind {
+                case .index, .count: step.value.map { String($0) }
+                case .entry: step.value.map { Hex.padded($0) }
+                case .address: step.value.map { Hex.short($0) }
+                }
+                line += " \(step.name.text) \(value ?? "-")"
+            }
         }
         return line
     }
 
-    private func json(_ t: Translation) -> JSON {
+    private func json(_ t: Translation, _ dump: Dump) -> JSON {
         var members: [(String, JSON)] = [
             ("va", .virtualAddress(t.virtualAddress.rawValue)), ("pa", .address(t.physicalAddress.rawValue)),
             ("offset", .address(t.fileOffset.rawValue)), ("map", .string(t.map.rawValue)),
             ("page_size", .uint(t.pageSize.rawValue)),
         ]
         if explainWalk {
-            let walk = t.walk
-            members.append(("walk", .object([
-                ("map_index", .optional(walk.mapIndex, JSON.uint)),
-                ("pde", .optional(walk.pde, JSON.entry)), ("pte", .optional(walk.pte, JSON.entry)),
-                ("page_table_page", .optional(walk.pageTablePage) { .address($0.rawValue) }),
-                ("bit", .uint(walk.bit)), ("bin", .int(Int64(walk.bin))), ("bin_count", .uint(walk.edgeCount)),
-                ("pages_before", .uint(walk.pagesBefore)),
-            ])))
+            members.append(("walk", .object(dump.walkSteps(of: t).map { step in
+                let wrap: (UInt64) -> JSON = switch step.name.kind {
+                case .index, .count: JSON.uint
+                case .entry: JSON.entry
+                case .address: JSON.address
+                }
+                return (step.name.key, .optional(step.value, wrap))
+            })))
         }
         return .object(members)
     }

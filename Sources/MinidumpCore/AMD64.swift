@@ -1,10 +1,23 @@
 import MappedBytes
 
-/// The amd64 minidump, versions 1 to 3 (spec §2): header decoding and the kernel-map walk.
+/// Everything the reader knows about amd64: the minidump, versions 1 to 3 (spec §2): header
+/// fields and their checks, section order, the kernel-map walk, the direct-map rule, and the names
+/// the tool prints for them. The core reaches it only through `registeredArchitectures`.
 
 /// amd64 minidump backend.
 final class AMD64Minidump: MinidumpArchitecture {
     static let name = "amd64"
+    static let pointerSize = 8
+    /// LP64: `msg_ptr` 8 bytes; 72 bytes from FreeBSD 9, 40 in 7 and 8.
+    static let msgbufShape = MsgbufShape(pointerSize: 8, currentSize: 72, freebsd7Size: 40)
+    static let pageSize = PageSize.bytes4K
+    static let walkStepNames: [WalkStep.Name] = [
+        .init(text: "map-index", key: "map_index", kind: .index),
+        .init(text: "pde", key: "pde", kind: .entry),
+        .init(text: "pte", key: "pte", kind: .entry),
+        .init(text: "pt-page", key: "page_table_page", kind: .address),
+    ]
+    static let censusPageNames = (large: "kernel_map_2m_pages", small: "kernel_map_4k_pages")
     /// Versions this backend reads.
     static let versions: ClosedRange<UInt32> = 1...3
 
@@ -29,6 +42,10 @@ final class AMD64Minidump: MinidumpArchitecture {
     let usableEntryCount: UInt64
     /// The map bytes present in the file.
     let map: ByteView
+    /// Where the dumped pages are (page-table pages for v2+).
+    let pages: ContainerStorage
+    /// The bytes the container's offsets refer to.
+    let bytes: ByteView
     /// File offset of the map section.
     let mapOffset: UInt64
     /// log2 of the VA span of one map entry: 12 for v1 PTEs, 21 for v2+ PDEs.
@@ -50,7 +67,14 @@ final class AMD64Minidump: MinidumpArchitecture {
         let header = MinidumpHeader(
             architecture: name, version: version, msgbufSize: u32(28), bitmapSize: u32(32),
             pageTableMapSize: u32(36), kernbase: VirtualAddress(u64(40)), directMapBase: VirtualAddress(u64(48)),
-            directMapEnd: VirtualAddress(u64(56)), dumpAvailSize: version >= 3 ? u32(64) : 0)
+            directMapEnd: VirtualAddress(u64(56)), dumpAvailSize: version >= 3 ? u32(64) : 0,
+            fields: [
+                HeaderField("msgbufsize", UInt64(u32(28)), .size), HeaderField("bitmapsize", UInt64(u32(32)), .size),
+                HeaderField("pmapsize", UInt64(u32(36)), .size),
+                HeaderField("dumpavailsize", version >= 3 ? UInt64(u32(64)) : 0, .size),
+                HeaderField("kernbase", u64(40), .address), HeaderField("dmapbase", u64(48), .address),
+                HeaderField("dmapend", u64(56), .address),
+            ])
         let mapField = version == 1 ? "ptesize" : "pmapsize"
         let mapSize = UInt64(header.pageTableMapSize)
         guard mapSize > 0 else { throw .invalidField(field: mapField, value: 0, reason: "the kernel map is empty") }
@@ -93,7 +117,9 @@ final class AMD64Minidump: MinidumpArchitecture {
             : [.messageBuffer, .bitmap, .pageTableMap]
     }
 
-    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset, pages: DataPages) {
+    init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset, pages: ContainerStorage) {
+        self.pages = pages
+        bytes = pages.bytes
         self.mapOffset = mapOffset.rawValue
         version = header.version
         kernbase = header.kernbase.rawValue
@@ -107,7 +133,7 @@ final class AMD64Minidump: MinidumpArchitecture {
     }
 
     /// Locates the page-table page of every valid non-PS PDE in `map`, slot by slot.
-    private static func findTablePages(map: ByteView, pages: DataPages) -> [[UInt64]?] {
+    private static func findTablePages(map: ByteView, pages: ContainerStorage) -> [[UInt64]?] {
         var slots: [[UInt64]?] = []
         var index = 0
         while index < tableSlotLimit * 512, let pde = map.word(index) {
@@ -143,9 +169,16 @@ final class AMD64Minidump: MinidumpArchitecture {
 
     var directMapRange: ClosedRange<UInt64>? { directMapBase...(directMapEnd - 1) }
 
+    /// The direct map shows physical memory from 0 at dmapbase: `va = dmapbase + pa`.
+    func directMapAddress(of pa: PhysicalAddress) -> VirtualAddress? {
+        let span = directMapEnd - directMapBase
+        guard pa.rawValue < span, span - pa.rawValue >= PageSize.bytes4K else { return nil }
+        return VirtualAddress(directMapBase + pa.rawValue)
+    }
+
     /// The kernel map is checked first, as libkvm does (on amd64 the direct map lies below kernbase).
-    func walk(_ va: VirtualAddress, pages: DataPages) throws(TranslationError) -> MapWalk? {
-        if let walk = try walkKernelMap(va, pages: pages) { return walk }
+    func walk(_ va: VirtualAddress) throws(TranslationError) -> MapWalk? {
+        if let walk = try walkKernelMap(va) { return walk }
         guard va.rawValue >= directMapBase, va.rawValue < directMapEnd else { return nil }
         return MapWalk(physicalAddress: PhysicalAddress(va.rawValue - directMapBase), pageSize: .size4K, map: .directMap)
     }
@@ -156,7 +189,7 @@ final class AMD64Minidump: MinidumpArchitecture {
 
     /// Walks the kernel map; nil if `va` is outside it.
     @inline(__always)
-    private func walkKernelMap(_ va: VirtualAddress, pages: DataPages) throws(TranslationError) -> MapWalk? {
+    private func walkKernelMap(_ va: VirtualAddress) throws(TranslationError) -> MapWalk? {
         guard va.rawValue >= kernbase else { return nil }
         let index = (va.rawValue - kernbase) >> entryShift
         guard index < usableEntryCount else { return nil }
@@ -184,7 +217,7 @@ final class AMD64Minidump: MinidumpArchitecture {
         if group < tablePages.count, let known = tablePages[group]?[Int(index & 511)], known != .max {
             located = FileOffset(known)
         } else {
-            do throws(DataPages.Miss) {
+            do throws(ContainerMiss) {
                 located = try pages.locate(PhysicalAddress(table.rawValue | slot), bytes: 8).offset
             } catch .pastEndOfFile(let offset) {
                 throw TranslationError(virtualAddress: va, reason: .pageTablePagePastEndOfFile(
@@ -193,7 +226,7 @@ final class AMD64Minidump: MinidumpArchitecture {
                 throw TranslationError(virtualAddress: va, reason: .pageTablePageMissing(pde: entry, physicalAddress: table))
             }
         }
-        let pte = pages.file.uint64(at: located.rawValue + slot) ?? 0
+        let pte = bytes.uint64(at: located.rawValue + slot) ?? 0
         guard pte & Self.valid != 0 else {
             throw TranslationError(virtualAddress: va, reason: .pteInvalid(pde: entry, pte: pte))
         }
@@ -201,7 +234,7 @@ final class AMD64Minidump: MinidumpArchitecture {
                        path: .init(mapIndex: index, pde: entry, pte: pte, pageTablePage: table.rawValue))
     }
 
-    func forEachKernelPage(pages: DataPages, census: inout KernelMapCensus, _ body: (MappedPage) -> Bool) {
+    func forEachKernelPage(census: inout KernelMapCensus, _ body: (MappedPage) -> Bool) {
         census.entries = entryCount
         for index in 0..<usableEntryCount {
             guard let entry = entry(index) else {
@@ -213,10 +246,10 @@ final class AMD64Minidump: MinidumpArchitecture {
             let va = kernbase &+ (index << entryShift)  // < 2^64: index < usableEntryCount
             if version == 1 {
                 census.smallPages += 1
-                guard body(page(va: va, entry: entry, size: .size4K, pages: pages)) else { return }
+                guard body(page(va: va, entry: entry, size: .size4K)) else { return }
             } else if entry & Self.pageSizeBit != 0 {
                 census.largePages += 1
-                guard body(page(va: va, entry: entry, size: .size2M, pages: pages)) else { return }
+                guard body(page(va: va, entry: entry, size: .size2M)) else { return }
             } else {
                 guard let table = pages.offset(of: PhysicalAddress(entry & Self.frame4K)) else {
                     census.pageTablePagesMissing += 1
@@ -224,17 +257,17 @@ final class AMD64Minidump: MinidumpArchitecture {
                 }
                 census.pageTablePagesPresent += 1
                 for slot in UInt64(0)..<512 {
-                    let pte = pages.file.uint64(at: table.rawValue + slot * 8) ?? 0
+                    let pte = bytes.uint64(at: table.rawValue + slot * 8) ?? 0
                     guard pte & Self.valid != 0 else { continue }
                     census.smallPages += 1
-                    guard body(page(va: va &+ slot << 12, entry: pte, size: .size4K, pages: pages)) else { return }
+                    guard body(page(va: va &+ slot << 12, entry: pte, size: .size4K)) else { return }
                 }
             }
         }
     }
 
     /// Describes the page mapped by `entry` at `va`.
-    private func page(va: UInt64, entry: UInt64, size: PageSize, pages: DataPages) -> MappedPage {
+    private func page(va: UInt64, entry: UInt64, size: PageSize) -> MappedPage {
         let pa = entry & (size == .size2M ? Self.frame2M : Self.frame4K)
         let first = pages.offset(of: PhysicalAddress(pa))
         let present = size == .size4K ? (first == nil ? 0 : 1)
