@@ -98,8 +98,14 @@ public struct InflateStream {
         return false
     }
 
+    /// An error at `offset` (default: the current input byte); when the decoder has already read past
+    /// the end of the source, the stream is truncated whatever the symptom.
     func error(_ kind: DecompressError.Kind, _ detail: String, at offset: UInt64? = nil) -> DecompressError {
-        DecompressError(format, kind, at: offset ?? (inputBitOffset >> 3), detail)
+        if padBytes > 0 && (input.bytes.count - input.pos) * 8 + bitcnt < padBytes * 8 {
+            return DecompressError(format, .truncated, at: input.base &+ UInt64(input.bytes.count - padBytes),
+                                   "the compressed stream ends inside a deflate block")
+        }
+        return DecompressError(format, kind, at: offset ?? (inputBitOffset >> 3), detail)
     }
 
     /// Append up to `maxCount` decoded bytes to `out`; 0 only at the end of the stream. Errors leave
@@ -152,7 +158,7 @@ public struct InflateStream {
     /// Throws if bits beyond the end of the source were consumed.
     @inline(__always) func checkTruncation() throws {
         if padBytes > 0 && (input.bytes.count - input.pos) * 8 + bitcnt < padBytes * 8 {
-            throw error(.truncated, "the compressed stream ends inside a deflate block", at: input.base &+ UInt64(input.bytes.count - padBytes))
+            throw error(.truncated, "")
         }
     }
 
