@@ -1,0 +1,120 @@
+import Testing
+@testable import Decompress
+
+func unzstd(_ bytes: [UInt8], step: Int? = nil, chunk: Int = 1 << 20, maxWindow: Int = ZstdStream.defaultMaxWindowSize) throws -> [UInt8] {
+    let src: any ByteSource = step.map { DribbleSource(inner: ArraySource(bytes), step: $0) } ?? ArraySource(bytes)
+    var s = ZstdStream(source: src, maxWindowSize: maxWindow)
+    var out: [UInt8] = []
+    while try s.read(into: &out, maxCount: chunk) > 0 {}
+    return out
+}
+
+@Suite struct ZstdTests {
+    static let inputs: [(String, [UInt8])] = [
+        ("empty", []), ("one byte", [42]), ("dump", Inputs.dump),
+        ("random", Inputs.random(300_000, seed: 1)), ("structured", Inputs.structured(2_000_000, seed: 2)),
+        ("zeros", [UInt8](repeating: 0, count: 1_000_000)),
+    ]
+
+    @Test func predefinedDistributionsSumToTheirTables() {
+        func sum(_ p: [Int]) -> Int { p.reduce(0) { $0 + ($1 < 0 ? 1 : $1) } }
+        #expect(sum(SequenceTable.llDefault) == 64 && SequenceTable.llDefault.count == 36)
+        #expect(sum(SequenceTable.mlDefault) == 64 && SequenceTable.mlDefault.count == 53)
+        #expect(sum(SequenceTable.ofDefault) == 32 && SequenceTable.ofDefault.count == 29)
+    }
+
+    @Test(arguments: [["-1"], ["-3"], ["-6"], ["-19"], ["-3", "--no-check"], ["-6", "--long=24"], ["-3", "-T2", "-B65536"],
+                      ["--ultra", "-22"], ["-1", "--no-content-size"]])
+    func matchesZstd(args: [String]) throws {
+        for (name, data) in ZstdTests.inputs {
+            // Through a pipe: no content size, as the kernel writes (unless the input is a file).
+            let z = try Tool.run(Tool.zstd, args + ["-c", "-q"], input: data)
+            let out = try unzstd(z)
+            #expect(out == data, "zstd \(args) of \(name): \(out.count) bytes decoded, \(data.count) expected")
+        }
+    }
+
+    @Test func smallChunks() throws {
+        let data = Inputs.structured(400_000, seed: 5)
+        let z = try Tool.run(Tool.zstd, ["-9", "-c", "-q"], input: data)
+        #expect(try unzstd(z, step: 1, chunk: 7) == data)
+        #expect(try unzstd(z, step: 4093, chunk: 65536) == data)
+    }
+
+    @Test func concatenatedAndSkippableFrames() throws {
+        let a = Inputs.random(1000, seed: 9), b = Inputs.structured(50_000, seed: 10)
+        let skip: [UInt8] = [0x53, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]
+        let z = try skip + Tool.run(Tool.zstd, ["-c", "-q"], input: a) + skip + Tool.run(Tool.zstd, ["-19", "-c", "-q"], input: b)
+        #expect(try unzstd(z) == a + b)
+        #expect(try unzstd(skip) == [])
+    }
+
+    @Test func handMadeRawAndRLEBlocks() throws {
+        // Frame: magic, FHD = single segment + checksum, FCS 1 byte = 7; raw block "abc" (not last), RLE
+        // block 4 x 'z' (last); checksum.
+        var f: [UInt8] = [0x28, 0xb5, 0x2f, 0xfd, 0x24, 7]
+        f += [UInt8((3 << 3) | 0), 0, 0] + Array("abc".utf8)
+        f += [UInt8((4 << 3) | 2 | 1), 0, 0, UInt8(ascii: "z")]
+        var h = XXH64()
+        h.update(Array("abczzzz".utf8))
+        let d = UInt32(truncatingIfNeeded: h.digest)
+        f += [UInt8(d & 0xFF), UInt8((d >> 8) & 0xFF), UInt8((d >> 16) & 0xFF), UInt8(d >> 24)]
+        #expect(try unzstd(f) == Array("abczzzz".utf8))
+        var bad = f
+        bad[bad.count - 1] ^= 1
+        do { _ = try unzstd(bad); Issue.record("no error") } catch let e as DecompressError {
+            #expect(e.kind == .badChecksum)
+            #expect(e.offset == UInt64(f.count - 4))
+        }
+        // Content size mismatch: FCS 8.
+        var big = f
+        big[5] = 8
+        do { _ = try unzstd(big); Issue.record("no error") } catch let e as DecompressError { #expect(e.kind == .badLength || e.kind == .badChecksum) }
+    }
+
+    @Test func hostileHeaders() throws {
+        // Window descriptor exponent 31: 2 TiB window.
+        let huge: [UInt8] = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 31 << 3, 1, 0, 0]
+        do { _ = try unzstd(huge); Issue.record("no error") } catch let e as DecompressError {
+            #expect(e.kind == .windowTooLarge)
+            #expect(e.offset == 4)
+        }
+        // Dictionary ID.
+        let dict: [UInt8] = [0x28, 0xb5, 0x2f, 0xfd, 0x01, 0x50, 5, 1, 0, 0]
+        do { _ = try unzstd(dict); Issue.record("no error") } catch let e as DecompressError { #expect(e.kind == .unsupported) }
+        // Reserved block type, bad magic, empty input.
+        let reserved: [UInt8] = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x50, 7, 0, 0]
+        do { _ = try unzstd(reserved); Issue.record("no error") } catch let e as DecompressError { #expect(e.kind == .badBlock) }
+        do { _ = try unzstd([1, 2, 3, 4, 5]); Issue.record("no error") } catch let e as DecompressError { #expect(e.kind == .badMagic) }
+        do { _ = try unzstd([]); Issue.record("no error") } catch let e as DecompressError { #expect(e.kind == .truncated) }
+        // Trailing garbage after a frame.
+        let ok = try Tool.run(Tool.zstd, ["-c", "-q"], input: [1, 2, 3])
+        do { _ = try unzstd(ok + [9, 9, 9, 9]); Issue.record("no error") } catch let e as DecompressError { #expect(e.kind == .trailingData) }
+    }
+
+    @Test func windowLimitIsEnforcedAndRaisable() throws {
+        let data = Inputs.structured(3_000_000, seed: 4)
+        let z = try Tool.run(Tool.zstd, ["-3", "--long=22", "-c", "-q"], input: data)
+        do { _ = try unzstd(z, maxWindow: 1 << 20); Issue.record("no error") } catch let e as DecompressError { #expect(e.kind == .windowTooLarge) }
+        #expect(try unzstd(z, maxWindow: 1 << 22) == data)
+    }
+
+    @Test func truncatedAndCorruptedStreamsGiveErrors() throws {
+        let data = Inputs.structured(300_000, seed: 11) + Inputs.dump
+        let z = try Tool.run(Tool.zstd, ["-6", "-c", "-q"], input: data)
+        for cut in [1, 4, 5, 6, 7, 100, z.count / 2, z.count - 5, z.count - 4, z.count - 1] {
+            do { _ = try unzstd(Array(z.prefix(cut))); Issue.record("no error at cut \(cut)") } catch let e as DecompressError {
+                #expect(e.kind == .truncated, "cut \(cut): \(e)")
+            }
+        }
+        var rng = SplitMix64Local(seed: 77)
+        var errors = 0
+        for _ in 0..<300 {
+            var c = z
+            let i = Int(rng.next() % UInt64(z.count))
+            c[i] ^= UInt8(1 << (rng.next() % 8))
+            do { if try unzstd(c) != data { Issue.record("flip at \(i) decoded to different bytes without an error") } } catch is DecompressError { errors += 1 }
+        }
+        #expect(errors == 300)
+    }
+}
