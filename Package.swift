@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "VMCoreBuilder"),
         .executableTarget(name: "mkvmcore", dependencies: ["VMCoreBuilder"]),
         .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage", "CrashInfo", "KernelThreads", "CoreExport", "MappedBytes"]),
+        // Decoder throughput against gzip -dc / zstd -dc (make bench-decompress).
+        .executableTarget(name: "decompress-bench", dependencies: ["Decompress", "MappedBytes", "VMCoreBuilder"]),
         .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
         .testTarget(name: "MinidumpCoreTests", dependencies: ["MinidumpCore", "MappedBytes", "VMCoreBuilder"]),
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "VMCoreBuilder"]),
