@@ -7,8 +7,8 @@ struct EntropyError: Error {
 }
 
 /// A bit stream read backward from its last byte (whose highest set bit is the padding marker).
-/// The next bits to read are the highest of the `count` low bits of `acc`. Reading past the first byte
-/// gives zero bits and makes `count` negative: `overflowed`.
+/// `acc` holds the next `count` bits left-aligned (the next bit to read is bit 63). Reading past the
+/// first byte gives zero bits and makes `count` negative: `overflowed`.
 struct BackwardBits {
     let bytes: [UInt8]
     let start: Int
@@ -25,31 +25,32 @@ struct BackwardBits {
         self.bytes = bytes
         start = range.lowerBound
         pos = range.upperBound - 1
-        acc = UInt64(last)
         count = 7 - last.leadingZeroBitCount
+        acc = UInt64(last) << UInt64(64 - count)   // the marker and above shift out (all of it when count is 0)
         refill()
     }
 
     @inline(__always) mutating func refill() {
         while count <= 56 && pos > start {
             pos -= 1
-            acc = acc << 8 | UInt64(bytes[pos])
+            acc |= UInt64(bytes[pos]) << UInt64(56 - count)
             count += 8
         }
     }
 
-    /// The next `n` (≤ 56) bits without consuming them; zeros past the start.
+    /// The next `n` (0...56) bits without consuming them; zeros past the start.
     @inline(__always) func peek(_ n: Int) -> Int {
-        let v = count >= n ? acc >> UInt64(count - n) : (count >= 0 ? acc << UInt64(n - count) : 0)
-        return Int(truncatingIfNeeded: v & ((1 << UInt64(n)) &- 1))
+        Int(truncatingIfNeeded: acc >> UInt64(64 - n))
     }
 
-    @inline(__always) mutating func consume(_ n: Int) { count -= n }
+    @inline(__always) mutating func consume(_ n: Int) {
+        acc <<= UInt64(n)
+        count -= n
+    }
 
     @inline(__always) mutating func read(_ n: Int) -> Int {
-        if n == 0 { return 0 }
         let v = peek(n)
-        count -= n
+        consume(n)
         return v
     }
 

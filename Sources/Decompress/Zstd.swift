@@ -495,9 +495,15 @@ public struct ZstdStream {
                     failure = blockError(.badDistance, "sequence \(i) has offset \(offset) with \(op - histStart) bytes of history (window \(win))", at: start)
                     break
                 }
-                var s = op - offset
                 let e = op + matchLen
-                while op < e { out[op] = out[s]; op += 1; s += 1 }
+                if offset == 1 {
+                    let v = out[op - 1]
+                    for k in op..<e { out[k] = v }
+                    op = e
+                } else {
+                    var s = op - offset
+                    while op < e { out[op] = out[s]; op += 1; s += 1 }
+                }
             }
             buf = out
             rep0 = r0; rep1 = r1; rep2 = r2
