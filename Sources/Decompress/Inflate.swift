@@ -51,6 +51,9 @@ public struct InflateStream {
     var lastCheckpointOutput: UInt64 = 0
     /// Checkpoints collected so far (when made with a `checkpointInterval`); the caller may empty it.
     public var checkpoints: [InflateCheckpoint] = []
+    /// Deflate blocks decoded: stored, fixed Huffman, dynamic Huffman; and gzip members.
+    public private(set) var blockCounts = [0, 0, 0]
+    public private(set) var members = 0
 
     /// A decoder reading `format` (.gzip: one or more members; .deflate: a raw deflate stream) from
     /// `source`. With `checkpointInterval` > 0, a checkpoint is kept at the first block boundary after
@@ -218,6 +221,7 @@ public struct InflateStream {
                 return
             case .memberHeader:
                 try readMemberHeader()
+                members += 1
                 histStart = outPos
                 memberStartOffset = outBase &+ UInt64(outPos)
                 crc = CRC32()
@@ -233,7 +237,9 @@ public struct InflateStream {
                 maybeCheckpoint()
                 blockStartBit = inputBitOffset
                 lastBlock = bits(1) == 1
-                switch bits(2) {
+                let type = Int(bits(2))
+                if type < 3 { blockCounts[type] += 1 }
+                switch type {
                 case 0:
                     try alignToByte()
                     guard try input.ensure(4), input.available - padBytes >= 4 else {

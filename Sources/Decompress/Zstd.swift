@@ -11,6 +11,21 @@
 /// 128 MiB = 2^27, what `zstd --long` uses and libzstd's own default limit) are refused with
 /// `.windowTooLarge` before anything is allocated for them.
 public struct ZstdStream {
+    /// What the decoded frames used, by kind (tests check the reference tool's streams cover them).
+    public struct Statistics: Sendable, Equatable {
+        /// Blocks: raw, RLE, compressed.
+        public var blocks = [0, 0, 0]
+        /// Literals sections: raw, RLE, Huffman 1 stream, Huffman 4 streams, treeless (1 or 4 streams).
+        public var literals = [0, 0, 0, 0, 0]
+        /// Sequence table modes [predefined, RLE, FSE, repeat] for literal lengths, offsets, match lengths.
+        public var tableModes = [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]
+        /// Sequences whose offset is a repeat code, and those with a new offset.
+        public var repeatOffsets = 0
+        public var newOffsets = 0
+        public var skippableFrames = 0
+        public var frames = 0
+    }
+    public private(set) var statistics = Statistics()
     public static let defaultMaxWindowSize = 1 << 27
     static let blockMaxLimit = 1 << 17
 
@@ -143,6 +158,7 @@ public struct ZstdStream {
                 n -= k
             }
             frameCount += 1
+            statistics.skippableFrames += 1
             if try !input.ensure(1) { state = .done }
             return
         }
@@ -151,6 +167,7 @@ public struct ZstdStream {
             throw error(.badMagic, "not a zstd frame: magic 0x\(String(m, radix: 16))", at: at)
         }
         frameOffset = at
+        statistics.frames += 1
         let fhd = try bytes(1, "a frame header")[0]
         let fcsFlag = Int(fhd >> 6)
         let single = fhd & 0x20 != 0
@@ -230,6 +247,7 @@ public struct ZstdStream {
         let size = h >> 3
         makeRoom()
         let start = outPos
+        if type < 3 { statistics.blocks[type] += 1 }
         switch type {
         case 0:  // raw
             guard size <= blockMax else { throw error(.badBlock, "raw block of \(size) bytes above the block maximum \(blockMax)", at: at) }
@@ -287,6 +305,7 @@ public struct ZstdStream {
         let type = Int(b[0] & 3)
         let sf = Int(b[0] >> 2) & 3
         if lits.count < ZstdStream.blockMaxLimit + 64 { lits = [UInt8](repeating: 0, count: ZstdStream.blockMaxLimit + 64) }
+        statistics.literals[type == 3 ? 4 : type == 2 ? (sf == 0 ? 2 : 3) : type] += 1
         if type < 2 {
             var size: Int, hdr: Int
             switch sf {
@@ -433,6 +452,9 @@ public struct ZstdStream {
             let modes = Int(block[p])
             guard modes & 3 == 0 else { throw blockError(.badHeader, "symbol compression modes 0x\(String(modes, radix: 16)) set reserved bits", at: p) }
             p += 1
+            statistics.tableModes[0][modes >> 6] += 1
+            statistics.tableModes[1][(modes >> 4) & 3] += 1
+            statistics.tableModes[2][(modes >> 2) & 3] += 1
             let ll = try table(modes >> 6, .literalLength, llTable, at: &p, end: end)
             let of = try table((modes >> 4) & 3, .offset, ofTable, at: &p, end: end)
             let ml = try table((modes >> 2) & 3, .matchLength, mlTable, at: &p, end: end)
@@ -455,6 +477,7 @@ public struct ZstdStream {
             let win = window
             var r0 = rep0, r1 = rep1, r2 = rep2
             var failure: DecompressError? = nil
+            var repeats = 0
             for i in 0..<nbSeq {
                 let oe = ofE[ofS], me = mlE[mlS], le = llE[llS]
                 let ofCode = Int((oe >> 24) & 0xFF)
@@ -468,6 +491,7 @@ public struct ZstdStream {
                     offset = offVal - 3
                     r2 = r1; r1 = r0; r0 = offset
                 } else {
+                    repeats += 1
                     switch offVal + (litLen == 0 ? 1 : 0) {
                     case 1: offset = r0
                     case 2: offset = r1; r1 = r0; r0 = offset
@@ -507,6 +531,8 @@ public struct ZstdStream {
             }
             buf = out
             rep0 = r0; rep1 = r1; rep2 = r2
+            statistics.repeatOffsets += repeats
+            statistics.newOffsets += nbSeq - repeats
             if let failure { throw failure }
             guard r.finishedExactly else {
                 throw blockError(.badCode, "sequence bit stream does not end with its \(nbSeq) sequences", at: p)

@@ -19,7 +19,9 @@ enum Tool {
     }()
 
     /// Run `tool args < input` through files; the tool's stdout.
-    static func run(_ tool: String, _ args: [String], input: [UInt8]) throws -> [UInt8] {
+    /// With `asFile`, the input is named on the command line instead of piped (zstd then records the
+    /// content size in the frame header).
+    static func run(_ tool: String, _ args: [String], input: [UInt8], asFile: Bool = false) throws -> [UInt8] {
         require(tool)
         let id = UUID().uuidString
         let inURL = scratch.appendingPathComponent("in-\(id)")
@@ -32,7 +34,7 @@ enum Tool {
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = args
+        p.arguments = asFile ? args + [inURL.path] : args
         p.standardInput = try FileHandle(forReadingFrom: inURL)
         p.standardOutput = try FileHandle(forWritingTo: outURL)
         p.standardError = FileHandle.nullDevice

@@ -1,4 +1,5 @@
 import Testing
+import VMCoreBuilder
 @testable import Decompress
 
 func unzstd(_ bytes: [UInt8], step: Int? = nil, chunk: Int = 1 << 20, maxWindow: Int = ZstdStream.defaultMaxWindowSize) throws -> [UInt8] {
@@ -72,6 +73,19 @@ func unzstd(_ bytes: [UInt8], step: Int? = nil, chunk: Int = 1 << 20, maxWindow:
         do { _ = try unzstd(big); Issue.record("no error") } catch let e as DecompressError { #expect(e.kind == .badLength || e.kind == .badChecksum) }
     }
 
+    @Test func handMadeRLELiterals() throws {
+        // Single segment, FCS 5; one last compressed block: RLE literals "xxxxx" (header 5 << 3 | 1), no sequences.
+        let f: [UInt8] = [0x28, 0xb5, 0x2f, 0xfd, 0x20, 5, (3 << 3) | (2 << 1) | 1, 0, 0, (5 << 3) | 1, UInt8(ascii: "x"), 0]
+        var s = ZstdStream(source: ArraySource(f))
+        #expect(try s.readAll() == Array("xxxxx".utf8))
+        #expect(s.statistics.literals[1] == 1)
+        // Bytes after a sequences section with no sequences are refused.
+        var g = f
+        g[6] = (4 << 3) | (2 << 1) | 1
+        g.append(0)
+        do { _ = try unzstd(g); Issue.record("no error") } catch let e as DecompressError { #expect(e.kind == .badLength) }
+    }
+
     @Test func hostileHeaders() throws {
         // Window descriptor exponent 31: 2 TiB window.
         let huge: [UInt8] = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 31 << 3, 1, 0, 0]
@@ -116,5 +130,52 @@ func unzstd(_ bytes: [UInt8], step: Int? = nil, chunk: Int = 1 << 20, maxWindow:
             do { if try unzstd(c) != data { Issue.record("flip at \(i) decoded to different bytes without an error") } } catch is DecompressError { errors += 1 }
         }
         #expect(errors == 300)
+    }
+}
+
+@Suite struct DecoderCoverageTests {
+    /// The reference tools' streams reach every block, literals and table kind the RFCs define (so the
+    /// byte-equality tests above exercise them), and content sizes from file input are checked.
+    @Test func zstdStreamsCoverEveryKind() throws {
+        var total = ZstdStream.Statistics()
+        let inputs = [dumpLikePages(count: 1000, seed: 20), Inputs.dump, Inputs.random(200_000, seed: 22),
+                      [UInt8](repeating: 7, count: 300_000), Array(Inputs.structured(3000, seed: 23))]
+        for args in [["-1"], ["-19"], ["-6", "--no-check"], ["-6", "-T2", "-B65536"]] {
+            for (i, data) in inputs.enumerated() {
+                for asFile in [false, true] {
+                    let z = try Tool.run(Tool.zstd, args + ["-c", "-q"], input: data, asFile: asFile)
+                    var s = ZstdStream(source: ArraySource(z))
+                    #expect(try s.readAll() == data, "zstd \(args) input \(i) file \(asFile)")
+                    let st = s.statistics
+                    for k in 0..<3 { total.blocks[k] += st.blocks[k] }
+                    for k in 0..<5 { total.literals[k] += st.literals[k] }
+                    for t in 0..<3 { for m in 0..<4 { total.tableModes[t][m] += st.tableModes[t][m] } }
+                    total.repeatOffsets += st.repeatOffsets
+                    total.newOffsets += st.newOffsets
+                }
+            }
+        }
+        #expect(!total.blocks.contains(0), "block kinds raw/RLE/compressed: \(total.blocks)")
+        // RLE literals (one byte repeated, with sequences) the tool seldom writes: handMadeRLELiterals.
+        #expect(total.literals[0] > 0 && total.literals[2] > 0 && total.literals[3] > 0 && total.literals[4] > 0,
+                "literals raw/RLE/huf1/huf4/treeless: \(total.literals)")
+        for t in 0..<3 {
+            #expect(total.tableModes[t][0] > 0 && total.tableModes[t][2] > 0 && total.tableModes[t][3] > 0,
+                    "table modes predefined/RLE/FSE/repeat of table \(t): \(total.tableModes[t])")
+        }
+        #expect(total.tableModes.contains { $0[1] > 0 }, "no RLE table mode seen: \(total.tableModes)")
+        #expect(total.repeatOffsets > 0 && total.newOffsets > 0)
+    }
+
+    @Test func deflateStreamsCoverEveryBlockKind() throws {
+        var counts = [0, 0, 0]
+        for (level, data) in [("-1", Inputs.random(100_000, seed: 31)), ("-6", Inputs.structured(500_000, seed: 32)),
+                              ("-9", Array(Inputs.structured(200, seed: 33)))] {
+            let gz = try Tool.run(Tool.gzip, [level, "-c"], input: data)
+            var s = InflateStream(source: ArraySource(gz))
+            #expect(try s.readAll() == data)
+            for k in 0..<3 { counts[k] += s.blockCounts[k] }
+        }
+        #expect(!counts.contains(0), "stored/fixed/dynamic blocks: \(counts)")
     }
 }
