@@ -320,13 +320,19 @@ public struct ZstdStream {
             guard size <= blockMax else { throw blockError(.badLength, "\(size) literals above the block maximum \(blockMax)", at: 0) }
             if type == 0 {
                 guard hdr + size <= b.count else { throw blockError(.badLength, "\(size) raw literals past the end of the block", at: hdr) }
-                for i in 0..<size { lits[i] = b[hdr + i] }
+                var l = lits
+                lits = []
+                for i in 0..<size { l[i] = b[hdr + i] }
+                lits = l
                 litCount = size
                 return hdr + size
             }
             guard hdr < b.count else { throw blockError(.badLength, "RLE literal past the end of the block", at: hdr) }
             let v = b[hdr]
-            for i in 0..<size { lits[i] = v }
+            var l = lits
+            lits = []
+            for i in 0..<size { l[i] = v }
+            lits = l
             litCount = size
             return hdr + 1
         }
@@ -390,11 +396,32 @@ public struct ZstdStream {
         let mb = huf.maxBits
         var out = lits
         lits = []
-        for i in o..<(o + count) {
+        var i = o
+        let end = o + count
+        // Four symbols of at most 11 bits per refill while the refill can bring 57 bits or more.
+        while end - i >= 4 {
+            r.refill()
+            if r.count < 4 * mb { break }
+            var e = table[r.peek(mb)]
+            out[i] = UInt8(truncatingIfNeeded: e)
+            r.consume(Int(e >> 8))
+            e = table[r.peek(mb)]
+            out[i + 1] = UInt8(truncatingIfNeeded: e)
+            r.consume(Int(e >> 8))
+            e = table[r.peek(mb)]
+            out[i + 2] = UInt8(truncatingIfNeeded: e)
+            r.consume(Int(e >> 8))
+            e = table[r.peek(mb)]
+            out[i + 3] = UInt8(truncatingIfNeeded: e)
+            r.consume(Int(e >> 8))
+            i += 4
+        }
+        while i < end {
             if r.count < mb { r.refill() }
             let e = table[r.peek(mb)]
             out[i] = UInt8(truncatingIfNeeded: e)
             r.consume(Int(e >> 8))
+            i += 1
         }
         lits = out
         guard r.finishedExactly else {

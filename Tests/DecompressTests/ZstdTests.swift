@@ -179,3 +179,46 @@ func unzstd(_ bytes: [UInt8], step: Int? = nil, chunk: Int = 1 << 20, maxWindow:
         #expect(!counts.contains(0), "stored/fixed/dynamic blocks: \(counts)")
     }
 }
+
+@Suite struct BoundedMemoryTests {
+    /// A frame that claims the largest window allowed, then RLE blocks: the history buffer grows with
+    /// the output (about twice it, from 1 MiB), not with what the header claims.
+    @Test func hugeWindowClaimAllocatesWithTheOutput() throws {
+        var f: [UInt8] = [0x28, 0xb5, 0x2f, 0xfd, 0x00, (17 << 3)]   // window 2^27, no checksum
+        for i in 0..<10 {
+            let h = (1 << 17) << 3 | 1 << 1 | (i == 9 ? 1 : 0)
+            f += [UInt8(h & 0xFF), UInt8((h >> 8) & 0xFF), UInt8(h >> 16), UInt8(i)]
+        }
+        var s = ZstdStream(source: ArraySource(f))
+        var total = 0
+        var out: [UInt8] = []
+        while try s.read(into: &out, maxCount: 1 << 16) > 0 { total += out.count; out.removeAll() }
+        #expect(total == 10 << 17)
+        #expect(s.windowSize == 1 << 27)
+        #expect(s.buf.count <= 4 << 20, "history buffer \(s.buf.count) bytes for \(total) bytes of output")
+    }
+
+    /// 64 MiB of output through a 2 MiB window: the buffer stops at window + max(window, 4 MiB) + 128 KiB.
+    @Test func longStreamStaysInItsWindow() throws {
+        let page = dumpLikePages(count: 256, seed: 5)
+        var data: [UInt8] = []
+        for _ in 0..<64 { data += page }
+        let z = try Tool.run(Tool.zstd, ["-1", "--long=21", "-c", "-q"], input: data)
+        var s = ZstdStream(source: ArraySource(z))
+        var out: [UInt8] = []
+        var check = XXH64()
+        while try s.read(into: &out, maxCount: 1 << 20) > 0 { check.update(out); out.removeAll(keepingCapacity: true) }
+        var want = XXH64()
+        want.update(data)
+        #expect(check.digest == want.digest)
+        #expect(s.buf.count <= (2 << 20) + (4 << 20) + (1 << 17))
+        let gz = try Tool.run(Tool.gzip, ["-1", "-c"], input: data)
+        var g = InflateStream(source: ArraySource(gz))
+        var crc = CRC32()
+        while try g.read(into: &out, maxCount: 1 << 20) > 0 { crc.update(out); out.removeAll(keepingCapacity: true) }
+        var wantCRC = CRC32()
+        wantCRC.update(data)
+        #expect(crc.value == wantCRC.value)
+        #expect(g.buf.count == InflateStream.capacity)
+    }
+}
