@@ -43,6 +43,8 @@ public struct InflateStream {
     enum State { case memberHeader, blockHeader, stored(Int), huffman, memberTrailer, afterMember, done }
     var state: State
     var lastBlock = false
+    var goodPos = 0           // output known good (every bit it came from was in the source)
+    var pendingError: DecompressError? = nil
     var lit = Huffman()
     var dist = Huffman()
     var blockStartBit: UInt64 = 0
@@ -116,8 +118,13 @@ public struct InflateStream {
     public mutating func read(into out: inout [UInt8], maxCount: Int) throws -> Int {
         guard maxCount > 0 else { return 0 }
         while delivered == outPos {
+            if let pendingError { throw pendingError }
             if case .done = state { return 0 }
-            try produce()
+            do { try produce() } catch let e as DecompressError {
+                // Hand out what was decoded and checked before the error; throw it on the next read.
+                outPos = goodPos
+                pendingError = e
+            }
         }
         let n = min(maxCount, outPos - delivered)
         out.append(contentsOf: buf[delivered..<(delivered + n)])
@@ -214,7 +221,9 @@ public struct InflateStream {
     /// Decode until the output buffer is full or the stream ends (at least one state step).
     mutating func produce() throws {
         slideIfNeeded()
+        goodPos = outPos
         while outPos + 258 <= InflateStream.capacity {
+            goodPos = outPos
             switch state {
             case .done:
                 updateCRC()
@@ -281,7 +290,7 @@ public struct InflateStream {
                 outPos += n
                 state = .stored(remaining - n)
             case .huffman:
-                if try decodeHuffman() { state = .blockHeader }
+                    if try decodeHuffman() { state = .blockHeader }
             case .memberTrailer:
                 try alignToByte()
                 updateCRC()

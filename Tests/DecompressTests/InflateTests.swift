@@ -1,4 +1,5 @@
 import Testing
+import VMCoreBuilder
 @testable import Decompress
 
 @Suite struct ChecksumTests {
@@ -181,5 +182,30 @@ struct BitWriter {
         var out = [UInt8](repeating: 0, count: (bits.count + 7) / 8)
         for (i, b) in bits.enumerated() { out[i / 8] |= b << UInt8(i % 8) }
         return out
+    }
+}
+
+@Suite struct TruncatedPrefixTests {
+    /// A cut stream hands out what was decoded before the cut (a truncated dump stays usable), then the error.
+    @Test func cutStreamsGiveTheirDecodedPrefix() throws {
+        let data = dumpLikePages(count: 2000, seed: 41)
+        let gz = try Tool.run(Tool.gzip, ["-6", "-c"], input: data)
+        let z = try Tool.run(Tool.zstd, ["-6", "-c", "-q"], input: data)
+        for (name, stream) in [("gzip", gz), ("zstd", z)] {
+            let cut = Array(stream.prefix(stream.count / 2))
+            var out: [UInt8] = []
+            var error: DecompressError? = nil
+            if name == "gzip" {
+                var s = InflateStream(source: ArraySource(cut))
+                do { while try s.read(into: &out, maxCount: 1 << 16) > 0 {} } catch let e as DecompressError { error = e }
+            } else {
+                var s = ZstdStream(source: ArraySource(cut))
+                do { while try s.read(into: &out, maxCount: 1 << 16) > 0 {} } catch let e as DecompressError { error = e }
+            }
+            #expect(error?.kind == .truncated, "\(name): \(String(describing: error))")
+            #expect(out == Array(data.prefix(out.count)), "\(name): the prefix handed out differs from the data")
+            #expect(out.count > data.count / 3, "\(name): only \(out.count) of \(data.count) bytes before the cut at half")
+            #expect(error.map { $0.offset <= UInt64(cut.count) } ?? false)
+        }
     }
 }
