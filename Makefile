@@ -7,7 +7,7 @@ SECONDS     ?= 60
 RELEASE      = $(SWIFT) build -c release --static-swift-stdlib
 RELEASE_BIN  = $(shell $(RELEASE) --show-bin-path)
 
-.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-crashinfo fuzz-crashinfo-build fuzz-crashinfo-run fuzz-libs fuzz-threads fuzz-threads-build fuzz-export fuzz-export-build install check-static dist clean
+.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-crashinfo fuzz-crashinfo-build fuzz-crashinfo-run fuzz-libs fuzz-threads fuzz-threads-build fuzz-export fuzz-export-build fuzz-decompress fuzz-decompress-build bench-decompress install check-static dist clean
 
 build:
 	$(SWIFT) build
@@ -180,6 +180,41 @@ fuzz-export: fuzz-export-build
 		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz-export.log | tail -60; exit 1; }
 	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz-export.log
 
+# The decoders (Fuzz/FuzzDecompress.swift, compiled with Sources/Decompress as one module): gzip, zstd and
+# raw deflate by magic. Seeds are small files compressed by the system gzip and zstd. Not part of `make test`.
+DZ_DIR = $(FUZZ_DIR)/decompress
+fuzz-decompress-build:
+	mkdir -p $(DZ_DIR)/corpus $(DZ_DIR)/seeds
+	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name DecompressFuzz \
+		Sources/Decompress/*.swift Fuzz/FuzzDecompress.swift -o $(DZ_DIR)/fuzz-decompress
+	head -c 12000 Fixtures/vmcore.0 > $(DZ_DIR)/seed.raw
+	for l in 1 6 9; do gzip -$$l -c $(DZ_DIR)/seed.raw > $(DZ_DIR)/seeds/vmcore.$$l.gz; done
+	for l in 1 6 19; do zstd -q -$$l -c < $(DZ_DIR)/seed.raw > $(DZ_DIR)/seeds/vmcore.$$l.zst; done
+	zstd -q -3 --no-check -c < Fixtures/vmcore.msgbuf40 | head -c 20000 > $(DZ_DIR)/seeds/msgbuf.zst
+	printf 'hello hello hello hello\n' | gzip -c > $(DZ_DIR)/seeds/hello.gz
+	printf 'hello hello hello hello\n' | zstd -q -c > $(DZ_DIR)/seeds/hello.zst
+
+fuzz-decompress: fuzz-decompress-build
+	$(FUZZ_ENV) $(DZ_DIR)/fuzz-decompress -max_len=65536 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
+		-artifact_prefix=$(DZ_DIR)/crash- -max_total_time=$(SECONDS) \
+		$(DZ_DIR)/corpus $(DZ_DIR)/seeds > $(DZ_DIR)/fuzz.log 2>&1 \
+		|| { grep -v '^#[0-9]' $(DZ_DIR)/fuzz.log | tail -60; exit 1; }
+	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(DZ_DIR)/fuzz.log
+
+# Decoder throughput on a 200 MB dump-like file, beside gzip -dc and zstd -dc on the same files (level 6,
+# the kernel's default). Files are cached in .bench-decompress/.
+BD_DIR = .bench-decompress
+bench-decompress:
+	$(RELEASE) --product decompress-bench
+	mkdir -p $(BD_DIR)
+	test -s $(BD_DIR)/dump || $(RELEASE_BIN)/decompress-bench --generate $(BD_DIR)/dump 200
+	test -s $(BD_DIR)/dump.gz || gzip -6 -c $(BD_DIR)/dump > $(BD_DIR)/dump.gz
+	test -s $(BD_DIR)/dump.zst || zstd -q -6 -c < $(BD_DIR)/dump > $(BD_DIR)/dump.zst
+	@for t in 1 2 3; do /usr/bin/time -f "gzip -dc: %e s" gzip -dc $(BD_DIR)/dump.gz > /dev/null; done
+	$(RELEASE_BIN)/decompress-bench gzip $(BD_DIR)/dump.gz 3
+	@for t in 1 2 3; do /usr/bin/time -f "zstd -dc: %e s" zstd -q -dc $(BD_DIR)/dump.zst > /dev/null; done
+	$(RELEASE_BIN)/decompress-bench zstd $(BD_DIR)/dump.zst 3
+
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(RELEASE_BIN)/kvmdump $(DESTDIR)$(PREFIX)/bin/kvmdump
@@ -195,4 +230,4 @@ dist:
 	@ls -l $(DIST_DIR)/*.tar.gz
 
 clean:
-	rm -rf .build .build-asan .build-tsan $(FUZZ_DIR)
+	rm -rf .build .build-asan .build-tsan $(FUZZ_DIR) $(BD_DIR)

@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "CrashInfo", targets: ["CrashInfo"]),
         .library(name: "KernelThreads", targets: ["KernelThreads"]),
         .library(name: "CoreExport", targets: ["CoreExport"]),
+        .library(name: "Decompress", targets: ["Decompress"]),
         .executable(name: "kvmdump", targets: ["kvmdump"]),
         .executable(name: "mkvmcore", targets: ["mkvmcore"]),
     ],
@@ -32,16 +33,22 @@ let package = Package(
         .target(name: "CoreExport", dependencies: ["MinidumpCore", "MappedBytes"]),
         // Processes, threads and backtraces from the kernel's offset symbols (amd64 rules in one file).
         .target(name: "KernelThreads", dependencies: ["MinidumpCore", "KernelImage", "MappedBytes"]),
+        // Our own gzip/DEFLATE and Zstandard decoders for kernel-compressed dumps, streaming in bounded
+        // memory, with gzip checkpoints for random access. No dependencies, no Foundation, no unsafe code.
+        .target(name: "Decompress"),
         // Deterministic fixture generator (the tests' ground truth); independent of MinidumpCore.
         .target(name: "VMCoreBuilder"),
         .executableTarget(name: "mkvmcore", dependencies: ["VMCoreBuilder"]),
         .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage", "CrashInfo", "KernelThreads", "CoreExport", "MappedBytes"]),
+        // Decoder throughput against gzip -dc / zstd -dc (make bench-decompress).
+        .executableTarget(name: "decompress-bench", dependencies: ["Decompress", "MappedBytes", "VMCoreBuilder"]),
         .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
         .testTarget(name: "MinidumpCoreTests", dependencies: ["MinidumpCore", "MappedBytes", "VMCoreBuilder"]),
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "CrashInfoTests", dependencies: ["CrashInfo", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "CoreExportTests", dependencies: ["CoreExport", "MinidumpCore", "MappedBytes", "KernelImage", "KernelThreads", "VMCoreBuilder"]),
         .testTarget(name: "KernelThreadsTests", dependencies: ["KernelThreads", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),
+        .testTarget(name: "DecompressTests", dependencies: ["Decompress", "VMCoreBuilder"]),
         .testTarget(name: "kvmdumpTests", dependencies: ["VMCoreBuilder"]),
         // The tool's internals (output buffer, formatters, batch parsing), through @testable import.
         .testTarget(name: "kvmdumpUnitTests", dependencies: ["kvmdump", "MappedBytes"]),
