@@ -207,8 +207,7 @@ struct ExportCommand: Subcommand {
         let fd = open(path, flags, 0o644)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        let bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { raw in write(fd, raw.baseAddress, raw.count) == raw.count }
+        return writeUnbuffered(fd, text)
     }
 }
 
