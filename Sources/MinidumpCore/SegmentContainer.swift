@@ -92,6 +92,8 @@ public struct FullDumpSegments: Sendable {
                 continue
             }
             guard ptype == Self.ptLoad else { continue }
+            guard paddr & 0xfff == 0 else { throw fail("phdr[\(i)].p_paddr", paddr, "not page aligned") }
+            guard offset & 0xfff == 0 else { throw fail("phdr[\(i)].p_offset", offset, "not page aligned") }
             guard filesz <= memsz else { throw fail("phdr[\(i)].p_filesz", filesz, "larger than p_memsz 0x\(String(memsz, radix: 16))") }
             let (end, over) = offset.addingReportingOverflow(filesz)
             guard !over, end <= size else {
@@ -153,5 +155,127 @@ public struct FullDumpSegments: Sendable {
     public func uint64(_ bytes: ByteView, physical pa: UInt64) -> UInt64? {
         guard let (offset, available) = fileOffset(ofPhysical: pa), available >= 8 else { return nil }
         return bytes.uint64(at: offset)
+    }
+}
+
+/// The full dump's container (see `PhysicalContainer`): physical address → file offset through the
+/// PT_LOAD segments. A page's slot number (`PageLookup.bit`) counts the 4 KiB pages of `p_memsz` of
+/// the segments below it; `PageLookup.bin` is the segment's position in the sorted table. Memory a
+/// segment has in `p_memsz` but not in `p_filesz` is "not dumped".
+struct SegmentContainer: PhysicalContainer {
+    let segments: FullDumpSegments
+    let bytes: ByteView
+    /// Slot of each segment's first page.
+    private let firstSlots: [UInt64]
+
+    init(segments: FullDumpSegments, bytes: ByteView) {
+        self.segments = segments
+        self.bytes = bytes
+        var slots: [UInt64] = []
+        var next: UInt64 = 0
+        for s in segments.segments {
+            slots.append(next)
+            next &+= (s.memorySize &+ 0xfff) >> 12
+        }
+        firstSlots = slots
+    }
+
+    var pageSize: UInt64 { PageSize.bytes4K }
+    var describablePages: UInt64 { segments.segments.reduce(0) { $0 &+ (($1.memorySize &+ 0xfff) >> 12) } }
+    var dumpedPageCount: UInt64 { segments.segments.reduce(0) { $0 &+ (($1.fileSize &+ 0xfff) >> 12) } }
+    /// Segments are checked to end inside the file; a partial last page is not wholly in it.
+    var pagesInFile: UInt64 { segments.segments.reduce(0) { $0 &+ ($1.fileSize >> 12) } }
+    var physicalRanges: [PhysicalRange] {
+        zip(segments.segments, firstSlots).map { s, slot in
+            PhysicalRange(start: PhysicalAddress(s.physicalStart), end: PhysicalAddress(s.physicalStart &+ s.memorySize),
+                          firstBit: slot, pageCount: (s.memorySize &+ 0xfff) >> 12)
+        }
+    }
+    var indexMemoryBytes: Int { segments.segments.count * (MemoryLayout<FullDumpSegment>.stride + 8) }
+    var indexBins: Int { 0 }
+
+    /// The position in the sorted table of the segment whose `[p_paddr, p_paddr + p_memsz)` holds `pa`.
+    private func position(_ pa: UInt64) -> Int? {
+        let all = segments.segments
+        var low = 0, high = all.count
+        while low < high {
+            let mid = (low + high) / 2
+            if all[mid].physicalStart <= pa { low = mid + 1 } else { high = mid }
+        }
+        guard low > 0, pa - all[low - 1].physicalStart < all[low - 1].memorySize else { return nil }
+        return low - 1
+    }
+
+    func locate(_ pa: PhysicalAddress, bytes count: UInt64) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup) {
+        guard let k = position(pa.rawValue) else { throw .outsideRanges }
+        let s = segments.segments[k]
+        let page = pa.pageBase.rawValue - s.physicalStart
+        let slot = firstSlots[k] &+ (page >> 12)
+        let lookup = PageLookup(bit: slot, bin: k, edgeCount: 0, pagesBefore: slot)
+        let within = pa.rawValue - s.physicalStart
+        guard within < s.fileSize else { throw .notDumped(bit: slot) }
+        guard s.fileSize - within >= count else { throw .pastEndOfFile(offset: FileOffset(s.fileOffset &+ within)) }
+        return (FileOffset(s.fileOffset &+ page), lookup)
+    }
+
+    func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int {
+        let (end, over) = pa.rawValue.addingReportingOverflow(length)
+        let last = over ? UInt64.max : end
+        var present: UInt64 = 0
+        for s in segments.segments {
+            let wholeEnd = s.physicalStart &+ (s.fileSize & ~0xfff)
+            let low = max(s.physicalStart, pa.pageBase.rawValue), high = min(wholeEnd, last)
+            if low < high { present &+= (high - low + 0xfff) >> 12 }
+        }
+        return Int(present)
+    }
+
+    func steps(of lookup: PageLookup) -> [WalkStep] {
+        let s = segments.segments[lookup.bin]
+        return [
+            WalkStep(name: .init(text: "phdr", key: "program_header", kind: .count), value: UInt64(s.index)),
+            WalkStep(name: .init(text: "p_paddr", key: "segment_physical_address", kind: .address), value: s.physicalStart),
+            WalkStep(name: .init(text: "p_offset", key: "segment_file_offset", kind: .address), value: s.fileOffset),
+        ]
+    }
+
+    func reason(_ miss: ContainerMiss, _ pa: PhysicalAddress) -> TranslationError.Reason {
+        switch miss {
+        case .outsideRanges: .physicalAddressOutsideRanges(pa)
+        case .notDumped(let slot): .pageNotDumped(pa.pageBase, bit: slot)
+        case .pastEndOfFile(let offset): .pagePastEndOfFile(pa, offset: offset, fileSize: UInt64(bytes.count))
+        }
+    }
+
+    func forEachRun(_ body: (PhysicalAddress, FileOffset, UInt64) -> Bool) {
+        for s in segments.segments where s.fileSize >= 4096 {
+            guard body(PhysicalAddress(s.physicalStart), FileOffset(s.fileOffset), s.fileSize >> 12) else { return }
+        }
+    }
+
+    func forEachDumpedPage(notIn covered: [(start: PhysicalAddress, length: UInt64)],
+                           _ body: (PhysicalAddress, FileOffset?) -> Bool) {
+        let spans = covered.map { c in
+            (c.start.pageBase.rawValue, c.start.rawValue.addingReportingOverflow(c.length).overflow ? UInt64.max : c.start.rawValue + c.length)
+        }.sorted { $0.0 < $1.0 }
+        for s in segments.segments {
+            var pa = s.physicalStart
+            var next = 0
+            while pa - s.physicalStart < s.fileSize {
+                while next < spans.count, spans[next].1 <= pa { next += 1 }
+                if next < spans.count, spans[next].0 <= pa {
+                    // Skip to the end of the covering span.
+                    let end = (spans[next].1 &+ 0xfff) & ~0xfff
+                    guard end > pa else { break }
+                    pa = end
+                    continue
+                }
+                let whole = s.fileSize - (pa - s.physicalStart) >= 4096
+                guard body(PhysicalAddress(pa), whole ? FileOffset(s.fileOffset + (pa - s.physicalStart)) : nil) else { return }
+                let (n, o) = pa.addingReportingOverflow(4096)
+                if o { break }
+                pa = n
+            }
+        }
     }
 }

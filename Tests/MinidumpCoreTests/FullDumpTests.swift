@@ -185,3 +185,60 @@ private func probes(_ t: FullDumpTruth) -> [UInt64] {
         }
     }
 }
+
+/// The PT_LOAD container behind the `PhysicalContainer` seam.
+@Suite struct SegmentContainerTests {
+    @Test func locateMatchesTruth() throws {
+        let dump = try generateFullDump(FullDumpDescription())
+        let (file, segments) = open(dump)
+        let c = SegmentContainer(segments: segments, bytes: file.bytes)
+        for pa: UInt64 in [0, 0x5123, 0x9e000, 0x10_0000, 0x1ff_f000, dump.truth.pml4PhysicalAddress + 8] {
+            let (offset, lookup) = try c.locate(PhysicalAddress(pa), bytes: 1)
+            #expect(offset.rawValue == dump.truth.fileOffset(ofPhysical: pa & ~0xfff))
+            #expect(c.steps(of: lookup).first?.value == UInt64(lookup.bin))
+            #expect(c.offset(of: PhysicalAddress(pa))?.rawValue == dump.truth.fileOffset(ofPhysical: pa & ~0xfff))
+        }
+        #expect(throws: ContainerMiss.self) { try c.locate(PhysicalAddress(0x9f000), bytes: 1) }
+        #expect(throws: ContainerMiss.self) { try c.locate(PhysicalAddress(0x200_0000), bytes: 1) }
+        #expect(c.dumpedPageCount == (0x9f000 + 0x1f0_0000) / 4096 && c.pagesInFile == c.dumpedPageCount)
+        #expect(c.physicalRanges.map { $0.start.rawValue } == [0, 0x10_0000])
+        #expect(c.presentPages(from: PhysicalAddress(0x9e000), length: 0x63000) == 2)  // 0x9e000 and 0x100000
+        var runs: [(UInt64, UInt64, UInt64)] = []
+        c.forEachRun { pa, off, n in runs.append((pa.rawValue, off.rawValue, n)); return true }
+        #expect(runs.map { $0.0 } == [0, 0x10_0000] && runs.map { $0.2 } == [0x9f, 0x1f00])
+        #expect(runs.map { $0.1 } == dump.truth.segments.map { $0.fileOffset })
+        var pages: [UInt64] = []
+        c.forEachDumpedPage(notIn: [(PhysicalAddress(0x1000), 0x9d000), (PhysicalAddress(0x10_0000), 0x1eff_000)]) { pa, off in
+            #expect(off?.rawValue == dump.truth.fileOffset(ofPhysical: pa.rawValue))
+            pages.append(pa.rawValue); return true
+        }
+        #expect(pages == [0, 0x9e000, 0x1fff_000])
+    }
+
+    @Test func memoryBeyondFileSizeIsNotDumped() throws {
+        let dump = try generateFullDump(FullDumpDescription())
+        var b = dump.bytes
+        for i in 0..<8 { b[64 + 40 + i] = UInt8(truncatingIfNeeded: UInt64(0xa0000) >> (8 * UInt64(i))) }  // phdr[0] p_memsz 0xa0000
+        let file = MappedFile(name: "x", contents: b)
+        let c = SegmentContainer(segments: try FullDumpSegments(file.bytes), bytes: file.bytes)
+        do throws(ContainerMiss) {
+            _ = try c.locate(PhysicalAddress(0x9f010), bytes: 1)
+            Issue.record("memory past p_filesz was located")
+        } catch {
+            guard case .notDumped(let slot) = error else { Issue.record("wrong miss \(error)"); return }
+            #expect(slot == 0x9f)
+        }
+        #expect(c.reason(.notDumped(bit: 0x9f), PhysicalAddress(0x9f010)) == .pageNotDumped(PhysicalAddress(0x9f000), bit: 0x9f))
+        #expect(c.describablePages == c.dumpedPageCount + 1)
+    }
+
+    @Test func unalignedSegmentsAreRejected() throws {
+        let dump = try generateFullDump(FullDumpDescription())
+        var b = dump.bytes
+        b[64 + 56 + 24] = 0x10   // phdr[1] p_paddr 0x100010
+        let file = MappedFile(name: "x", contents: b)
+        #expect(throws: FullDumpError(field: "phdr[1].p_paddr", value: 0x10_0010, why: "not page aligned")) {
+            try FullDumpSegments(file.bytes)
+        }
+    }
+}
