@@ -114,11 +114,14 @@ func translateAddress(
 /// translate-kernel), a switch costs nothing. A new container is one case here.
 enum ContainerStorage: Sendable {
     case bitmap(BitmapContainer)
+    /// An ELF full dump's PT_LOAD segments (SegmentContainer.swift).
+    case segments(SegmentContainer)
 
     /// The container, for everything but the translation path.
     var container: any PhysicalContainer {
         switch self {
         case .bitmap(let container): container
+        case .segments(let container): container
         }
     }
 
@@ -126,6 +129,7 @@ enum ContainerStorage: Sendable {
     var bytes: ByteView {
         switch self {
         case .bitmap(let container): container.bytes
+        case .segments(let container): container.bytes
         }
     }
 
@@ -134,6 +138,7 @@ enum ContainerStorage: Sendable {
     func locate(_ pa: PhysicalAddress, bytes: UInt64) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup) {
         switch self {
         case .bitmap(let container): try container.locate(pa, bytes: bytes)
+        case .segments(let container): try container.locate(pa, bytes: bytes)
         }
     }
 
@@ -142,6 +147,7 @@ enum ContainerStorage: Sendable {
     func offset(of pa: PhysicalAddress) -> FileOffset? {
         switch self {
         case .bitmap(let container): container.offset(of: pa)
+        case .segments(let container): container.offset(of: pa)
         }
     }
 
@@ -149,6 +155,7 @@ enum ContainerStorage: Sendable {
     func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int {
         switch self {
         case .bitmap(let container): container.presentPages(from: pa, length: length)
+        case .segments(let container): container.presentPages(from: pa, length: length)
         }
     }
 
@@ -159,6 +166,10 @@ enum ContainerStorage: Sendable {
         switch self {
         case .bitmap(let container):
             // The container's own locate and reason, called directly so that they are inlined.
+            try translateAddress(va, through: architecture, file: file,
+                                 locate: { pa throws(ContainerMiss) in try container.locate(pa, bytes: 1) },
+                                 reason: { container.reason($0, $1) })
+        case .segments(let container):
             try translateAddress(va, through: architecture, file: file,
                                  locate: { pa throws(ContainerMiss) in try container.locate(pa, bytes: 1) },
                                  reason: { container.reason($0, $1) })

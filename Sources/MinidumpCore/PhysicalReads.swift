@@ -1,0 +1,43 @@
+import MappedBytes
+
+/// Reads of physical memory, for every container (`kvmdump read --physical`).
+extension Dump {
+    /// Reads `count` bytes of physical memory from `pa`, page by page, through the container.
+    /// A read that stops early returns the bytes before the first unreadable address and the error
+    /// for that address (its `virtualAddress` field holds the physical address).
+    public func readPhysical(_ pa: PhysicalAddress, count: Int) -> ReadResult {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(max(count, 0), 1 << 20))
+        var cursor = pa.rawValue
+        var remaining = max(count, 0)
+        while remaining > 0 {
+            guard let offset = fileOffset(ofPhysical: PhysicalAddress(cursor)) else {
+                return ReadResult(bytes: bytes, error: physicalMiss(PhysicalAddress(cursor)))
+            }
+            let inPage = Int(PageSize.bytes4K - (cursor & PageSize.mask4K))
+            let n = min(remaining, inPage)
+            guard fileBytes.append(at: offset.rawValue, length: UInt64(n), to: &bytes) else {
+                return ReadResult(bytes: bytes, error: physicalMiss(PhysicalAddress(cursor)))
+            }
+            remaining -= n
+            let (next, overflow) = cursor.addingReportingOverflow(UInt64(n))
+            if overflow && remaining > 0 { return ReadResult(bytes: bytes, error: physicalMiss(PhysicalAddress(cursor))) }
+            cursor = next
+        }
+        if let size = shrunkFileSize {
+            return ReadResult(bytes: [], error: TranslationError(virtualAddress: VirtualAddress(pa.rawValue),
+                                                                 reason: .fileShrank(size: size, openedSize: fileSize)))
+        }
+        return ReadResult(bytes: bytes, error: nil)
+    }
+
+    /// Why the page at `pa` is not readable: outside every range, or a page of a range not dumped.
+    private func physicalMiss(_ pa: PhysicalAddress) -> TranslationError {
+        let at = VirtualAddress(pa.rawValue)
+        guard let range = physicalRanges.first(where: { $0.start <= pa && pa < $0.end }) else {
+            return TranslationError(virtualAddress: at, reason: .physicalAddressOutsideRanges(pa))
+        }
+        let bit = range.firstBit &+ ((pa.rawValue >> 12) &- (range.start.rawValue >> 12))
+        return TranslationError(virtualAddress: at, reason: .pageNotDumped(pa.pageBase, bit: bit))
+    }
+}
