@@ -1,4 +1,5 @@
 /// The command structure: the subcommand protocol, the options every subcommand shares, dispatch and help.
+import CompressedDump
 import MinidumpCore
 import MappedBytes
 
@@ -85,12 +86,27 @@ struct SharedOptions: Sendable {
     }
 
     /// Opens the dump; a failure carries the library's message, which starts with the path.
-    func openDump() throws(CommandFailure) -> Dump {
+    func openDump(_ console: Console, access: DumpAccess = .pages) throws(CommandFailure) -> Dump {
+        try Self.openDump(at: corePath, console, access: access)
+    }
+
+    /// Opens the dump at `path`, plain or compressed (`DumpFiles`): `path.zst` or `path.gz` if `path`
+    /// is absent; a progress line on a terminal while a compressed dump is first decompressed; a
+    /// warning when its stream stopped early (the dump is then read as truncated).
+    static func openDump(at path: String, _ console: Console, access: DumpAccess = .pages) throws(CommandFailure) -> Dump {
+        let progress = Progress(enabled: standardErrorIsTerminal, label: "decompressing \(DumpFiles.resolve(path))")
+        defer { progress.end() }
+        let opened: OpenedDumpFile
         do {
-            return try Dump(path: corePath)
+            opened = try DumpFiles.open(path, access: access, progress: { progress.update($0, $1) })
         } catch {
             throw CommandFailure(message: error.description)
         }
+        progress.end()
+        if let stopped = opened.decompression?.stopped {
+            console.warnOnce("\(opened.dump.path): warning: \(stopped); the \(opened.dump.fileSize) bytes decoded before it are read as the dump")
+        }
+        return opened.dump
     }
 }
 
