@@ -13,6 +13,8 @@ struct BitmapContainer: PhysicalContainer {
     let fileSize: UInt64
     /// The whole file.
     let bytes: ByteView
+    /// Fills `bytes` on demand (a gzip dump read through checkpoints), or nil: every byte is there.
+    let supplier: (any ByteSupplier)?
 
     var pageSize: UInt64 { PageSize.bytes4K }
     var describablePages: UInt64 { index.bitCount }
@@ -33,6 +35,7 @@ struct BitmapContainer: PhysicalContainer {
         let offset = dataOffset &+ lookup.pagesBefore &* PageSize.bytes4K
         let first = offset &+ (pa.rawValue & PageSize.mask4K)
         guard first <= fileSize, fileSize - first >= bytes else { throw .pastEndOfFile(offset: FileOffset(first)) }
+        if let supplier { supplier.supply(offset: offset, length: min(PageSize.bytes4K, fileSize - offset)) }
         return (FileOffset(offset), lookup)
     }
 
