@@ -36,7 +36,7 @@ struct BitmapContainer: PhysicalContainer {
         let offset = dataOffset &+ lookup.pagesBefore << memory.pageShift
         let first = offset &+ (pa.rawValue & (pageSize &- 1))
         guard first <= fileSize, fileSize - first >= bytes else { throw .pastEndOfFile(offset: FileOffset(first)) }
-        if let supplier { supplier.supply(offset: offset, length: min(PageSize.bytes4K, fileSize - offset)) }
+        if let supplier { supplier.supply(offset: offset, length: min(pageSize, fileSize - offset)) }
         return (FileOffset(offset), lookup)
     }
 
