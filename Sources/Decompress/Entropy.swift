@@ -36,7 +36,7 @@ struct BackwardBits {
         guard count <= 56 else { return }
         if pos - start >= 8 && count >= 0 {
             let k = (64 - count) >> 3                 // whole bytes that fit: 1...8
-            let w = loadLE64(bytes.span, pos - 8)       // bytes[pos-1] is the most significant
+            let w = loadLE64(bytes.span, pos - 8)     // bytes[pos-1] is the most significant
             let nb = UInt64(k << 3)
             acc |= (w &>> (64 &- nb)) &<< UInt64(64 - count - Int(nb))
             count &+= Int(nb)
@@ -52,7 +52,7 @@ struct BackwardBits {
 
     /// The next `n` (0...56) bits without consuming them; zeros past the start.
     @inline(__always) func peek(_ n: Int) -> Int {
-        Int(truncatingIfNeeded: (acc &>> 1) &>> UInt64(63 - n))
+        Int(truncatingIfNeeded: (acc &>> 1) &>> UInt64(truncatingIfNeeded: 63 &- n))
     }
 
     /// Drop the next `n` (0...63) bits.

@@ -586,12 +586,13 @@ public struct ZstdStream {
         var i = 0
         while i < nbSeq {
             let oe = ofE[ofS], me = mlE[mlS], le = llE[llS]
+            // Table values are below 2^32 and reads below 2^31: the sums cannot overflow.
             let ofCode = Int((oe >> 24) & 0xFF)
-            let offVal = Int(oe >> 32) + r.read(ofCode)
+            let offVal = Int(oe >> 32) &+ r.read(ofCode)
             if ofCode > 24 { r.refill() }
-            let matchLen = Int(me >> 32) + r.read(Int((me >> 24) & 0xFF))
-            let litLen = Int(le >> 32) + r.read(Int((le >> 24) & 0xFF))
-            r.refill()
+            let matchLen = Int(me >> 32) &+ r.read(Int((me >> 24) & 0xFF))
+            let litLen = Int(le >> 32) &+ r.read(Int((le >> 24) & 0xFF))
+            if r.count < 26 { r.refill() }   // the next three states take at most 9 + 9 + 8 bits
             var offset: Int
             if offVal > 3 {
                 offset = offVal - 3
@@ -607,10 +608,10 @@ public struct ZstdStream {
                     r2 = r1; r1 = r0; r0 = offset
                 }
             }
-            if i + 1 < nbSeq {
-                llS = Int(le & 0xFFFF) + r.read(Int((le >> 16) & 0xFF))
-                mlS = Int(me & 0xFFFF) + r.read(Int((me >> 16) & 0xFF))
-                ofS = Int(oe & 0xFFFF) + r.read(Int((oe >> 16) & 0xFF))
+            if i &+ 1 < nbSeq {
+                llS = Int(le & 0xFFFF) &+ r.read(Int((le >> 16) & 0xFF))
+                mlS = Int(me & 0xFFFF) &+ r.read(Int((me >> 16) & 0xFF))
+                ofS = Int(oe & 0xFFFF) &+ r.read(Int((oe >> 16) & 0xFF))
                 r.refill()
             }
             // Execute: literals, then the match.
@@ -628,29 +629,51 @@ public struct ZstdStream {
                     k += 8
                 }
             }
-            op += litLen
-            lp += litLen
+            op &+= litLen
+            lp &+= litLen
             guard offset > 0, offset <= op - hs, offset <= win else {
                 fault = .badOffset(i, offset, op - hs)
                 break
             }
-            var s = op - offset
-            let e = op + matchLen
-            if offset >= 8 {
-                // Source chunks end at or before the chunk being written: 8 at a time is exact.
+            var s = op &- offset
+            let e = op &+ matchLen
+            if offset >= 16 {
+                // Each source chunk ends at or before the chunk being written: chunk copies are exact.
                 while op < e {
                     storeLE64(&out, op, loadLE64(out.span, s))
-                    op += 8
-                    s += 8
+                    storeLE64(&out, op &+ 8, loadLE64(out.span, s &+ 8))
+                    op &+= 16
+                    s &+= 16
                 }
                 op = e
-            } else if offset == 1 {
+            } else if offset >= 8 {
+                while op < e {
+                    storeLE64(&out, op, loadLE64(out.span, s))
+                    op &+= 8
+                    s &+= 8
+                }
+                op = e
+            } else if offset == 1 && matchLen >= 16 {
                 let v = out[op - 1]
-                while op < e { out[op] = v; op += 1 }
+                var run = out.extracting(op..<e)
+                run.update(repeating: v)
+                op = e
             } else {
-                while op < e { out[op] = out[s]; op += 1; s += 1 }
+                // A short period: the first 8 bytes one by one, then 8 at a time from the same phase of
+                // the pattern a multiple of `offset` (8...14) back, where the bytes are final.
+                let first = min(e, op &+ 8)
+                while op < first { out[op] = out[s]; op &+= 1; s &+= 1 }
+                if op < e {
+                    s = op &- offset &* ((8 &+ offset &- 1) / offset)
+                    while op < e {
+                        storeLE64(&out, op, loadLE64(out.span, s))
+                        op &+= 8
+                        s &+= 8
+                    }
+                    op = e
+                }
             }
-            i += 1
+            i &+= 1
         }
         st.op = op; st.lp = lp
         st.rep0 = r0; st.rep1 = r1; st.rep2 = r2
