@@ -252,7 +252,8 @@ func unzstd(_ bytes: [UInt8], step: Int? = nil, chunk: Int = 1 << 20, maxWindow:
         if let i = zip(out, data).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
             Issue.record("zstd \(args): first difference at byte \(i) of \(data.count)")
         }
-        #expect(s.statistics.newOffsets > 1000)
+        // About one match per segment (24 periods x 18 lengths); most offsets repeat the one before.
+        #expect(s.statistics.repeatOffsets + s.statistics.newOffsets >= 200, "\(s.statistics)")
     }
 
     /// Reads of random widths (refilling as the decoders do) give the bits a plain bit-by-bit model
