@@ -210,18 +210,25 @@ fuzz-decompress: fuzz-decompress-build
 	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(DZ_DIR)/$(DZ_NAME).log
 
 # Decoder throughput on a 200 MB dump-like file, beside gzip -dc and zstd -dc on the same files (level 6,
-# the kernel's default). Files are cached in .bench-decompress/.
-BD_DIR = .bench-decompress
+# the kernel's default; and zstd -6 --long -T0: a 128 MiB window, multi-threaded compression). Each line
+# gives wall and CPU (user + system) seconds, best of BD_RUNS: on a shared machine compare the CPU figures.
+# Files are cached in .bench-decompress/.
+BD_DIR  = .bench-decompress
+BD_RUNS ?= 3
+BD_TIME = /usr/bin/time -f "%C: %e s wall, %U + %S s CPU"
 bench-decompress:
 	$(RELEASE) --product decompress-bench
 	mkdir -p $(BD_DIR)
 	test -s $(BD_DIR)/dump || $(RELEASE_BIN)/decompress-bench --generate $(BD_DIR)/dump 200
 	test -s $(BD_DIR)/dump.gz || gzip -6 -c $(BD_DIR)/dump > $(BD_DIR)/dump.gz
 	test -s $(BD_DIR)/dump.zst || zstd -q -6 -c < $(BD_DIR)/dump > $(BD_DIR)/dump.zst
-	@for t in 1 2 3; do /usr/bin/time -f "gzip -dc: %e s" gzip -dc $(BD_DIR)/dump.gz > /dev/null; done
-	$(RELEASE_BIN)/decompress-bench gzip $(BD_DIR)/dump.gz 3
-	@for t in 1 2 3; do /usr/bin/time -f "zstd -dc: %e s" zstd -q -dc $(BD_DIR)/dump.zst > /dev/null; done
-	$(RELEASE_BIN)/decompress-bench zstd $(BD_DIR)/dump.zst 3
+	test -s $(BD_DIR)/dump.long.zst || zstd -q -6 --long -T0 -c < $(BD_DIR)/dump > $(BD_DIR)/dump.long.zst
+	@for t in $$(seq $(BD_RUNS)); do $(BD_TIME) gzip -dc $(BD_DIR)/dump.gz > /dev/null; done
+	$(RELEASE_BIN)/decompress-bench gzip $(BD_DIR)/dump.gz $(BD_RUNS)
+	@for t in $$(seq $(BD_RUNS)); do $(BD_TIME) zstd -q -dc $(BD_DIR)/dump.zst > /dev/null; done
+	$(RELEASE_BIN)/decompress-bench zstd $(BD_DIR)/dump.zst $(BD_RUNS)
+	@for t in $$(seq $(BD_RUNS)); do $(BD_TIME) zstd -q -dc --long=27 $(BD_DIR)/dump.long.zst > /dev/null; done
+	$(RELEASE_BIN)/decompress-bench zstd $(BD_DIR)/dump.long.zst $(BD_RUNS)
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
