@@ -59,9 +59,12 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
         /// The file was `openedSize` bytes when opened and shrank to `size` while it was read
         /// (a dump still being written, or replaced): what was read past its new end is not used.
         case fileShrank(size: UInt64, openedSize: UInt64)
+        /// A compressed dump could not be decompressed far enough, or its cache could not be made:
+        /// `reason` says what (the format, the fault and its compressed offset, or the cache path).
+        case decompression(String)
 
         /// The problem a failed open or map of the file is.
-        init(_ error: FileError) {
+        public init(_ error: FileError) {
             switch error {
             case .open(let code), .stat(let code): self = .cannotOpen(errno: code)
             case .notRegularFile(let mode): self = .notRegularFile(kind: fileKindName(mode: mode))
@@ -109,6 +112,8 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
                 return "dump_avail describes \(pages) pages but the bitmap has only \(bits) bits"
             case .fileShrank(let size, let opened):
                 return shrankText(size: size, openedSize: opened)
+            case .decompression(let reason):
+                return reason
             }
         }
     }
@@ -146,9 +151,9 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
         case pteInvalid(pde: UInt64, pte: UInt64)
         /// The physical page is in no dump_avail range, so the dump cannot hold it (v3).
         case physicalAddressOutsideRanges(PhysicalAddress)
-        /// The physical page lies past the last of the `pages` pages the bitmap describes (v1/v2,
-        /// which have no dump_avail: bit n is physical page n).
-        case physicalAddressBeyondBitmap(PhysicalAddress, pages: UInt64)
+        /// The physical page lies past the last of the `pages` pages (of `pageSize` bytes) the bitmap
+        /// describes (versions without dump_avail: bit n is physical page n).
+        case physicalAddressBeyondBitmap(PhysicalAddress, pages: UInt64, pageSize: UInt64)
         /// The physical page's bitmap bit is clear: the kernel did not dump it.
         case pageNotDumped(PhysicalAddress, bit: UInt64)
         /// The page is dumped but this byte of it lies past the end of the truncated file.
@@ -176,8 +181,9 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
                 return "PTE is not valid (\(hex(pte)); PDE \(hex(pde)))"
             case .physicalAddressOutsideRanges(let pa):
                 return "physical address \(pa) is outside every dump_avail range"
-            case .physicalAddressBeyondBitmap(let pa, let pages):
-                return "physical address \(pa) is past the \(pages) pages the bitmap describes (\(hex(pages << 12)) bytes)"
+            case .physicalAddressBeyondBitmap(let pa, let pages, let pageSize):
+                let (bytes, overflow) = pages.multipliedReportingOverflow(by: pageSize)
+                return "physical address \(pa) is past the \(pages) pages the bitmap describes (\(overflow ? "over 2^64" : hex(bytes)) bytes)"
             case .pageNotDumped(let pa, let bit):
                 return "physical page \(pa) is not in the dump (bitmap bit \(bit) clear)"
             case .pagePastEndOfFile(let pa, let offset, let fileSize):

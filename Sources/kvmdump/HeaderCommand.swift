@@ -1,4 +1,5 @@
 /// `kvmdump header`: the minidump header, the section layout computed from it, and the physical ranges.
+import CompressedDump
 import MinidumpCore
 
 /// Prints every header field, each section's offset and size, and whether the file is truncated.
@@ -20,7 +21,7 @@ struct HeaderCommand: Subcommand {
         // may claim 4 GiB of bitmap).
         let dump: DumpOutline
         do {
-            dump = try DumpOutline(path: shared.corePath)
+            dump = try DumpFiles.outline(shared.corePath).outline
         } catch {
             throw CommandFailure(message: error.description)
         }
@@ -35,9 +36,7 @@ struct HeaderCommand: Subcommand {
                 ("path", .string(dump.path)), ("file_size", .uint(dump.fileSize)),
                 ("architecture", .string(header.architecture)), ("version", .uint(UInt64(header.version))),
             ]
-            members += header.fields.map { field in
-                (field.name, field.kind == .size ? .uint(field.value) : .virtualAddress(field.value))
-            }
+            members += header.fields.map { ($0.name, JSON.headerField($0)) }
             members.append(("sections", .array(sections.map { name, range in
                 .object([("name", .string(name)), ("offset", .address(range.offset.rawValue)),
                          ("size", name == "data" && !counted ? .null : .uint(range.length))])
@@ -62,7 +61,11 @@ struct HeaderCommand: Subcommand {
             ["version", String(header.version)],
         ]
         fields.rows += header.fields.map { field in
-            [field.name, field.kind == .size ? sizeText(field.value) : Hex.padded(field.value)]
+            switch field.kind {
+            case .size: [field.name, sizeText(field.value)]
+            case .address: [field.name, Hex.padded(field.value)]
+            case .physicalAddress: [field.name, Hex.short(field.value)]
+            }
         }
         fields.rows += [
             ["file size", sizeText(dump.fileSize)],
