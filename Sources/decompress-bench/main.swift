@@ -58,7 +58,7 @@ do { file = try MappedFile(path: args[1]) } catch { fail("\(args[1]): \(error)")
 /// CPU seconds (user + system) this process has used: on a loaded machine a steadier figure than wall time.
 func cpuSeconds() -> Double {
     var u = rusage()
-    _ = getrusage(RUSAGE_SELF, &u)
+    _ = getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
     return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
 }
 
