@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VMCoreBuilder
 @testable import Decompress
@@ -289,4 +290,25 @@ func unzstd(_ bytes: [UInt8], step: Int? = nil, chunk: Int = 1 << 20, maxWindow:
             }
         }
     }
+
+    /// The fuzzer's timeout input (ASan, 2026-12-03): RLE blocks expanding 1,130 bytes to 18.7 MB, then a
+    /// block header claiming 2,074,102 bytes. `zstd -dc` writes the same 18,743,296 bytes and stops with
+    /// "Data corruption detected". One-byte reads first (as the harness made), then large ones.
+    @Test func fuzzTimeoutInputDecodesItsPrefixThenFails() throws {
+        let input = [UInt8](Data(base64Encoded: ZstdFastPathTests.fuzzTimeoutInput)!)
+        var s = ZstdStream(source: ArraySource(input), maxWindowSize: 1 << 23)
+        var out: [UInt8] = []
+        var failure: DecompressError? = nil
+        do {
+            for _ in 0..<65536 { _ = try s.read(into: &out, maxCount: 1) }
+            while try s.read(into: &out, maxCount: 1 << 20) > 0 {}
+        } catch let e as DecompressError { failure = e }
+        #expect(failure?.kind == .badBlock && failure?.offset == 1100, "\(String(describing: failure))")
+        #expect(out.count == 18_743_296)
+        var h = XXH64()
+        h.update(out)
+        #expect(h.digest == 0xd97e_37b0_95be_574a, "XXH64 of what zstd -dc wrote")
+    }
+
+    static let fuzzTimeoutInput = "KLUv/QRYGAAAAAICAgICAgICAgICAgICAgICAgIKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgICAgICCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgICAgIKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKAgICAgICAgICAAICAgICCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgICAgICAgICAgICAgICAgICAgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoCAgICAgICAgICAgICAgICAgIKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoCCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgICAgICAgICAgACAgICAgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKAgICAgKaAgIKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKIQoKCgICAgICAgICAgACAgICAgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoCAgICAgICAgICAgICAgICAgIKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoCCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgICAgICAgICAgACAgICAgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoCCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgICAgICAgICAgACAgICAgoKCgoAAgICAgIKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKAgICAgICAgICAgICAgICAgICCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKAgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgIKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgr/CgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgoKCgpCAgICAgICAgIAAgICAgIKCgoKCwoKCgq1L/0UAAAAABQAAAAAAAAAFAAAAAAUAAAotS8A/QA="
 }
