@@ -45,6 +45,10 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     /// The sections that follow the header page, in file order, for this header.
     static func sectionOrder(for header: MinidumpHeader) -> [SectionLayout.Section]
 
+    /// Checks the header against the physical memory the dump describes (dump_avail, or the range
+    /// the bitmap implies), once the format has read it; the default accepts every header.
+    static func validate(_ header: MinidumpHeader, physicalRanges: [PhysicalRange]) throws(DumpError.Problem)
+
     /// What `translate --explain` calls the four slots of `MapWalk.Path`, in slot order.
     static var walkStepNames: [WalkStep.Name] { get }
 
@@ -78,6 +82,10 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     func forEachKernelPage(census: inout KernelMapCensus, _ body: (MappedPage) -> Bool)
 }
 
+extension MinidumpArchitecture {
+    static func validate(_ header: MinidumpHeader, physicalRanges: [PhysicalRange]) throws(DumpError.Problem) {}
+}
+
 /// Counts gathered while walking the kernel map, for statistics.
 public struct KernelMapCensus: Sendable, Equatable {
     /// Entries in the page-table map section.
@@ -98,7 +106,7 @@ public struct KernelMapCensus: Sendable, Equatable {
 
 /// Every architecture this build can read; the minidump's magic names one of them. Adding an
 /// architecture is one file and one line here.
-let registeredArchitectures: [any MinidumpArchitecture.Type] = [AMD64Minidump.self]
+let registeredArchitectures: [any MinidumpArchitecture.Type] = [AMD64Minidump.self, RISCVMinidump.self]
 
 /// One step of a walk as `translate --explain` prints it.
 public struct WalkStep: Sendable, Equatable {
