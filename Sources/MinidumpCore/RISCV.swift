@@ -196,7 +196,7 @@ final class RISCVMinidump: MinidumpArchitecture {
                 index: index, offset: FileOffset(mapOffset + index * 8)))
         }
         guard Self.isLeaf(entry) else {
-            let kind = entry & Self.valid == 0 ? "PTE" : "PTE (V set but R, W and X clear: not a leaf)"
+            let kind = entry & Self.valid == 0 ? "PTE" : "non-leaf PTE (V set, R, W and X clear)"
             throw TranslationError(virtualAddress: va, reason: .mapEntryInvalid(index: index, entry: entry, kind: kind))
         }
         return MapWalk(physicalAddress: PhysicalAddress(Self.physicalAddress(of: entry)), pageSize: .size4K,
