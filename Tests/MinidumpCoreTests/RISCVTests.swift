@@ -41,6 +41,13 @@ struct RISCVSubject {
 
 let riscvVersions: [UInt32] = [1, 2]
 
+/// `Fixtures/` at the package root, found from this file's path.
+private let riscvFixturesDirectory: String = {
+    var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    return parts.joined(separator: "/") + "/Fixtures"
+}()
+
 @Suite struct RISCVTests {
     @Test(arguments: riscvVersions)
     func headerAndLayoutMatchTheGenerator(version: UInt32) throws {
@@ -217,6 +224,48 @@ let riscvVersions: [UInt32] = [1, 2]
         #expect(Array(buffer.unread) == s.truth.unreadText)
         // The ring through the direct map (dmapphys-relative) holds the same bytes.
         #expect(s.dump.read(structure.ringAddress, count: s.truth.messageText.count).bytes == s.truth.messageText)
+    }
+}
+
+@Suite struct RISCVGeneratorTests {
+    @Test(arguments: ["vmcore.riscv.v1", "vmcore.riscv.v2", "kernel.riscv"])
+    func goldenIsReproducedByteForByte(fileName: String) throws {
+        let golden = try #require(try RISCVFixture.goldenFiles().first { $0.fileName == fileName })
+        let onDisk = try readFileBytes(atPath: riscvFixturesDirectory + "/" + fileName)
+        #expect(onDisk == golden.bytes, "regenerate with `make fixtures`")
+        #expect(onDisk.count <= 1 << 20)
+        if fileName == "kernel.riscv" {
+            #expect(getU32LE(onDisk, at: 18) & 0xffff == 243)  // EM_RISCV
+        } else {
+            let version = UInt32(fileName.suffix(1))!
+            let truth = try generateRISCVDump(RISCVFixture.description(version: version)).truth
+            let readme = String(decoding: try readFileBytes(atPath: riscvFixturesDirectory + "/README.md"), as: UTF8.self)
+            #expect(readme.contains("== \(fileName)\n" + truth.summary()), "README listing is stale: run make fixtures")
+        }
+    }
+
+    @Test(arguments: riscvVersions)
+    func sameSeedSameBytesDifferentSeedDifferentPlacement(version: UInt32) throws {
+        let a = try generateRISCVDump(RISCVFixture.description(version: version, seed: 7))
+        let b = try generateRISCVDump(RISCVFixture.description(version: version, seed: 7))
+        let c = try generateRISCVDump(RISCVFixture.description(version: version, seed: 8))
+        #expect(a.bytes == b.bytes)
+        #expect(a.truth.dumpedPages != c.truth.dumpedPages)
+    }
+
+    @Test func descriptionsTheWriterCouldNotProduceAreRejected() {
+        var d = RISCVFixture.description(version: 2)
+        d.version = 3
+        #expect(throws: GeneratorError.self) { try generateRISCVDump(d) }
+        d = RISCVFixture.description(version: 2)
+        d.dmapPhys = 0x8040_0000  // above RAM's start
+        #expect(throws: GeneratorError.self) { try generateRISCVDump(d) }
+        d = RISCVFixture.description(version: 2)
+        d.mappings.append(RISCVMapping(virtualAddress: RISCVFixture.kernelVMEnd, pageSize: .size4K))
+        #expect(throws: GeneratorError.self) { try generateRISCVDump(d) }
+        d = RISCVFixture.description(version: 1)
+        d.rawEntries.append(RISCVRawEntry(virtualAddress: RISCVFixture.VA.text, entry: 1))
+        #expect(throws: GeneratorError.self) { try generateRISCVDump(d) }
     }
 }
 
