@@ -42,12 +42,12 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     /// `fields` list every field after the version, named as the architecture's header names them.
     static func parseHeader(_ page: ByteView) throws(DumpError.Problem) -> MinidumpHeader
 
+    /// Checks the header against the physical memory the dump describes (for example that a direct
+    /// map's physical base lies in it), once the ranges are known. The default accepts everything.
+    static func validate(header: MinidumpHeader, memory: [PhysicalRange]) throws(DumpError.Problem)
+
     /// The sections that follow the header page, in file order, for this header.
     static func sectionOrder(for header: MinidumpHeader) -> [SectionLayout.Section]
-
-    /// Checks the header against the physical memory the dump describes (dump_avail, or the range
-    /// the bitmap implies), once the format has read it; the default accepts every header.
-    static func validate(_ header: MinidumpHeader, physicalRanges: [PhysicalRange]) throws(DumpError.Problem)
 
     /// What `translate --explain` calls the four slots of `MapWalk.Path`, in slot order.
     static var walkStepNames: [WalkStep.Name] { get }
@@ -83,7 +83,7 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
 }
 
 extension MinidumpArchitecture {
-    static func validate(_ header: MinidumpHeader, physicalRanges: [PhysicalRange]) throws(DumpError.Problem) {}
+    static func validate(header: MinidumpHeader, memory: [PhysicalRange]) throws(DumpError.Problem) {}
 }
 
 /// Counts gathered while walking the kernel map, for statistics.

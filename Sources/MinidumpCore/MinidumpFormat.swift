@@ -68,7 +68,7 @@ enum MinidumpFormat: DumpFormat {
         } else {
             memory = PhysicalMemory(impliedBy: bitmapBits)
         }
-        try backend.validate(header, physicalRanges: memory.ranges)
+        try backend.validate(header: header, memory: memory.ranges)
         return Opening(backend: backend, header: header, layout: layout, memory: memory, bitmap: bitmapView)
     }
 

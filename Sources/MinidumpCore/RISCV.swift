@@ -131,9 +131,9 @@ final class RISCVMinidump: MinidumpArchitecture {
     /// `dmapphys` is the lowest physical address of the direct map (`dmap_phys_base`, RAM's start
     /// rounded down): above the end of the memory the dump describes, no direct-map address could
     /// be read.
-    static func validate(_ header: MinidumpHeader, physicalRanges: [PhysicalRange]) throws(DumpError.Problem) {
+    static func validate(header: MinidumpHeader, memory: [PhysicalRange]) throws(DumpError.Problem) {
         let dmapPhys = field("dmapphys", of: header)
-        let end = physicalRanges.last?.end.rawValue ?? 0
+        let end = memory.last?.end.rawValue ?? 0
         guard dmapPhys < end else {
             throw .invalidField(field: "dmapphys", value: dmapPhys,
                                 reason: "at or beyond the end of the physical memory the dump describes (\(hex(end)))")

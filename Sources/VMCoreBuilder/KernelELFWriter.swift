@@ -80,7 +80,7 @@ public struct KernelELFDescription: Sendable, Hashable {
     public var bssBase: UInt64
     /// Size of `.bss` in bytes (SHT_NOBITS: no file bytes).
     public var bssSize: UInt64
-    /// `e_machine`: EM_X86_64 (62) unless set (EM_RISCV is 243, EM_AARCH64 183).
+    /// `e_machine`: EM_X86_64 (62) by default, EM_AARCH64 (183) for an arm64 kernel.
     public var machine: UInt16 = 62
 
     /// A description; the default bases are FreeBSD amd64-like kernel addresses.

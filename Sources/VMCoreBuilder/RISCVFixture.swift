@@ -188,7 +188,7 @@ public enum RISCVFixture {
         symbols.append(KernelELFSymbol(name: "end", value: VA.kernelBSS + 0x200, size: 0, type: .noType, section: .bss))
         var elf = KernelELFDescription(symbols: symbols, textBase: VA.kernelText, text: textBytes(),
                                        dataBase: VA.kernelData, data: data, bssBase: VA.kernelBSS, bssSize: 0x200)
-        elf.machine = 243  // EM_RISCV
+        elf.machine = 243  // EM_RISCV (the default is EM_X86_64)
         return elf
     }
 
