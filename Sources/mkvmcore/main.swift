@@ -93,7 +93,7 @@ func run(_ o: Options) throws(GeneratorError) {
             try dump.write(to: dir + "/" + golden.fileName)
             print("\(dir)/\(golden.fileName): \(dump.bytes.count) bytes")
         }
-        for file in try goldenKernelFiles() + RISCVFixture.goldenFiles() {
+        for file in try goldenKernelFiles() + goldenCompressedFiles() + RISCVFixture.goldenFiles() {
             try writeFile(file.bytes, toPath: dir + "/" + file.fileName)
             print("\(dir)/\(file.fileName): \(file.bytes.count) bytes")
         }
@@ -103,6 +103,12 @@ func run(_ o: Options) throws(GeneratorError) {
         }
         for version: UInt32 in 1...2 {
             print("== vmcore.riscv.v\(version)\n" + (try generateRISCVDump(RISCVFixture.description(version: version)).truth.summary()))
+        }
+        for file in try goldenCompressedFiles() {
+            let what = file.fileName.hasSuffix(".gz") ? "one gzip member of stored deflate blocks, the kernel's 10-byte header, CRC-32 and ISIZE"
+                : file.fileName.contains(".cut.") ? "the first \(file.bytes.count) bytes of vmcore.0.zst: the stream ends inside a raw block"
+                : "one zstd frame (window 2 MiB, no content size, XXH64 checksum) of 4 KiB raw and RLE blocks"
+            print("== \(file.fileName)\nvmcore.0 compressed without compression: \(what); \(file.bytes.count) bytes\n")
         }
     case .corrupt(let dir):
         var count = 0
