@@ -13,7 +13,6 @@ final class RISCVMinidump: MinidumpArchitecture {
     static let pointerSize = 8
     /// LP64, like amd64: `msg_ptr` 8 bytes; 72 bytes from FreeBSD 9, 40 before.
     static let msgbufShape = MsgbufShape.lp64
-    static let pageSize = PageSize.bytes4K
     /// The map holds only L3 leaves: no PDE and no page-table page is ever used ('-').
     static let walkStepNames: [WalkStep.Name] = [
         .init(text: "map-index", key: "map_index", kind: .index),
@@ -87,14 +86,14 @@ final class RISCVMinidump: MinidumpArchitecture {
         ]
         if version >= 2 { fields.append(HeaderField("dumpavailsize", UInt64(dumpAvailSize), .size)) }
         fields += [
-            HeaderField("kernbase", u64(Offset.kernbase), .address), HeaderField("dmapphys", u64(Offset.dmapPhys), .address),
+            HeaderField("kernbase", u64(Offset.kernbase), .address), HeaderField("dmapphys", u64(Offset.dmapPhys), .physicalAddress),
             HeaderField("dmapbase", u64(Offset.dmapBase), .address), HeaderField("dmapend", u64(Offset.dmapEnd), .address),
         ]
         let header = MinidumpHeader(
             architecture: name, version: version, msgbufSize: u32(Offset.msgbufSize), bitmapSize: u32(Offset.bitmapSize),
             pageTableMapSize: u32(Offset.pmapSize), kernbase: VirtualAddress(u64(Offset.kernbase)),
             directMapBase: VirtualAddress(u64(Offset.dmapBase)), directMapEnd: VirtualAddress(u64(Offset.dmapEnd)),
-            dumpAvailSize: dumpAvailSize, fields: fields)
+            dumpAvailSize: dumpAvailSize, pageSize: 4096, fields: fields)
         let mapSize = UInt64(header.pageTableMapSize)
         guard mapSize > 0 else { throw .invalidField(field: "pmapsize", value: 0, reason: "the kernel map is empty") }
         // The writer puts one page of L3 entries in the map for every 2 MiB of kernel VA.
