@@ -88,8 +88,7 @@ func translateAddress(
         throw file.hasShrunk ? file.shrankError(va) : error
     }
     guard let walk = found else {
-        throw TranslationError(virtualAddress: va, reason: .outsideMaps(
-            kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange))
+        throw TranslationError(virtualAddress: va, reason: architecture.outsideReason(va))
     }
     let pa = PhysicalAddress(walk.physicalAddress.rawValue | (va.rawValue & PageSize.mask4K))
     let located: (offset: FileOffset, lookup: PageLookup)
