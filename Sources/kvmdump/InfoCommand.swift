@@ -248,16 +248,14 @@ struct InfoCommand: Subcommand {
         case .fallback(let reason): msgbuf.append(("fallback_reason", .string(reason)))
         }
         msgbuf += [("wrapped", .bool(s.messageBuffer.buffer.wrapped)), ("tail", .array(s.messageTail.map(JSON.string)))]
+        // The header's fields as the architecture names them (amd64: pmapsize, dmapbase, dmapend; i386: ptesize, paemode).
+        let headerFields: [(String, JSON)] = h.fields.map { ($0.name, $0.kind == .size ? .uint($0.value) : .virtualAddress($0.value)) }
         return .object([
             ("dump", .object([
                 ("path", .string(s.dumpPath)), ("architecture", .string(h.architecture)), ("version", .uint(UInt64(h.version))),
                 ("file_size", .uint(s.fileSize)), ("expected_file_size", .uint(s.expectedFileSize)),
                 ("truncated", .bool(s.fileSize < s.expectedFileSize)), ("data_pages", .uint(s.dataPages)),
-                ("msgbufsize", .uint(UInt64(h.msgbufSize))), ("bitmapsize", .uint(UInt64(h.bitmapSize))),
-                ("pmapsize", .uint(UInt64(h.pageTableMapSize))), ("dumpavailsize", .uint(UInt64(h.dumpAvailSize))),
-                ("kernbase", .virtualAddress(h.kernbase.rawValue)), ("dmapbase", .virtualAddress(h.directMapBase.rawValue)),
-                ("dmapend", .virtualAddress(h.directMapEnd.rawValue)),
-            ])),
+            ] + headerFields)),
             ("kernel", .optional(s.kernelPath, JSON.string)),
             ("kernel_version", fact(s.kernelImageVersion, JSON.string)),
             ("kernel_matches", .optional(s.kernelMatches, JSON.bool)),
