@@ -206,7 +206,8 @@ public func i386CorruptVariants(of dump: GeneratedI386Dump) -> [I386Corruption] 
     var badPTE = dump.bytes
     let target = I386Fixture.readOnlyVA
     let index = Int((target - t.kernbase) >> 12)
-    let outside: UInt64 = 0x7ff0_0000 | 0x21  // V | A, PA far past RAM
+    let outsidePA: UInt64 = t.pae ? 0xf_fff0_0000 : 0x7ff0_0000  // far past RAM and past a v1 bitmap
+    let outside = outsidePA | 0x21  // V | A
     if t.pae { setU64LE(&badPTE, at: mapOffset + index * 8, outside) } else { setU32LE(&badPTE, at: mapOffset + index * 4, UInt32(outside)) }
     let outsideWhy = t.version == 2 ? "outside every dump_avail range" : "past the"
     return [
@@ -221,6 +222,6 @@ public func i386CorruptVariants(of dump: GeneratedI386Dump) -> [I386Corruption] 
         I386Corruption(name: "bitmapsize-0", bytes: patched(32, 0), mentions: ["bitmapsize", "empty"]),
         I386Corruption(name: "map-cut", bytes: Array(dump.bytes[..<(mapOffset + 8)]),
                        mentions: ["kernel-map entry", "past the end of the truncated file"], address: target),
-        I386Corruption(name: "pte-outside-memory", bytes: badPTE, mentions: ["0x7ff00000", outsideWhy], address: target),
+        I386Corruption(name: "pte-outside-memory", bytes: badPTE, mentions: [hex(outsidePA), outsideWhy], address: target),
     ] + (t.version == 2 ? [I386Corruption(name: "dumpavailsize-0", bytes: patched(48, 0), mentions: ["dumpavailsize", "0x0"])] : [])
 }
