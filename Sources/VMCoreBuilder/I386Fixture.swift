@@ -143,6 +143,15 @@ public enum I386Fixture {
             overlays: [Overlay(va: textBase, bytes: textBytes()), Overlay(va: dataBase, bytes: pages)])
     }
 
+    /// A few-page i386 dump for fuzz seeds: one PTE page, four data pages, a read-only one and the msgbuf.
+    public static func smallDescription(version: UInt32, pae: Bool) -> I386DumpDescription {
+        I386DumpDescription(
+            version: version, pae: pae, seed: 7, physicalRanges: [0x1000..<0x9f000], kernbase: kernbase, mapPages: 1,
+            mappings: [I386Mapping(virtualAddress: kernbase, count: 4), I386Mapping(virtualAddress: kernbase + 0x5000, writable: false),
+                       I386Mapping(virtualAddress: kernbase + 0x6000, physicalAddress: 0xfee0_0000)],
+            messageText: Array("---<<BOOT>>---\npanic: i386 seed\n".utf8))
+    }
+
     /// The golden i386 files: `vmcore.i386.pae` (v2, PAE), `vmcore.i386.nopae` (v1, non-PAE), `kernel.i386`.
     public static func goldenFiles() throws(GeneratorError) -> [GoldenFile] {
         [
@@ -204,7 +213,8 @@ public func i386CorruptVariants(of dump: GeneratedI386Dump) -> [I386Corruption] 
     }
     let mapOffset = Int(t.dataOffset) - Int(t.pteSize)
     var badPTE = dump.bytes
-    let target = I386Fixture.readOnlyVA
+    let target = t.pages.first { t.fileOffset(ofPhysicalPage: $0.physicalAddress) != nil && !$0.writable }?.virtualAddress
+        ?? t.pages.first?.virtualAddress ?? t.kernbase
     let index = Int((target - t.kernbase) >> 12)
     let outsidePA: UInt64 = t.pae ? 0xf_fff0_0000 : 0x7ff0_0000  // far past RAM and past a v1 bitmap
     let outside = outsidePA | 0x21  // V | A

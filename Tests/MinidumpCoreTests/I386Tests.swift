@@ -179,8 +179,8 @@ private func fixture(_ version: UInt32, _ pae: Bool) throws -> (GeneratedI386Dum
     /// Every corrupt variant of every combination gives an error naming the field and value.
     @Test(arguments: combinations)
     func corruptVariants(version: UInt32, pae: Bool) throws {
-        let generated = try generateI386Dump(I386Fixture.description(version: version, pae: pae))
-        let variants = i386CorruptVariants(of: generated)
+        for description in [I386Fixture.description(version: version, pae: pae), I386Fixture.smallDescription(version: version, pae: pae)] {
+        let variants = i386CorruptVariants(of: try generateI386Dump(description))
         #expect(variants.count == (version == 2 ? 12 : 11))
         for variant in variants {
             let message: String
@@ -201,6 +201,7 @@ private func fixture(_ version: UInt32, _ pae: Bool) throws -> (GeneratedI386Dum
             for fragment in variant.mentions {
                 #expect(message.contains(fragment), "\(variant.name): '\(message)' should mention '\(fragment)'")
             }
+        }
         }
     }
 
@@ -253,6 +254,29 @@ private func fixture(_ version: UInt32, _ pae: Bool) throws -> (GeneratedI386Dum
                     _ = dump.read(VirtualAddress(I386Fixture.dataBase), count: 64)
                 }
             }
+        }
+    }
+}
+
+/// `Fixtures/` at the package root, found from this file's path.
+private let fixtures: String = {
+    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+    parts.removeLast(3)
+    return parts.joined(separator: "/") + "/Fixtures"
+}()
+
+@Suite struct I386FixtureTests {
+    /// The committed i386 fixtures are the generator's bytes, small, and listed in Fixtures/README.md.
+    @Test func committedFilesMatchTheGenerator() throws {
+        let readme = String(decoding: try readFileBytes(atPath: fixtures + "/README.md"), as: UTF8.self)
+        for file in try I386Fixture.goldenFiles() {
+            let onDisk = try readFileBytes(atPath: fixtures + "/" + file.fileName)
+            #expect(onDisk == file.bytes, "\(file.fileName): regenerate with `make fixtures`")
+            #expect(onDisk.count <= 1 << 20)
+        }
+        for (name, version, pae) in [("vmcore.i386.pae", UInt32(2), true), ("vmcore.i386.nopae", 1, false)] {
+            #expect(readme.contains("== \(name)\n" + (try I386Fixture.summary(version: version, pae: pae))),
+                    "README listing for \(name) is stale: run `make fixtures`")
         }
     }
 }
