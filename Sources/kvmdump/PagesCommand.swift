@@ -26,7 +26,7 @@ struct PagesCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let dump = try shared.openDump()
+        let dump = try shared.openDump(console)
         // The library coalesces; this command formats.
         let ranges = dump.pageRanges(includeDirectMap: includeDirectMap)
         if shared.json {
