@@ -135,7 +135,7 @@ struct InfoCommand: Subcommand {
         row("layout", "\(h.architecture) minidump v\(h.version), \(s.fileSize) bytes"
             + (s.fileSize < s.expectedFileSize ? " of \(s.expectedFileSize) (truncated)" : "")
             + ", \(s.dataPages) data pages (msgbuf \(h.msgbufSize), bitmap \(h.bitmapSize), page-table map \(h.pageTableMapSize)"
-            + (h.version >= 3 ? ", dump_avail \(h.dumpAvailSize)" : "") + " bytes)")
+            + (h.dumpAvailSize > 0 ? ", dump_avail \(h.dumpAvailSize)" : "") + " bytes)")
         if let kernel = s.kernelPath {
             let verdict: String
             switch s.kernelMatches {
@@ -243,14 +243,12 @@ struct InfoCommand: Subcommand {
         case .fallback(let reason): msgbuf.append(("fallback_reason", .string(reason)))
         }
         msgbuf += [("wrapped", .bool(s.messageBuffer.buffer.wrapped)), ("tail", .array(s.messageTail.map(JSON.string)))]
-        // The header's fields as the architecture names them (amd64: pmapsize, dmapbase, dmapend; i386: ptesize, paemode).
-        let headerFields: [(String, JSON)] = h.fields.map { ($0.name, $0.kind == .size ? .uint($0.value) : .virtualAddress($0.value)) }
         return .object([
             ("dump", .object([
                 ("path", .string(s.dumpPath)), ("architecture", .string(h.architecture)), ("version", .uint(UInt64(h.version))),
                 ("file_size", .uint(s.fileSize)), ("expected_file_size", .uint(s.expectedFileSize)),
                 ("truncated", .bool(s.fileSize < s.expectedFileSize)), ("data_pages", .uint(s.dataPages)),
-            ] + headerFields)),
+            ] + h.fields.map { ($0.name, JSON.headerField($0)) })),
             ("kernel", .optional(s.kernelPath, JSON.string)),
             ("kernel_version", fact(s.kernelImageVersion, JSON.string)),
             ("kernel_matches", .optional(s.kernelMatches, JSON.bool)),
