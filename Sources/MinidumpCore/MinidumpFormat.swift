@@ -106,16 +106,18 @@ enum MinidumpFormat: DumpFormat {
         let architecture = opening.backend.init(header: header, map: map, mapOffset: layout.pageTableMap.offset,
                                                 pages: .bitmap(container))
         var found = findings(layout: layout, fileSize: file.size, pages: container, mapPresent: mapPresent,
+                             mapEntrySize: architecture.mapEntrySize,
                              kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange)
         if architecture.kernelMapEntriesCut > 0 {
             found.append(.kernelMapPastTopOfAddressSpace(kernbase: header.kernbase.rawValue,
-                                                         entries: layout.pageTableMap.length / 8,
+                                                         entries: layout.pageTableMap.length / architecture.mapEntrySize,
                                                          entriesCut: architecture.kernelMapEntriesCut))
         }
         return OpenedDump(header: header, layout: layout, container: .bitmap(container), architecture: architecture, findings: found)
     }
 
     private static func findings(layout: SectionLayout, fileSize: UInt64, pages: BitmapContainer, mapPresent: UInt64,
+                                 mapEntrySize: UInt64,
                                  kernelMap: ClosedRange<UInt64>?, directMap: ClosedRange<UInt64>?) -> [IntegrityFinding] {
         var findings: [IntegrityFinding] = []
         let expected = layout.expectedFileSize
@@ -126,7 +128,8 @@ enum MinidumpFormat: DumpFormat {
             findings.append(.trailingBytes(expectedSize: expected, fileSize: fileSize))
         }
         if mapPresent < layout.pageTableMap.length {
-            findings.append(.pageTableMapTruncated(entriesPresent: mapPresent / 8, entries: layout.pageTableMap.length / 8))
+            findings.append(.pageTableMapTruncated(entriesPresent: mapPresent / mapEntrySize,
+                                                   entries: layout.pageTableMap.length / mapEntrySize))
         }
         let beyond = pages.bitsBeyondRanges
         if beyond.count > 0 { findings.append(.bitsBeyondRanges(count: beyond.count, firstBit: beyond.first)) }
