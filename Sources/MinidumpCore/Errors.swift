@@ -59,6 +59,9 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
         /// The file was `openedSize` bytes when opened and shrank to `size` while it was read
         /// (a dump still being written, or replaced): what was read past its new end is not used.
         case fileShrank(size: UInt64, openedSize: UInt64)
+        /// An ELF full dump's header or program headers are wrong, or its kernel page tables cannot
+        /// be found (`FullDumpError` names the field and value).
+        case fullDump(FullDumpError)
 
         /// The problem a failed open or map of the file is.
         init(_ error: FileError) {
@@ -109,6 +112,8 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
                 return "dump_avail describes \(pages) pages but the bitmap has only \(bits) bits"
             case .fileShrank(let size, let opened):
                 return shrankText(size: size, openedSize: opened)
+            case .fullDump(let error):
+                return error.description
             }
         }
     }
@@ -156,6 +161,13 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
         /// The file shrank from `openedSize` to `size` bytes while it was read; nothing this
         /// operation read is used.
         case fileShrank(size: UInt64, openedSize: UInt64)
+        /// No virtual address translates: the kernel page tables of an ELF full dump are not known
+        /// (the text says why, e.g. that they need the kernel image, `-N`).
+        case kernelTablesUnknown(String)
+        /// An ELF full dump: the physical address is in no PT_LOAD segment.
+        case physicalAddressOutsideSegments(PhysicalAddress)
+        /// An ELF full dump: the address is inside a PT_LOAD's `p_memsz` but past its `p_filesz`.
+        case physicalAddressPastSegmentFileSize(PhysicalAddress)
 
         /// A sentence a person can act on.
         public var description: String {
@@ -184,6 +196,12 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
                 return "physical address \(pa) at file offset \(offset) is past the end of the truncated file (\(hex(fileSize)))"
             case .fileShrank(let size, let opened):
                 return shrankText(size: size, openedSize: opened)
+            case .kernelTablesUnknown(let why):
+                return why
+            case .physicalAddressOutsideSegments(let pa):
+                return "physical address \(pa) is in no PT_LOAD segment of the full dump"
+            case .physicalAddressPastSegmentFileSize(let pa):
+                return "physical address \(pa) is in a PT_LOAD's p_memsz but past its p_filesz: not in the file"
             }
         }
     }

@@ -31,13 +31,14 @@ extension Dump {
         return ReadResult(bytes: bytes, error: nil)
     }
 
-    /// Why the page at `pa` is not readable: outside every range, or a page of a range not dumped.
+    /// Why the page at `pa` is not readable, in the container's words.
     private func physicalMiss(_ pa: PhysicalAddress) -> TranslationError {
         let at = VirtualAddress(pa.rawValue)
-        guard let range = physicalRanges.first(where: { $0.start <= pa && pa < $0.end }) else {
-            return TranslationError(virtualAddress: at, reason: .physicalAddressOutsideRanges(pa))
+        do throws(ContainerMiss) {
+            _ = try containerStorage.locate(pa.pageBase, bytes: PageSize.bytes4K)
+            return TranslationError(virtualAddress: at, reason: .pagePastEndOfFile(pa, offset: FileOffset(fileSize), fileSize: fileSize))
+        } catch {
+            return TranslationError(virtualAddress: at, reason: containerStorage.container.reason(error, pa))
         }
-        let bit = range.firstBit &+ ((pa.rawValue >> 12) &- (range.start.rawValue >> 12))
-        return TranslationError(virtualAddress: at, reason: .pageNotDumped(pa.pageBase, bit: bit))
     }
 }

@@ -84,13 +84,17 @@ struct SharedOptions: Sendable {
         json = arguments.has(Self.json)
     }
 
-    /// Opens the dump; a failure carries the library's message, which starts with the path.
+    /// Opens the dump (an ELF full dump with its kernel page tables when a kernel image is
+    /// configured, see `withKernelTables`); a failure carries the library's message, which starts
+    /// with the path.
     func openDump() throws(CommandFailure) -> Dump {
+        let dump: Dump
         do {
-            return try Dump(path: corePath)
+            dump = try Dump(path: corePath)
         } catch {
             throw CommandFailure(message: error.description)
         }
+        return try withKernelTables(dump)
     }
 }
 

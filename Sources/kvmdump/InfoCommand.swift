@@ -74,7 +74,7 @@ struct InfoCommand: Subcommand {
                 } catch {
                     throw CommandFailure(message: error.description)
                 }
-                _ = try summarise(dump, kernel: kernel, console)
+                _ = try summarise(try shared.withKernelTables(dump), kernel: kernel, console)
             } catch {
                 console.diagnose(error.message)
                 failed = true
