@@ -72,6 +72,15 @@ public enum KernelTableRule: String, Sendable, Equatable {
     case loadedAt2MiB = "2 MiB load address (PA = VA - kernbase), validated"
     /// A search of 2 MiB-aligned kernel bases found the only consistent one.
     case searched = "search of 2 MiB-aligned kernel bases, validated"
+
+    /// The rule's JSON value and `translate --explain` word.
+    public var key: String {
+        switch self {
+        case .dumpDelta: "pt_dump_delta"
+        case .loadedAt2MiB: "2mib_validated"
+        case .searched: "searched"
+        }
+    }
 }
 
 /// The kernel's page tables as found.

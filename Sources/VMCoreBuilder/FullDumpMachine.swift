@@ -387,3 +387,41 @@ public func corrupt(_ dump: GeneratedFullDumpOfMachine, _ corruption: FullDumpCo
     }
     return b
 }
+
+/// The golden full dumps and their kernels: `vmcore.full` (the `vmcore.1` machine, kernel at
+/// 2 MiB), `vmcore.full16m` (kernel at 16 MiB, a stale image at 2 MiB), `vmcore.fulldelta`
+/// (kernel at 16 MiB, PT_DUMP_DELTA), `vmcore.full2` (the thread fixture's machine), and
+/// `kernel.full` / `kernel.full2` (`kernel.1` / `kernel.2` with `kernbase` and `KPML4phys`).
+public func goldenFullDumpFiles() throws(GeneratorError) -> [GoldenFile] {
+    let threads = try threadFixture()
+    var files: [GoldenFile] = []
+    for (name, d) in try goldenFullDumps() { files.append(GoldenFile(fileName: name, bytes: try generateFullDump(d).bytes)) }
+    files.append(GoldenFile(fileName: "kernel.full", bytes: makeKernelELF(fullDumpKernel(KernelFixture.kernelDescription()))))
+    files.append(GoldenFile(fileName: "kernel.full2", bytes: makeKernelELF(fullDumpKernel(threads.kernel))))
+    return files
+}
+
+/// The golden full dumps' descriptions, by file name.
+public func goldenFullDumps() throws(GeneratorError) -> [(String, FullDumpOfMachine)] {
+    [
+        ("vmcore.full", FullDumpOfMachine(machine: KernelFixture.dumpDescription())),
+        ("vmcore.full16m", FullDumpOfMachine(machine: KernelFixture.dumpDescription(), kernelPhysicalBase: 0x100_0000, staleImageAt2MiB: true)),
+        ("vmcore.fulldelta", FullDumpOfMachine(machine: KernelFixture.dumpDescription(), kernelPhysicalBase: 0x100_0000, dumpDelta: true)),
+        ("vmcore.full2", FullDumpOfMachine(machine: try threadFixture().dump)),
+    ]
+}
+
+/// What `--describe-goldens` prints for a golden full dump.
+public func describeFullDump(_ d: FullDumpOfMachine) throws(GeneratorError) -> String {
+    let t = try generateFullDump(d).truth
+    var lines = ["ELF full dump (OSABI 255, e_version 0) of a v\(d.machine.version) machine; RAM = " +
+                 (d.ram == .dumpedRuns ? "the machine's dumped pages" : "its dump_avail") + " plus the kernel region"]
+    lines.append("kernel image at PA \(hex(t.kernelPhysicalBase)) (VA \(hex(t.kernelVirtualBase))), \(FullDumpOfMachine.imagePages) pages, then the page tables; region \(hex(t.kernelRegionSize)) bytes")
+    lines.append("KPML4phys at \(hex(t.kpml4physAddress)) = \(hex(t.pml4PhysicalAddress)); PT_DUMP_DELTA: \(d.dumpDelta ? "yes" : "no")")
+    if let stale = t.stalePML4PhysicalAddress { lines.append("stale image at PA 0x200000: its KPML4phys = \(hex(stale)) (tables that fail the 2 MiB check)") }
+    lines.append("PT_LOADs: \(t.segments.count)")
+    for (i, s) in t.segments.enumerated() {
+        lines.append("  [\(i)] PA [\(hex(s.range.lowerBound)), \(hex(s.range.upperBound))) at offset \(hex(s.fileOffset))")
+    }
+    return lines.joined(separator: "\n") + "\n"
+}

@@ -92,13 +92,16 @@ func run(_ o: Options) throws(GeneratorError) {
             try dump.write(to: dir + "/" + golden.fileName)
             print("\(dir)/\(golden.fileName): \(dump.bytes.count) bytes")
         }
-        for file in try goldenKernelFiles() {
+        for file in try goldenKernelFiles() + goldenFullDumpFiles() {
             try writeFile(file.bytes, toPath: dir + "/" + file.fileName)
             print("\(dir)/\(file.fileName): \(file.bytes.count) bytes")
         }
     case .describeGoldens:
         for golden in goldenFixtures() {
             print("== \(golden.fileName)\n" + (try groundTruth(for: golden.description).summary()))
+        }
+        for (name, d) in try goldenFullDumps() {
+            print("== \(name)\n" + (try describeFullDump(d)))
         }
     case .corrupt(let dir):
         var count = 0
