@@ -205,7 +205,7 @@ enum Tool {
     /// The tool's help: usage, subcommands, shared options, environment and exit statuses.
     static func writeToolHelp(to out: OutputBuffer) {
         let architectures = Dump.supportedArchitectures.joined(separator: ", ")
-        out.line("kvmdump: read FreeBSD \(architectures) kernel crash dumps (minidumps) on any host.")
+        out.line("kvmdump: read FreeBSD \(architectures) kernel crash dumps (minidumps; amd64 full dumps) on any host.")
         out.line()
         out.line("USAGE: kvmdump [OPTIONS] SUBCOMMAND [ARGUMENTS]")
         out.line()

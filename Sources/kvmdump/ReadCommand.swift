@@ -6,7 +6,7 @@ import MappedBytes
 struct ReadCommand: Subcommand {
     static let name = "read"
     static let abstract = "Read kernel memory at a virtual address."
-    static let usage = "ADDR --len N [--raw | --string | --u8 | --u16 | --u32 | --u64] | -"
+    static let usage = "[--physical] ADDR --len N [--raw | --string | --u8 | --u16 | --u32 | --u64] | -"
     static let positionals = [
         Positional(name: "ADDR", help: "Kernel virtual address: 0x... hex or decimal; with -N also a symbol expression (hz, *panicstr, allproc+0x10)."),
         Positional(name: "-", help: "Read 'ADDR LEN' requests from standard input, one per line."),

@@ -166,3 +166,29 @@ private func probes(_ t: FullDumpOfMachineTruth) -> [UInt64] {
         }
     }
 }
+
+/// `Fixtures/` at the package root, found from this file's path.
+private let fixtures: String = {
+    var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    return parts.joined(separator: "/") + "/Fixtures"
+}()
+
+@Suite struct FullDumpGoldenFileTests {
+    @Test func committedFullDumpsAndKernelsAreTheGeneratorsBytes() throws {
+        let readme = String(decoding: try readFileBytes(atPath: fixtures + "/README.md"), as: UTF8.self)
+        for file in try goldenFullDumpFiles() {
+            let onDisk = try readFileBytes(atPath: fixtures + "/" + file.fileName)
+            #expect(onDisk == file.bytes, "\(file.fileName): regenerate with `make fixtures`")
+            #expect(onDisk.count <= 1 << 20, "\(file.fileName) is small")
+        }
+        for (name, d) in try goldenFullDumps() {
+            #expect(readme.contains("== \(name)\n" + (try describeFullDump(d))), "README listing of \(name) is stale: make fixtures")
+            // Every golden full dump opens and finds its tables by the rule its description implies.
+            let g = try generateFullDump(d)
+            let dump = try Dump(contents: g.bytes, name: name).withKernelTables(kernbase: g.truth.kernbase, kpml4physAddress: g.truth.kpml4physAddress)
+            let rule = dump.kernelTables?.tables?.rule
+            #expect(rule == (d.dumpDelta ? .dumpDelta : d.kernelPhysicalBase == 0x20_0000 ? .loadedAt2MiB : .searched), "\(name)")
+        }
+    }
+}
