@@ -131,6 +131,25 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     let tdLow = [o.threadTID, o.threadName, o.threadOnCPU, o.threadPCB, o.threadPList, o.threadState ?? o.threadTID].min()!
     let tdHigh = [o.threadTID + 4, o.threadName + 20, o.threadOnCPU + 4, o.threadPCB + 8, o.threadPList + 8,
                   (o.threadState ?? 0) + 4].max()!
+    /// The fields of the list node at `address`, or nil after recording why the walk of `list` stops
+    /// there: not a kernel address, seen before (a cycle), or unreadable.
+    func node(_ address: UInt64, list: String, kind: String, after: String, seen: inout Set<UInt64>,
+              low: Int, high: Int) -> Fields? {
+        guard arch.isKernelAddress(address) else {
+            problems.append("\(list): pointer \(hex16(address))\(after) is not a kernel address")
+            return nil
+        }
+        guard seen.insert(address).inserted else {
+            problems.append("\(list): cycle: the \(kind) at \(hex16(address)) comes again\(after)")
+            return nil
+        }
+        switch memory.bytesOrReason(address &+ UInt64(low), high - low) {
+        case .success(let bytes): return Fields(bytes: bytes, base: low)
+        case .failure(let f):
+            problems.append("\(list): unreadable \(kind) at \(hex16(address))\(after): \(f.reason)")
+            return nil
+        }
+    }
     let stateNames = ["INACTIVE", "INHIBITED", "CAN_RUN", "RUNQ", "RUNNING"]
     var proc = head
     var stoppedAll = false
@@ -139,22 +158,8 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
             problems.append("allproc: stopped after \(limits.maxProcesses) processes (the limit)")
             break
         }
-        guard arch.isKernelAddress(proc) else {
-            problems.append("allproc: pointer \(hex16(proc)) after \(processes.count) processes is not a kernel address")
-            break
-        }
-        guard seenProcs.insert(proc).inserted else {
-            problems.append("allproc: cycle: the process at \(hex16(proc)) comes again after \(processes.count) processes")
-            break
-        }
-        let pf: Fields
-        switch memory.bytesOrReason(proc &+ UInt64(procLow), procHigh - procLow) {
-        case .success(let bytes): pf = Fields(bytes: bytes, base: procLow)
-        case .failure(let f):
-            problems.append("allproc: unreadable process at \(hex16(proc)) after \(processes.count) processes: \(f.reason)")
-            proc = 0
-            continue
-        }
+        guard let pf = node(proc, list: "allproc", kind: "process", after: " after \(processes.count) processes",
+                            seen: &seenProcs, low: procLow, high: procHigh) else { break }
         let pid = Int32(bitPattern: pf.u32(o.procPID)!)
         let comm = pf.name(o.procComm)!
         let flags = o.procFlag.flatMap { pf.u32($0) }
@@ -166,22 +171,8 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
                 stoppedAll = true
                 break
             }
-            guard arch.isKernelAddress(td) else {
-                problems.append("p_threads of pid \(pid): pointer \(hex16(td)) is not a kernel address")
-                break
-            }
-            guard seenThreads.insert(td).inserted else {
-                problems.append("p_threads of pid \(pid): cycle: the thread at \(hex16(td)) comes again")
-                break
-            }
-            let tf: Fields
-            switch memory.bytesOrReason(td &+ UInt64(tdLow), tdHigh - tdLow) {
-            case .success(let bytes): tf = Fields(bytes: bytes, base: tdLow)
-            case .failure(let f):
-                problems.append("p_threads of pid \(pid): unreadable thread at \(hex16(td)): \(f.reason)")
-                td = 0
-                continue
-            }
+            guard let tf = node(td, list: "p_threads of pid \(pid)", kind: "thread", after: "",
+                                seen: &seenThreads, low: tdLow, high: tdHigh) else { break }
             let tid = Int32(bitPattern: tf.u32(o.threadTID)!)
             let name = tf.name(o.threadName)!
             let oncpu = Int32(bitPattern: tf.u32(o.threadOnCPU)!)

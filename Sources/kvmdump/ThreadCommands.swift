@@ -76,6 +76,26 @@ enum ThreadSupport {
     static func problems(_ list: ThreadList) -> (String, JSON) { ("problems", .array(list.problems.map(JSON.string))) }
 }
 
+/// What every thread command holds: the shared options (with -N required) and --offsets.
+struct ThreadListSource {
+    let shared: SharedOptions
+    let offsetsPath: String?
+
+    /// - Throws: a usage error naming `command` when -N is missing.
+    init(_ arguments: ParsedArguments, shared: SharedOptions, command: String) throws(UsageError) {
+        try ThreadSupport.requireKernel(shared, command)
+        self.shared = shared
+        offsetsPath = arguments.value(ThreadSupport.offsets)
+    }
+
+    /// Builds the list and reports its problems on standard error.
+    func open(_ console: Console) throws(CommandFailure) -> (list: ThreadList, dump: Dump) {
+        let (list, dump) = try ThreadSupport.open(shared, offsetsPath: offsetsPath)
+        ThreadSupport.report(list, dump, console)
+        return (list, dump)
+    }
+}
+
 /// `kvmdump ps`.
 struct PsCommand: Subcommand {
     static let name = "ps"
@@ -88,20 +108,16 @@ struct PsCommand: Subcommand {
 
         """ + ThreadSupport.discussion
 
-    let shared: SharedOptions
-    let offsetsPath: String?
+    let source: ThreadListSource
 
     init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
         guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
-        try ThreadSupport.requireKernel(shared, Self.name)
-        self.shared = shared
-        offsetsPath = arguments.value(ThreadSupport.offsets)
+        source = try ThreadListSource(arguments, shared: shared, command: Self.name)
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let (list, dump) = try ThreadSupport.open(shared, offsetsPath: offsetsPath)
-        ThreadSupport.report(list, dump, console)
-        if shared.json {
+        let list = try source.open(console).list
+        if source.shared.json {
             JSON.object([
                 ("processes", .array(list.processes.map { p in
                     .object([
@@ -141,20 +157,16 @@ struct ThreadsCommand: Subcommand {
 
         """ + ThreadSupport.discussion
 
-    let shared: SharedOptions
-    let offsetsPath: String?
+    let source: ThreadListSource
 
     init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
         guard arguments.positionals.isEmpty else { throw UsageError("unexpected argument '\(arguments.positionals[0])'") }
-        try ThreadSupport.requireKernel(shared, Self.name)
-        self.shared = shared
-        offsetsPath = arguments.value(ThreadSupport.offsets)
+        source = try ThreadListSource(arguments, shared: shared, command: Self.name)
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let (list, dump) = try ThreadSupport.open(shared, offsetsPath: offsetsPath)
-        ThreadSupport.report(list, dump, console)
-        if shared.json {
+        let list = try source.open(console).list
+        if source.shared.json {
             JSON.object([
                 ("dump_tid", .optional(list.dumpTID) { .int(Int64($0)) }), ("stoppcbs", .string(list.stoppcbsForm)),
                 ("offsets", .string(list.offsets.source)),
@@ -200,17 +212,14 @@ struct BtCommand: Subcommand {
 
         """ + ThreadSupport.discussion
 
-    let shared: SharedOptions
-    let offsetsPath: String?
+    let source: ThreadListSource
     let tids: [Int32]
     let everything: Bool
     let onCPU: Int?
     let isVerbose: Bool
 
     init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
-        try ThreadSupport.requireKernel(shared, Self.name)
-        self.shared = shared
-        offsetsPath = arguments.value(ThreadSupport.offsets)
+        source = try ThreadListSource(arguments, shared: shared, command: Self.name)
         var tids: [Int32] = []
         for text in arguments.positionals {
             guard let value = Int32(text), value >= 0 else { throw UsageError("malformed thread ID '\(text)' (a decimal td_tid)") }
@@ -230,8 +239,8 @@ struct BtCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let (list, dump) = try ThreadSupport.open(shared, offsetsPath: offsetsPath)
-        ThreadSupport.report(list, dump, console)
+        let (list, dump) = try source.open(console)
+        let shared = source.shared
         var selected: [KernelThread] = []
         var failed = false
         if everything {
