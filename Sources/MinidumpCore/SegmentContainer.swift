@@ -224,10 +224,18 @@ struct SegmentContainer: PhysicalContainer {
         let (end, over) = pa.rawValue.addingReportingOverflow(length)
         let last = over ? UInt64.max : end
         var present: UInt64 = 0
-        for s in segments.segments {
+        // From the segment holding or following `pa` (binary search) to the first one past the span.
+        let all = segments.segments
+        var low = 0, high = all.count
+        while low < high {
+            let mid = (low + high) / 2
+            if all[mid].physicalStart &+ all[mid].memorySize <= pa.rawValue { low = mid + 1 } else { high = mid }
+        }
+        for s in all[low...] {
+            guard s.physicalStart < last else { break }
             let wholeEnd = s.physicalStart &+ (s.fileSize & ~0xfff)
-            let low = max(s.physicalStart, pa.pageBase.rawValue), high = min(wholeEnd, last)
-            if low < high { present &+= (high - low + 0xfff) >> 12 }
+            let from = max(s.physicalStart, pa.pageBase.rawValue), to = min(wholeEnd, last)
+            if from < to { present &+= (to - from + 0xfff) >> 12 }
         }
         return Int(present)
     }

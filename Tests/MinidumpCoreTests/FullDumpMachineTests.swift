@@ -192,3 +192,83 @@ private let fixtures: String = {
         }
     }
 }
+
+/// Hostile full dumps through `Dump`: each refused naming the field and value, or read without a trap.
+@Suite struct HostileFullDumpThroughDumpTests {
+    static let dump = generate(0x100_0000, delta: true)
+
+    func problem(_ bytes: [UInt8]) -> String? {
+        do {
+            _ = try Dump(contents: bytes, name: "x")
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func headerFieldsTheKernelSetsAreChecked() {
+        var b = Self.dump.bytes
+        b[20] = 1  // e_version
+        #expect(problem(b) == "x: ELF full dump: e_version = 0x1: not 0: the kernel leaves e_version unset in a full dump")
+        b = Self.dump.bytes
+        b[4] = 1  // ELFCLASS32 (an i386 full dump)
+        #expect(problem(b) == "x: ELF full dump: e_ident[EI_CLASS] = 0x1: not ELFCLASS64 (2)")
+        b = Self.dump.bytes
+        b[18] = 3  // EM_386
+        #expect(problem(b) == "x: ELF full dump: e_machine = 0x3: not EM_X86_64 (62)")
+        b = Self.dump.bytes
+        setU64LE(&b, at: 32, UInt64(b.count))  // e_phoff past the end
+        #expect(problem(b)?.hasPrefix("x: ELF full dump: e_phoff = 0x\(String(b.count, radix: 16)): the ") == true)
+        b = Self.dump.bytes
+        b[56] = 0xff; b[57] = 0xff  // PN_XNUM
+        #expect(problem(b) == "x: ELF full dump: e_phnum = 0xffff: more than 4096 program headers (PN_XNUM is not read)")
+        b = Self.dump.bytes
+        b[7] = 0  // OSABI 0: not recognised as a full dump at all
+        #expect(problem(b)?.contains("not a FreeBSD full dump (its OSABI byte is not 255)") == true)
+    }
+
+    /// A PML4 whose every entry points back at itself: walks end, the census reads each table once.
+    @Test func selfReferencingTablesAreBounded() throws {
+        var b = Self.dump.bytes
+        let t = Self.dump.truth
+        let pml4 = try #require(t.fileOffset(ofPhysical: t.pml4PhysicalAddress))
+        for slot in 0..<512 { setU64LE(&b, at: Int(pml4) + slot * 8, t.pml4PhysicalAddress | 0x23) }
+        let dump = try Dump(contents: b, name: "loop")
+        // PT_DUMP_DELTA names the base, but the looping tables do not map KPML4phys back.
+        #expect(throws: DumpError.self) { try dump.withKernelTables(kernbase: t.kernbase, kpml4physAddress: t.kpml4physAddress) }
+        let file = MappedFile(name: "loop", contents: b)
+        let segments = try FullDumpSegments(file.bytes)
+        let container = SegmentContainer(segments: segments, bytes: file.bytes)
+        let tables = KernelTables(pml4: t.pml4PhysicalAddress, kernelPhysicalBase: t.kernelPhysicalBase, rule: .dumpDelta, candidatesTried: 0)
+        let translator = AMD64FullDump(pages: .segments(container), tables: tables, reason: nil)
+        var census = KernelMapCensus()
+        var pages = 0
+        translator.forEachKernelPage(census: &census) { _ in pages += 1; return true }
+        #expect(census.pageTablePagesPresent == 1)
+        // The walk itself ends after four levels: the "PTE" is the PML4 page with PS clear.
+        let walk = try translator.walk(VirtualAddress(t.kernelVirtualBase))
+        #expect(walk?.physicalAddress.rawValue == t.pml4PhysicalAddress)
+    }
+
+    /// Every single-byte change of the headers and the kernel's tables opens or fails cleanly.
+    @Test func flippedBytesNeverTrap() throws {
+        let t = Self.dump.truth
+        // The ELF header, the first two program headers and the PT_DUMP_DELTA one.
+        let delta = 64 + 56 * t.segments.count
+        var offsets = Array(0..<(64 + 2 * 56)) + Array(delta..<(delta + 56))
+        if let pml4 = t.fileOffset(ofPhysical: t.pml4PhysicalAddress) { offsets += (0..<64).map { Int(pml4) + 511 * 8 - 32 + $0 } }
+        if let k = t.fileOffset(ofPhysical: t.kernelPhysicalBase + FullDumpOfMachine.kpml4physOffset) { offsets += (0..<8).map { Int(k) + $0 } }
+        for at in offsets {
+            for value: UInt8 in [0, 0xff, 0x80] {
+                var b = Self.dump.bytes
+                b[at] = value
+                guard let dump = try? Dump(contents: b, name: "flip") else { continue }
+                _ = dump.readPhysical(PhysicalAddress(t.kernelPhysicalBase), count: 32)
+                _ = dump.statistics()
+                guard let full = try? dump.withKernelTables(kernbase: t.kernbase, kpml4physAddress: t.kpml4physAddress) else { continue }
+                _ = full.read(VirtualAddress(t.kpml4physAddress), count: 16)
+                _ = full.statistics()
+            }
+        }
+    }
+}
