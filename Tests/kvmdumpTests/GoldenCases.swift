@@ -303,6 +303,7 @@ let goldenCases: [GoldenCase] = {
         c("full-ps", "-M Fixtures/vmcore.full2 -N Fixtures/kernel.full2 ps"),
         c("full-bt", "-M Fixtures/vmcore.full2 -N Fixtures/kernel.full2 bt"),
         c("error-full-kernel-without-kpml4phys", "\(full) -N Fixtures/kernel.1 stats"),
+        c("error-full-export-needs-kernel", "\(full) export -o -"),
         c("usage-read-physical-symbol", "\(full) \(fk) read --physical hostname --len 4"),
         c("usage-read-physical-stdin", "\(full) read --physical -"),
     ]
