@@ -7,7 +7,7 @@ SECONDS     ?= 60
 RELEASE      = $(SWIFT) build -c release --static-swift-stdlib
 RELEASE_BIN  = $(shell $(RELEASE) --show-bin-path)
 
-.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-crashinfo fuzz-crashinfo-build fuzz-crashinfo-run fuzz-libs fuzz-threads fuzz-threads-build fuzz-export fuzz-export-build fuzz-decompress fuzz-decompress-build bench-decompress install check-static dist clean
+.PHONY: build release test test-debug test-asan fixtures bench bench-smoke fuzz fuzz-build fuzz-crashinfo fuzz-crashinfo-build fuzz-crashinfo-run fuzz-libs fuzz-thread-libs fuzz-threads fuzz-threads-build fuzz-export fuzz-export-build fuzz-decompress fuzz-decompress-build bench-decompress install check-static dist clean
 
 build:
 	$(SWIFT) build
@@ -16,8 +16,11 @@ release:
 	$(RELEASE) --product kvmdump
 
 # The test command: the whole suite, the suite again under AddressSanitizer, the concurrency tests
-# under ThreadSanitizer, then a bounded fuzz run (SECONDS, default 60).
-test: test-debug test-asan test-tsan fuzz
+# under ThreadSanitizer, then a short fuzz run of each target (TEST_FUZZ_SECONDS, default 30; longer
+# campaigns: make fuzz SECONDS=N).
+TEST_FUZZ_SECONDS ?= 30
+test: test-debug test-asan test-tsan
+	$(MAKE) fuzz SECONDS=$(TEST_FUZZ_SECONDS)
 
 test-debug:
 	$(SWIFT) build
@@ -65,46 +68,52 @@ FUZZ_SAN ?= fuzzer,address
 FUZZ_ENV   = ASAN_OPTIONS=malloc_context_size=0:detect_leaks=0
 FUZZ_FLAGS = -dict=Fuzz/minidump.dict -max_len=131072 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
 	-artifact_prefix=$(FUZZ_DIR)/crash-
-fuzz-build:
-	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds
-	clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/CBitCount/bitcount.c -o $(FUZZ_DIR)/bitcount.o
-	clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/CMappingGuard/mapping_guard.c -o $(FUZZ_DIR)/mapping_guard.o
-	swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -module-name MappedBytes -I Sources/CBitCount/include \
-		-I Sources/CMappingGuard/include \
-		-emit-module -emit-module-path $(FUZZ_DIR)/MappedBytes.swiftmodule -emit-library -static \
-		Sources/MappedBytes/*.swift -o $(FUZZ_DIR)/libMappedBytes.a
-	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name MinidumpFuzz \
-		-I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_DIR) $(FUZZ_DIR)/libMappedBytes.a \
-		$(FUZZ_DIR)/bitcount.o $(FUZZ_DIR)/mapping_guard.o \
-		Sources/MinidumpCore/*.swift Fuzz/FuzzMinidump.swift -o $(FUZZ_DIR)/fuzz-minidump
-	swiftc -Onone -parse-as-library -module-name FuzzSeeds \
-		Sources/VMCoreBuilder/*.swift Fuzz/MakeSeeds.swift -o $(FUZZ_DIR)/make-seeds
-	$(FUZZ_DIR)/make-seeds $(FUZZ_DIR)/seeds
-	$(MAKE) fuzz-crashinfo-build
 
-# The CrashInfo target (Fuzz/FuzzCrashInfo.swift): msgbuf lines, info.N, symbol expressions and kernel ELF
-# images. MinidumpCore, KernelImage and CrashInfo are instrumented modules; VMCoreBuilder (the fixture dump
-# and the seeds) is not.
+# The product's libraries, built once as instrumented static libraries ($(FUZZ_LIB)/libNAME.a and
+# NAME.swiftmodule, with -enable-testing so the harnesses reach internal API through @testable import)
+# with the C shims; VMCoreBuilder (fixtures and seeds) uninstrumented. Every fuzz target links them as a
+# program would. Modules in dependency order: a module's imports come before it.
+FUZZ_LIB = $(FUZZ_DIR)/lib
+FUZZ_CORE_MODULES   = MappedBytes MinidumpCore KernelImage CrashInfo
+FUZZ_THREAD_MODULES = KernelThreads CoreExport
+FUZZ_INCLUDES = -I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_LIB)
+FUZZ_MODULE = swiftc -O -parse-as-library -enable-testing $(FUZZ_INCLUDES) -emit-library -static
+FUZZ_LINK   = swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library $(FUZZ_INCLUDES)
+FUZZ_SHIMS  = $(FUZZ_LIB)/bitcount.o $(FUZZ_LIB)/mapping_guard.o
+FUZZ_CORE_LIBS = $(FUZZ_LIB)/libCrashInfo.a $(FUZZ_LIB)/libKernelImage.a $(FUZZ_LIB)/libMinidumpCore.a \
+	$(FUZZ_LIB)/libMappedBytes.a $(FUZZ_SHIMS)
+# $(1): modules to build instrumented, in order.
+fuzz-modules = for m in $(1); do \
+		$(FUZZ_MODULE) -sanitize=$(FUZZ_SAN) -module-name $$m -emit-module -emit-module-path $(FUZZ_LIB)/$$m.swiftmodule \
+			Sources/$$m/*.swift -o $(FUZZ_LIB)/lib$$m.a || exit 1; \
+	done
+# $(1): the seed maker's source, $(2): its output folder.
+make-seeds = swiftc -Onone -parse-as-library -I $(FUZZ_LIB) $(1) $(FUZZ_LIB)/libVMCoreBuilder.a -o $(FUZZ_LIB)/seed-maker \
+	&& $(FUZZ_LIB)/seed-maker $(2)
+
+fuzz-libs:
+	mkdir -p $(FUZZ_LIB)
+	for c in CBitCount/bitcount CMappingGuard/mapping_guard; do \
+		clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/$$c.c -o $(FUZZ_LIB)/$$(basename $$c).o || exit 1; \
+	done
+	$(call fuzz-modules,$(FUZZ_CORE_MODULES))
+	$(FUZZ_MODULE) -module-name VMCoreBuilder -emit-module -emit-module-path $(FUZZ_LIB)/VMCoreBuilder.swiftmodule \
+		Sources/VMCoreBuilder/*.swift -o $(FUZZ_LIB)/libVMCoreBuilder.a
+
+fuzz-thread-libs: fuzz-libs
+	$(call fuzz-modules,$(FUZZ_THREAD_MODULES))
+
+# The dump reader (Fuzz/FuzzMinidump.swift) and the CrashInfo target (Fuzz/FuzzCrashInfo.swift: msgbuf
+# lines, info.N, symbol expressions and kernel ELF images, tried against the fixture dump).
 CI_DIR = $(FUZZ_DIR)/crashinfo
-CI_LIB = swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_DIR) -I $(CI_DIR) \
-	-emit-library -static
-fuzz-crashinfo-build:
-	mkdir -p $(CI_DIR)/corpus $(CI_DIR)/seeds
-	$(CI_LIB) -module-name MinidumpCore -emit-module -emit-module-path $(CI_DIR)/MinidumpCore.swiftmodule \
-		Sources/MinidumpCore/*.swift -o $(CI_DIR)/libMinidumpCore.a
-	$(CI_LIB) -module-name KernelImage -emit-module -emit-module-path $(CI_DIR)/KernelImage.swiftmodule \
-		Sources/KernelImage/*.swift -o $(CI_DIR)/libKernelImage.a
-	$(CI_LIB) -enable-testing -module-name CrashInfo -emit-module -emit-module-path $(CI_DIR)/CrashInfo.swiftmodule \
-		Sources/CrashInfo/*.swift -o $(CI_DIR)/libCrashInfo.a
-	swiftc -O -parse-as-library -module-name VMCoreBuilder -emit-module -emit-module-path $(CI_DIR)/VMCoreBuilder.swiftmodule \
-		-emit-library -static Sources/VMCoreBuilder/*.swift -o $(CI_DIR)/libVMCoreBuilder.a
-	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name CrashInfoFuzz \
-		-I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_DIR) -I $(CI_DIR) Fuzz/FuzzCrashInfo.swift \
-		$(CI_DIR)/libCrashInfo.a $(CI_DIR)/libKernelImage.a $(CI_DIR)/libMinidumpCore.a $(CI_DIR)/libVMCoreBuilder.a \
-		$(FUZZ_DIR)/libMappedBytes.a $(FUZZ_DIR)/bitcount.o $(FUZZ_DIR)/mapping_guard.o -o $(FUZZ_DIR)/fuzz-crashinfo
-	swiftc -Onone -parse-as-library -module-name CrashInfoSeeds \
-		Sources/VMCoreBuilder/*.swift Fuzz/MakeCrashInfoSeeds.swift -o $(CI_DIR)/make-seeds
-	$(CI_DIR)/make-seeds $(CI_DIR)/seeds
+fuzz-build: fuzz-libs
+	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds $(CI_DIR)/corpus $(CI_DIR)/seeds
+	$(FUZZ_LINK) -module-name MinidumpFuzz Fuzz/FuzzMinidump.swift $(FUZZ_CORE_LIBS) -o $(FUZZ_DIR)/fuzz-minidump
+	$(FUZZ_LINK) -module-name CrashInfoFuzz Fuzz/FuzzCrashInfo.swift $(FUZZ_CORE_LIBS) $(FUZZ_LIB)/libVMCoreBuilder.a \
+		-o $(FUZZ_DIR)/fuzz-crashinfo
+	$(call make-seeds,Fuzz/MakeSeeds.swift,$(FUZZ_DIR)/seeds)
+	$(call make-seeds,Fuzz/MakeCrashInfoSeeds.swift,$(CI_DIR)/seeds)
+fuzz-crashinfo-build: fuzz-build
 
 # Quiet unless something is found: then the end of libFuzzer's log, and a non-zero exit. Both targets
 # run SECONDS each: the dump reader, then CrashInfo (fuzz-crashinfo alone: make fuzz-crashinfo).
@@ -134,31 +143,12 @@ STATIC_CHECK = ldd $(1) | grep -q 'libswift' && { echo "$(1) links the Swift run
 check-static: release
 	@$(call STATIC_CHECK,$(RELEASE_BIN)/kvmdump)
 
-# The product's libraries as instrumented static libraries (with the C shims), for the fuzz targets that
-# link them as a program would: $(FUZZ_LIB)/libNAME.a and NAME.swiftmodule.
-FUZZ_LIB = $(FUZZ_DIR)/lib
-FUZZ_LIB_MODULES = MappedBytes MinidumpCore KernelImage KernelThreads CoreExport
-FUZZ_INCLUDES = -I Sources/CBitCount/include -I Sources/CMappingGuard/include -I $(FUZZ_LIB)
-fuzz-libs:
-	mkdir -p $(FUZZ_LIB)
-	for c in CBitCount/bitcount CMappingGuard/mapping_guard; do \
-		clang -O2 -fsanitize=$(subst fuzzer,fuzzer-no-link,$(FUZZ_SAN)) -c Sources/$$c.c -o $(FUZZ_LIB)/$$(basename $$c).o || exit 1; \
-	done
-	for m in $(FUZZ_LIB_MODULES); do \
-		swiftc -O -sanitize=$(FUZZ_SAN) -parse-as-library -module-name $$m $(FUZZ_INCLUDES) \
-			-emit-module -emit-module-path $(FUZZ_LIB)/$$m.swiftmodule -emit-library -static \
-			Sources/$$m/*.swift -o $(FUZZ_LIB)/lib$$m.a || exit 1; \
-	done
-
 # The thread and stack walkers: patches to the golden vmcore.2 (seeds: the generator's corruptions).
-fuzz-threads-build: fuzz-libs
+fuzz-threads-build: fuzz-thread-libs
 	mkdir -p $(FUZZ_DIR)/threads-corpus $(FUZZ_DIR)/threads-seeds
-	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name ThreadsFuzz $(FUZZ_INCLUDES) Fuzz/FuzzThreads.swift \
-		$(FUZZ_LIB)/libKernelThreads.a $(FUZZ_LIB)/libKernelImage.a $(FUZZ_LIB)/libMinidumpCore.a $(FUZZ_LIB)/libMappedBytes.a \
-		$(FUZZ_LIB)/bitcount.o $(FUZZ_LIB)/mapping_guard.o -o $(FUZZ_DIR)/fuzz-threads
-	swiftc -Onone -parse-as-library -module-name ThreadSeeds \
-		Sources/VMCoreBuilder/*.swift Fuzz/MakeThreadSeeds.swift -o $(FUZZ_DIR)/make-thread-seeds
-	$(FUZZ_DIR)/make-thread-seeds $(FUZZ_DIR)/threads-seeds
+	$(FUZZ_LINK) -module-name ThreadsFuzz Fuzz/FuzzThreads.swift $(FUZZ_LIB)/libKernelThreads.a $(FUZZ_CORE_LIBS) \
+		-o $(FUZZ_DIR)/fuzz-threads
+	$(call make-seeds,Fuzz/MakeThreadSeeds.swift,$(FUZZ_DIR)/threads-seeds)
 
 fuzz-threads: fuzz-threads-build
 	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz-threads -max_len=4096 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
@@ -168,11 +158,10 @@ fuzz-threads: fuzz-threads-build
 	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz-threads.log
 
 # kvmdump export: arbitrary dumps exported as ELF cores to /dev/null (seeds: the reader's, from fuzz-build).
-fuzz-export-build: fuzz-build fuzz-libs
+fuzz-export-build: fuzz-build fuzz-thread-libs
 	mkdir -p $(FUZZ_DIR)/export-corpus
-	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name ExportFuzz $(FUZZ_INCLUDES) Fuzz/FuzzExport.swift \
-		$(FUZZ_LIB)/libCoreExport.a $(FUZZ_LIB)/libMinidumpCore.a $(FUZZ_LIB)/libMappedBytes.a \
-		$(FUZZ_LIB)/bitcount.o $(FUZZ_LIB)/mapping_guard.o -o $(FUZZ_DIR)/fuzz-export
+	$(FUZZ_LINK) -module-name ExportFuzz Fuzz/FuzzExport.swift $(FUZZ_LIB)/libCoreExport.a $(FUZZ_CORE_LIBS) \
+		-o $(FUZZ_DIR)/fuzz-export
 
 fuzz-export: fuzz-export-build
 	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz-export $(FUZZ_FLAGS) -artifact_prefix=$(FUZZ_DIR)/crash-export- -max_total_time=$(SECONDS) \

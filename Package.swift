@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "KernelThreads", targets: ["KernelThreads"]),
         .library(name: "CoreExport", targets: ["CoreExport"]),
         .library(name: "Decompress", targets: ["Decompress"]),
+        .library(name: "CompressedDump", targets: ["CompressedDump"]),
         .executable(name: "kvmdump", targets: ["kvmdump"]),
         .executable(name: "mkvmcore", targets: ["mkvmcore"]),
     ],
@@ -36,19 +37,23 @@ let package = Package(
         // Our own gzip/DEFLATE and Zstandard decoders for kernel-compressed dumps, streaming in bounded
         // memory, with gzip checkpoints for random access. No dependencies, no Foundation, no unsafe code.
         .target(name: "Decompress"),
+        // Dumps opened by path, plain or compressed (by magic): a decoded prefix for the metadata, a
+        // decompressed sparse cache file for everything else. No Foundation.
+        .target(name: "CompressedDump", dependencies: ["MinidumpCore", "Decompress", "MappedBytes"]),
         // Deterministic fixture generator (the tests' ground truth); independent of MinidumpCore.
         .target(name: "VMCoreBuilder"),
         .executableTarget(name: "mkvmcore", dependencies: ["VMCoreBuilder"]),
-        .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "KernelImage", "CrashInfo", "KernelThreads", "CoreExport", "MappedBytes"]),
+        .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "CompressedDump", "KernelImage", "CrashInfo", "KernelThreads", "CoreExport", "MappedBytes"]),
         // Decoder throughput against gzip -dc / zstd -dc (make bench-decompress).
         .executableTarget(name: "decompress-bench", dependencies: ["Decompress", "MappedBytes", "VMCoreBuilder"]),
-        .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
+        .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "CompressedDump", "VMCoreBuilder"]),
         .testTarget(name: "MinidumpCoreTests", dependencies: ["MinidumpCore", "MappedBytes", "VMCoreBuilder"]),
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "CrashInfoTests", dependencies: ["CrashInfo", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "CoreExportTests", dependencies: ["CoreExport", "MinidumpCore", "MappedBytes", "KernelImage", "KernelThreads", "VMCoreBuilder"]),
         .testTarget(name: "KernelThreadsTests", dependencies: ["KernelThreads", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "DecompressTests", dependencies: ["Decompress", "VMCoreBuilder"]),
+        .testTarget(name: "CompressedDumpTests", dependencies: ["CompressedDump", "MinidumpCore", "Decompress", "MappedBytes", "VMCoreBuilder"]),
         .testTarget(name: "kvmdumpTests", dependencies: ["VMCoreBuilder"]),
         // The tool's internals (output buffer, formatters, batch parsing), through @testable import.
         .testTarget(name: "kvmdumpUnitTests", dependencies: ["kvmdump", "MappedBytes"]),

@@ -1,6 +1,6 @@
 /// libFuzzer entry point over CrashInfo: the parsers of text and images that come with a dump.
 /// Built by `make fuzz-build` with MinidumpCore, KernelImage and CrashInfo as modules and the
-/// VMCoreBuilder sources compiled in (for the fixture dump the kernel images are tried against).
+/// VMCoreBuilder linked in (for the fixture dump the kernel images are tried against).
 ///
 /// The first byte picks what the rest is:
 ///   0: message-buffer bytes (the crash summary's line parsing, `dmesg` filtering, times);

@@ -1,5 +1,5 @@
 /// libFuzzer entry point: opens arbitrary bytes as a dump and exercises everything that reads it.
-/// Built by `make fuzz-build` together with the MinidumpCore sources (not part of the package).
+/// Built by `make fuzz-build` against the instrumented MinidumpCore library (not part of the package).
 ///
 /// Work per input is bounded by budgets (pages visited, addresses probed) so that a slow path shows
 /// up as a libFuzzer timeout only when one call is slow, not because the harness loops a lot.
@@ -9,6 +9,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MappedBytes
+@testable import MinidumpCore
 
 /// Pages of each enumeration the harness follows with reads.
 private let pageBudget = 64

@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+@testable import VMCoreBuilder
 
 private func write(_ bytes: [UInt8], to path: String) {
     do throws(GeneratorError) { try writeFile(bytes, toPath: path) } catch {

@@ -1,7 +1,7 @@
 /// Writes the fuzzer's seed corpus: small valid v1/v2/v3 dumps (a few pages each, so libFuzzer can
 /// mutate them quickly) in several msgbuf states, and every corrupt variant of each; small ELF full
 /// dumps and their corrupt variants.
-/// Built by `make fuzz-build` together with the VMCoreBuilder sources (not part of the package).
+/// Built by `make fuzz-build` against the VMCoreBuilder library (not part of the package).
 ///
 /// Usage: `make-seeds DIR`.
 #if canImport(Glibc)
@@ -9,6 +9,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+@testable import VMCoreBuilder
 
 /// RAM of the small dumps: low memory, 128 KiB at 1 MiB, and 32 KiB at 2 MiB for a 2 MiB page to reach.
 private let ranges: [Range<UInt64>] = [0x1000..<0x2_0000, 0x10_0000..<0x12_0000, 0x20_0000..<0x20_8000]

@@ -1,6 +1,6 @@
 /// Writes the thread fuzzer's seeds: for every corruption the generator can make, the patches that turn
 /// the golden `vmcore.2` into that corrupt dump (so the fuzzer starts from each broken structure),
-/// plus an empty input (the golden dump itself). Built by `make fuzz-threads-build` with VMCoreBuilder.
+/// plus an empty input (the golden dump itself). Built by `make fuzz-threads-build` against VMCoreBuilder.
 ///
 /// Usage: `make-thread-seeds DIR`.
 #if canImport(Glibc)
@@ -8,6 +8,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+@testable import VMCoreBuilder
 
 private func fatal(_ message: String) -> Never {
     let line = Array("make-thread-seeds: \(message)\n".utf8)

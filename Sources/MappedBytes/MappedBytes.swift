@@ -935,3 +935,86 @@ public final class FileHoles {
         return result >= 0 ? UInt64(result) : UInt64.max
     }
 }
+
+// MARK: - Compressed dumps: the decompressed cache file (issue 13)
+
+/// What identifies a file's contents without reading them: device, inode, size and modification time
+/// (of the file a symbolic link names). A compressed dump's cache entry is keyed by it.
+public struct FileIdentity: Sendable, Equatable {
+    public let device: UInt64
+    public let inode: UInt64
+    public let size: UInt64
+    public let modifiedSeconds: Int64
+    public let modifiedNanoseconds: Int64
+
+    /// The identity of the file at `path` (following symbolic links), or nil if it cannot be stat'ed.
+    public init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(truncatingIfNeeded: info.st_dev)
+        inode = UInt64(truncatingIfNeeded: info.st_ino)
+        size = UInt64(max(0, info.st_size))
+        #if canImport(Darwin)
+        modifiedSeconds = Int64(info.st_mtimespec.tv_sec)
+        modifiedNanoseconds = Int64(info.st_mtimespec.tv_nsec)
+        #else
+        modifiedSeconds = Int64(info.st_mtim.tv_sec)
+        modifiedNanoseconds = Int64(info.st_mtim.tv_nsec)
+        #endif
+    }
+}
+
+/// True if something (file, directory, link target) exists at `path`.
+public func pathExists(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0
+}
+
+/// Creates the directory `path` and its missing parents (mode 0700: a cache of kernel memory is
+/// private). Returns nil on success (or if it exists as a directory), else the errno.
+public func makeDirectories(_ path: String) -> Int32? {
+    var info = stat()
+    if stat(path, &info) == 0 {
+        return UInt32(truncatingIfNeeded: info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFDIR) ? nil : ENOTDIR
+    }
+    if let slash = path.lastIndex(of: "/"), slash > path.startIndex {
+        if let failure = makeDirectories(String(path[..<slash])) { return failure }
+    }
+    if mkdir(path, 0o700) == 0 || errno == EEXIST { return nil }
+    return errno
+}
+
+/// Renames `from` to `to` (atomically replacing `to`); nil on success, else the errno.
+public func renameFile(_ from: String, to: String) -> Int32? {
+    rename(from, to) == 0 ? nil : errno
+}
+
+/// Removes the file at `path`, if any.
+public func removeFile(_ path: String) {
+    _ = unlink(path)
+}
+
+/// The process id, for names of temporary files.
+public var processIdentifier: Int32 { getpid() }
+
+/// True if standard error is a terminal (progress indicators go there only then).
+public var standardErrorIsTerminal: Bool { isatty(2) == 1 }
+
+extension OutputFile {
+    /// Appends `bytes[range]`; every whole 4 KiB page of zeros (counted from the file's current
+    /// offset being page-aligned) becomes a hole, so a decompressed dump's zero pages take no disk.
+    public func writeSparse(_ bytes: [UInt8], _ range: Range<Int>) throws(OutputFileError) {
+        guard !range.isEmpty, range.lowerBound >= 0, range.upperBound <= bytes.count else { return }
+        var failure: OutputFileError?
+        bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            let view = ByteView(base: base + range.lowerBound, count: range.count)
+            do throws(OutputFileError) {
+                try write(view, at: 0, length: UInt64(range.count), sparse: true)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+    }
+}

@@ -16,6 +16,10 @@ public enum IntegrityFinding: Sendable, Equatable, CustomStringConvertible {
     case truncated(expectedSize: UInt64, fileSize: UInt64, missingPages: UInt64)
     /// The file is longer than its header and bitmap say.
     case trailingBytes(expectedSize: UInt64, fileSize: UInt64)
+    /// The compressed file's stream stopped (corrupt or cut short) after `decodedBytes` bytes of the
+    /// dump: those are read as a truncated dump. `reason` names the format, the fault and its
+    /// compressed offset.
+    case compressedStreamStopped(reason: String, decodedBytes: UInt64)
     /// Bitmap bits are set past the last dump_avail range: their pages have no physical address.
     case bitsBeyondRanges(count: UInt64, firstBit: UInt64)
     /// The page-table map section itself is cut short; its later entries are unknown.
@@ -34,6 +38,8 @@ public enum IntegrityFinding: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .truncated(let expected, let size, let missing):
             return "file is truncated: \(hex(size)) bytes of the expected \(hex(expected)); \(missing) dumped pages are missing"
+        case .compressedStreamStopped(let reason, let decoded):
+            return "compressed stream stopped after \(hex(decoded)) bytes of the dump: \(reason)"
         case .trailingBytes(let expected, let size):
             return "file has \(size - expected) bytes after the last data page (expected size \(hex(expected)))"
         case .bitsBeyondRanges(let count, let first):
@@ -115,9 +121,28 @@ public final class Dump: Sendable {
         try self.init(file: MappedFile(name: name, contents: contents))
     }
 
+    /// Opens the file at `path` as the dump called `name` (in `path` and in messages): a compressed
+    /// dump's decompressed cache, or its decoded prefix, under the compressed file's name. `notes`
+    /// (where the bytes came from, such as a compressed stream that ended early) lead the findings.
+    /// - Throws: `DumpError` as `init(path:)`, naming `name`.
+    public convenience init(path: String, shownAs name: String, notes: [IntegrityFinding] = []) throws(DumpError) {
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch {
+            throw DumpError(path: name, problem: DumpError.Problem(error))
+        }
+        try self.init(file: file, name: name, notes: notes)
+    }
+
+    /// A dump held in memory, called `name`, with `notes` leading the findings (see `init(path:shownAs:notes:)`).
+    public convenience init(contents: [UInt8], name: String, notes: [IntegrityFinding]) throws(DumpError) {
+        try self.init(file: MappedFile(name: name, contents: contents), name: name, notes: notes)
+    }
+
     /// Asks the format registry what the file is, and lets that format open it.
-    private init(file: MappedFile) throws(DumpError) {
-        let path = file.path
+    private init(file: MappedFile, name: String? = nil, notes: [IntegrityFinding] = []) throws(DumpError) {
+        let path = name ?? file.path
         self.path = path
         self.file = file
         do throws(DumpError.Problem) {
@@ -127,7 +152,7 @@ public final class Dump: Sendable {
             storage = opened.container
             pages = opened.container.container
             architecture = opened.architecture
-            findings = opened.findings
+            findings = notes + opened.findings
         } catch {
             throw DumpError(path: path, problem: error)
         }

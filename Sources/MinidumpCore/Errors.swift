@@ -59,12 +59,15 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
         /// The file was `openedSize` bytes when opened and shrank to `size` while it was read
         /// (a dump still being written, or replaced): what was read past its new end is not used.
         case fileShrank(size: UInt64, openedSize: UInt64)
+        /// A compressed dump could not be decompressed far enough, or its cache could not be made:
+        /// `reason` says what (the format, the fault and its compressed offset, or the cache path).
+        case decompression(String)
         /// An ELF full dump's header or program headers are wrong, or its kernel page tables cannot
         /// be found (`FullDumpError` names the field and value).
         case fullDump(FullDumpError)
 
         /// The problem a failed open or map of the file is.
-        init(_ error: FileError) {
+        public init(_ error: FileError) {
             switch error {
             case .open(let code), .stat(let code): self = .cannotOpen(errno: code)
             case .notRegularFile(let mode): self = .notRegularFile(kind: fileKindName(mode: mode))
@@ -112,6 +115,8 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
                 return "dump_avail describes \(pages) pages but the bitmap has only \(bits) bits"
             case .fileShrank(let size, let opened):
                 return shrankText(size: size, openedSize: opened)
+            case .decompression(let reason):
+                return reason
             case .fullDump(let error):
                 return error.description
             }

@@ -50,15 +50,23 @@ public struct DumpOutline: Sendable {
         try self.init(file: MappedFile(name: name, contents: contents))
     }
 
-    private init(file: MappedFile) throws(DumpError) {
+    /// An outline of the first bytes of a dump (`prefix`: a compressed dump's decoded prefix, through
+    /// at least its bitmap) called `name`, whose whole size is `fileSize`, or, if nil, the size the
+    /// header and bitmap imply (the prefix's own size when the pages are not counted).
+    public init(prefix: [UInt8], name: String, fileSize: UInt64?) throws(DumpError) {
+        try self.init(file: MappedFile(name: name, contents: prefix), assumedSize: fileSize, impliedSize: fileSize == nil)
+    }
+
+    private init(file: MappedFile, assumedSize: UInt64? = nil, impliedSize: Bool = false) throws(DumpError) {
         path = file.path
-        fileSize = file.size
         do throws(DumpError.Problem) {
             let outline = try format(of: file).outline(file, countLimit: Self.countLimit)
             header = outline.header
             physicalRanges = outline.physicalRanges
             dumpedPageCount = outline.dumpedPageCount
             layout = outline.layout
+            fileSize = impliedSize && outline.dumpedPageCount != nil ? outline.layout.expectedFileSize
+                : assumedSize ?? file.size
         } catch {
             throw DumpError(path: file.path, problem: error)
         }

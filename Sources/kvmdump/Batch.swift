@@ -162,7 +162,7 @@ extension SymCommand {
             }
             if argument.expression.dereferences && dump == nil && dumpFailure == nil {
                 do throws(CommandFailure) {
-                    let opened = try shared.openDump()
+                    let opened = try shared.openDump(console)
                     try checkSymbols(kernel: kernel, dump: opened, console: console)
                     dump = opened
                 } catch {

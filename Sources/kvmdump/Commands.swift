@@ -1,4 +1,5 @@
 /// The command structure: the subcommand protocol, the options every subcommand shares, dispatch and help.
+import CompressedDump
 import MinidumpCore
 import MappedBytes
 
@@ -87,14 +88,27 @@ struct SharedOptions: Sendable {
     /// Opens the dump (an ELF full dump with its kernel page tables when a kernel image is
     /// configured, see `withKernelTables`); a failure carries the library's message, which starts
     /// with the path.
-    func openDump() throws(CommandFailure) -> Dump {
-        let dump: Dump
+    func openDump(_ console: Console, access: DumpAccess = .pages) throws(CommandFailure) -> Dump {
+        try withKernelTables(try Self.openDump(at: corePath, console, access: access))
+    }
+
+    /// Opens the dump at `path`, plain or compressed (`DumpFiles`): `path.zst` or `path.gz` if `path`
+    /// is absent; a progress line on a terminal while a compressed dump is first decompressed; a
+    /// warning when its stream stopped early (the dump is then read as truncated).
+    static func openDump(at path: String, _ console: Console, access: DumpAccess = .pages) throws(CommandFailure) -> Dump {
+        let progress = Progress(enabled: standardErrorIsTerminal, label: "decompressing \(DumpFiles.resolve(path))")
+        defer { progress.end() }
+        let opened: OpenedDumpFile
         do {
-            dump = try Dump(path: corePath)
+            opened = try DumpFiles.open(path, access: access, progress: { progress.update($0, $1) })
         } catch {
             throw CommandFailure(message: error.description)
         }
-        return try withKernelTables(dump)
+        progress.end()
+        if let stopped = opened.decompression?.stopped {
+            console.warnOnce("\(opened.dump.path): warning: \(stopped); the \(opened.dump.fileSize) bytes decoded before it are read as the dump")
+        }
+        return opened.dump
     }
 }
 
@@ -221,6 +235,16 @@ enum Tool {
         out.line("ENVIRONMENT:")
         out.line("  KVMDUMP_CORE    The dump used when -M is not given.")
         out.line("  KVMDUMP_KERNEL  The kernel image used when -N is not given.")
+        out.line("  KVMDUMP_CACHE   Where decompressed dumps are cached (else $XDG_CACHE_HOME/kvmdump,")
+        out.line("                  else ~/.cache/kvmdump).")
+        out.line()
+        out.line("COMPRESSED DUMPS: vmcore.N.gz and vmcore.N.zst (dumpon -z / -Z, savecore -z) are read in")
+        out.line("place, recognised by their magic; -M PATH also finds PATH.zst or PATH.gz when PATH is absent.")
+        out.line("header, and msgbuf without a kernel, decode only the metadata at the front. Every other")
+        out.line("command reads a decompressed copy made by one pass the first time (progress on a terminal)")
+        out.line("and reused after: one sparse file per compressed file in the cache directory above, as")
+        out.line("large as the dump less its zero pages. Clear it with: rm -r ~/.cache/kvmdump (or the")
+        out.line("directory set). A damaged or cut stream is read as a truncated dump, with a warning.")
         out.line()
         out.line("EXIT STATUS: 0 success, 1 dump or address error, 2 usage error.")
         out.line("See 'kvmdump help SUBCOMMAND' and kvmdump(1).")

@@ -73,7 +73,7 @@ struct ExportCommand: Subcommand {
         if let scriptPath, !overwrite, fileExists(scriptPath) {
             throw CommandFailure(message: "\(scriptPath): file exists (use --force to overwrite it)")
         }
-        let dump = try shared.openDump()
+        let dump = try shared.openDump(console)
         if dump.needsKernelTables, let reason = dump.kernelTables?.reason {
             throw CommandFailure(message: "\(dump.path): \(reason)")
         }
@@ -217,20 +217,25 @@ struct ExportCommand: Subcommand {
 /// A percentage on standard error, rewritten in place, when standard error is a terminal.
 final class Progress: @unchecked Sendable {
     let enabled: Bool
+    let label: String
     private var shown = -1
-    init(enabled: Bool) { self.enabled = enabled }
+    init(enabled: Bool, label: String = "export") {
+        self.enabled = enabled
+        self.label = label
+    }
 
     func update(_ done: UInt64, _ total: UInt64) {
         guard enabled, total > 0 else { return }
         let percent = Int(done * 100 / total)
         guard percent != shown else { return }
         shown = percent
-        let text = "\rkvmdump: export: \(percent)% (\(done >> 20) of \(total >> 20) MiB)"
+        let text = "\rkvmdump: \(label): \(percent)% (\(done >> 20) of \(total >> 20) MiB)"
         _ = text.withCString { write(2, $0, strlen($0)) }
     }
 
     func end() {
         guard enabled, shown >= 0 else { return }
         _ = "\r\u{1b}[K".withCString { write(2, $0, strlen($0)) }
+        shown = -1
     }
 }

@@ -1,4 +1,5 @@
 /// `kvmdump header`: the minidump header, the section layout computed from it, and the physical ranges.
+import CompressedDump
 import MinidumpCore
 
 /// Prints every header field, each section's offset and size, and whether the file is truncated.
@@ -20,7 +21,7 @@ struct HeaderCommand: Subcommand {
         // may claim 4 GiB of bitmap).
         let dump: DumpOutline
         do {
-            dump = try DumpOutline(path: shared.corePath)
+            dump = try DumpFiles.outline(shared.corePath).outline
         } catch {
             throw CommandFailure(message: error.description)
         }

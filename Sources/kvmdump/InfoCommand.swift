@@ -61,19 +61,14 @@ struct InfoCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let kernel = try shared.openKernel()
-        guard !cores.isEmpty else { return try summarise(try shared.openDump(), kernel: kernel, console) }
+        guard !cores.isEmpty else { return try summarise(try shared.openDump(console), kernel: kernel, console) }
         // Several dumps: one summary each (JSON: one line each), failures reported and skipped.
         var failed = false
         for (i, path) in cores.enumerated() {
             if console.out.isClosed { break }
             if i > 0 && !shared.json { console.out.line() }
             do throws(CommandFailure) {
-                let dump: Dump
-                do {
-                    dump = try Dump(path: path)
-                } catch {
-                    throw CommandFailure(message: error.description)
-                }
+                let dump = try SharedOptions.openDump(at: path, console)
                 _ = try summarise(try shared.withKernelTables(dump), kernel: kernel, console)
             } catch {
                 console.diagnose(error.message)

@@ -1,5 +1,6 @@
 /// `kvmdump msgbuf`: the kernel message buffer.
 import CrashInfo
+import CompressedDump
 import MinidumpCore
 
 /// Prints the message buffer unwrapped, only its unread part, or the ring bytes as they are.
@@ -44,7 +45,8 @@ struct MsgbufCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let dump = try shared.openDump()
+        // Without a kernel only the msgbuf section is read: a compressed dump's prefix is enough.
+        let dump = try shared.openDump(console, access: shared.kernelPath == nil ? .metadata : .pages)
         let kernel = shared.openKernelIfUsable(dump: dump, console: console)
         let located = locateMessageBuffer(dump: dump, kernel: kernel)
         // An ELF full dump has no msgbuf section: only msgbufp finds the buffer.

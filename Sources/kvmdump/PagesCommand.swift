@@ -26,7 +26,7 @@ struct PagesCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let dump = try shared.openDump()
+        let dump = try shared.openDump(console)
         if dump.needsKernelTables, let reason = dump.kernelTables?.reason {
             throw CommandFailure(message: "\(dump.path): \(reason)")
         }

@@ -119,7 +119,7 @@ struct ReadCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let dump = try shared.openDump()
+        let dump = try shared.openDump(console)
         if streaming { return try batch(dump, console) }
         if target.constant == nil {
             var resolved = self

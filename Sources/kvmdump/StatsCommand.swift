@@ -20,7 +20,7 @@ struct StatsCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let dump = try shared.openDump()
+        let dump = try shared.openDump(console)
         let stats = dump.statistics()
         // Counts made over zeros where the file lost its bytes are not printed.
         do { try dump.checkFileUnchanged() } catch { throw CommandFailure(message: error.description) }

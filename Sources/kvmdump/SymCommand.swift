@@ -51,7 +51,7 @@ struct SymCommand: Subcommand {
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         guard let kernel = try shared.openKernel() else { throw CommandFailure(message: "no kernel image") }
         if streaming { return try batch(kernel, console) }
-        let dump = arguments.contains { $0.expression.dereferences } ? try shared.openDump() : nil
+        let dump = arguments.contains { $0.expression.dereferences } ? try shared.openDump(console) : nil
         if let dump { try checkSymbols(kernel: kernel, dump: dump, console: console) }
         var failed = false
         var answers: [JSON] = []

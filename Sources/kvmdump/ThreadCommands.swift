@@ -26,8 +26,8 @@ enum ThreadSupport {
     nonisolated(unsafe) static var keptUntilExit: [ThreadList] = []
 
     /// Builds the list, or fails with the library's message.
-    static func open(_ shared: SharedOptions, offsetsPath: String?) throws(CommandFailure) -> (ThreadList, Dump) {
-        let dump = try shared.openDump()
+    static func open(_ shared: SharedOptions, offsetsPath: String?, _ console: Console) throws(CommandFailure) -> (ThreadList, Dump) {
+        let dump = try shared.openDump(console)
         guard let kernel = try shared.openKernel() else { throw CommandFailure(message: "no kernel image") }
         do throws(ThreadError) {
             let file = try offsetsPath.map { (path: String) throws(ThreadError) in (path: path, values: try KernelOffsets.loadFile(path: path)) }
@@ -90,7 +90,7 @@ struct ThreadListSource {
 
     /// Builds the list and reports its problems on standard error.
     func open(_ console: Console) throws(CommandFailure) -> (list: ThreadList, dump: Dump) {
-        let (list, dump) = try ThreadSupport.open(shared, offsetsPath: offsetsPath)
+        let (list, dump) = try ThreadSupport.open(shared, offsetsPath: offsetsPath, console)
         ThreadSupport.report(list, dump, console)
         return (list, dump)
     }

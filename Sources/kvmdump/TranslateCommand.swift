@@ -57,7 +57,7 @@ struct TranslateCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let dump = try shared.openDump()
+        let dump = try shared.openDump(console)
         guard let addresses else { return try stream(dump, console) }
         let kernel = addresses.allSatisfy { $0.constant != nil } ? nil : try shared.openSymbols(dump: dump, console: console)
         var failed = false

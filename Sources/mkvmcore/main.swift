@@ -92,13 +92,19 @@ func run(_ o: Options) throws(GeneratorError) {
             try dump.write(to: dir + "/" + golden.fileName)
             print("\(dir)/\(golden.fileName): \(dump.bytes.count) bytes")
         }
-        for file in try goldenKernelFiles() + goldenFullDumpFiles() {
+        for file in try goldenKernelFiles() + goldenCompressedFiles() + goldenFullDumpFiles() {
             try writeFile(file.bytes, toPath: dir + "/" + file.fileName)
             print("\(dir)/\(file.fileName): \(file.bytes.count) bytes")
         }
     case .describeGoldens:
         for golden in goldenFixtures() {
             print("== \(golden.fileName)\n" + (try groundTruth(for: golden.description).summary()))
+        }
+        for file in try goldenCompressedFiles() {
+            let what = file.fileName.hasSuffix(".gz") ? "one gzip member of stored deflate blocks, the kernel's 10-byte header, CRC-32 and ISIZE"
+                : file.fileName.contains(".cut.") ? "the first \(file.bytes.count) bytes of vmcore.0.zst: the stream ends inside a raw block"
+                : "one zstd frame (window 2 MiB, no content size, XXH64 checksum) of 4 KiB raw and RLE blocks"
+            print("== \(file.fileName)\nvmcore.0 compressed without compression: \(what); \(file.bytes.count) bytes\n")
         }
         for (name, d) in try goldenFullDumps() {
             print("== \(name)\n" + (try describeFullDump(d)))

@@ -12,7 +12,7 @@ private let packageRoot: String = {
 /// and issue 9's check (`grep -rl Unsafe`). The generator, the benchmarks and the tests are tools, not product.
 @Suite struct UnsafeCodeIsConfined {
     static let productTargets = [
-        "MinidumpCore", "KernelImage", "CrashInfo", "MappedBytes", "KernelThreads", "CoreExport", "Decompress", "kvmdump",
+        "MinidumpCore", "KernelImage", "CrashInfo", "MappedBytes", "KernelThreads", "CoreExport", "Decompress", "CompressedDump", "kvmdump",
     ]
 
     @Test func onlyMappedBytesUsesUnsafePointers() throws {

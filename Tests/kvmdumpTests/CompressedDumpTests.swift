@@ -1,0 +1,204 @@
+/// Compressed dumps (issue 13): every golden case that reads `Fixtures/vmcore.0`, `.1` or `.2` gives
+/// the same stdout, stderr and exit status on the dump compressed, the compressed file's path
+/// written back as the plain one. Compressed by the committed fixtures (`vmcore.0.gz`/`.zst`, made
+/// by mkvmcore without compression) and by the real `gzip -6`, `zstd -6`, `zstd -6 --long` and
+/// `zstd -6 -T0` when they are at /usr/bin (a test fails, saying so, when they are not).
+import Foundation
+import Testing
+
+/// A golden case reduced to what the compressed runs need.
+struct DumpCase: Sendable, CustomStringConvertible {
+    let name: String
+    let arguments: [String]
+    let environment: [String: String]
+    let stdin: String?
+    var description: String { name }
+}
+
+/// The golden cases that name one of the fixture dumps and need no scratch file.
+let compressibleCases: [DumpCase] = {
+    let all = goldenCases.filter { $0.scratch.isEmpty }.map {
+        DumpCase(name: $0.name, arguments: $0.arguments, environment: $0.environment, stdin: $0.stdin)
+    } + symbolGoldenCases.map {
+        DumpCase(name: $0.name, arguments: $0.arguments, environment: $0.environment, stdin: $0.stdin)
+    } + threadGoldenCases.map { DumpCase(name: $0.name, arguments: $0.arguments, environment: [:], stdin: nil) }
+    return all.filter { c in
+        let text = (c.arguments + Array(c.environment.values)).joined(separator: " ")
+        return !text.contains("$TMP") && ["0", "1", "2"].contains { dumpReference(in: text, number: $0) }
+    }
+}()
+
+/// True if `text` names `Fixtures/vmcore.N` itself (not `vmcore.N` followed by more of a name).
+func dumpReference(in text: String, number: String) -> Bool {
+    var rest = text[...]
+    while let found = rest.range(of: "Fixtures/vmcore." + number) {
+        let next = rest[found.upperBound...].first
+        if next == nil || next == " " || next == "\n" { return true }
+        rest = rest[found.upperBound...]
+    }
+    return false
+}
+
+/// Replaces every whole-word `Fixtures/vmcore.N` (N = 0, 1, 2) in `word` by `directory/vmcore.N + suffix`.
+private func substitute(_ word: String, directory: String, suffix: String) -> String {
+    var word = word
+    for n in ["0", "1", "2"] {
+        let plain = "Fixtures/vmcore." + n
+        if word == plain { return directory + "/vmcore." + n + suffix }
+        if word.hasSuffix("=" + plain) { word = String(word.dropLast(plain.count)) + directory + "/vmcore." + n + suffix }
+    }
+    return word
+}
+
+/// Output bytes with the compressed copies' paths written as the plain fixtures'.
+private func restorePaths(_ data: Data, directory: String, suffix: String) -> Data {
+    var text = data
+    for n in ["0", "1", "2"] {
+        text = replacing(text, Data((directory + "/vmcore." + n + suffix).utf8), with: Data(("Fixtures/vmcore." + n).utf8))
+    }
+    return replacing(text, Data((directory + "/").utf8), with: Data("Fixtures/".utf8))
+}
+
+private func replacing(_ data: Data, _ pattern: Data, with replacement: Data) -> Data {
+    var output = Data()
+    var rest = data[...]
+    while let found = rest.range(of: pattern) {
+        output += rest[..<found.lowerBound] + replacement
+        rest = rest[found.upperBound...]
+    }
+    return output + rest
+}
+
+/// A directory of compressed copies of the three fixture dumps (and `info.1` beside them, as savecore
+/// leaves it), with its own cache directory.
+final class CompressedCopies: @unchecked Sendable {
+    let scratch: TemporaryDirectory
+    let suffix: String
+    var directory: String { scratch.url.path }
+    var cache: String { directory + "/cache" }
+
+    /// Copies made by `tool arguments` (stdin to stdout), or the committed fixture (`tool` nil) for vmcore.0.
+    init(tool: String?, _ arguments: [String], suffix: String) throws {
+        scratch = try TemporaryDirectory()
+        self.suffix = suffix
+        try FileManager.default.createDirectory(atPath: directory + "/cache", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Paths.root.path + "/Fixtures/info.1", toPath: directory + "/info.1")
+        for n in ["0", "1", "2"] {
+            let source = Paths.root.path + "/Fixtures/vmcore." + n
+            let target = directory + "/vmcore." + n + suffix
+            guard let tool else {
+                let committed = source + suffix
+                if FileManager.default.fileExists(atPath: committed) { try FileManager.default.copyItem(atPath: committed, toPath: target) }
+                continue
+            }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = arguments
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: source))
+            FileManager.default.createFile(atPath: target, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: target))
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw HarnessError("\(tool) \(arguments) failed on \(source)") }
+        }
+    }
+
+    func has(_ n: String) -> Bool { FileManager.default.fileExists(atPath: directory + "/vmcore." + n + suffix) }
+
+    /// Runs `c` on the copies and compares with its golden files.
+    func check(_ c: DumpCase, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        guard let expected = GoldenFiles(name: c.name).load() else {
+            Issue.record("no golden files for \(c.name)", sourceLocation: sourceLocation)
+            return
+        }
+        let arguments = c.arguments.map { substitute($0, directory: directory, suffix: suffix) }
+        var environment = c.environment.mapValues { substitute($0, directory: directory, suffix: suffix) }
+        environment["KVMDUMP_CACHE"] = cache
+        var result = try Tool.run(arguments, environment: environment, stdin: c.stdin.map { Data($0.utf8) })
+        result.stdout = restorePaths(result.stdout, directory: directory, suffix: suffix)
+        result.stderr = restorePaths(result.stderr, directory: directory, suffix: suffix)
+        #expect(result == expected, "\(c.name) on \(suffix): kvmdump \(arguments.joined(separator: " "))\n\(describeDifference(result, expected))",
+                sourceLocation: sourceLocation)
+    }
+}
+
+/// The real tools, or nil (and a loud failure) when one is missing.
+private func realTool(_ path: String) -> String? {
+    if FileManager.default.isExecutableFile(atPath: path) { return path }
+    Issue.record("\(path) is missing: the compressed dumps made by the real tool are NOT tested")
+    print("*** \(path) is missing: the compressed dumps made by the real tool are NOT tested ***")
+    return nil
+}
+
+private let committedGzip = Result { try CompressedCopies(tool: nil, [], suffix: ".gz") }
+private let committedZstd = Result { try CompressedCopies(tool: nil, [], suffix: ".zst") }
+private let toolGzip = Result { try CompressedCopies(tool: "/usr/bin/gzip", ["-6", "-c"], suffix: ".gz") }
+private let toolZstd = Result { try CompressedCopies(tool: "/usr/bin/zstd", ["-6", "-q", "-c"], suffix: ".zst") }
+private let toolZstdLong = Result { try CompressedCopies(tool: "/usr/bin/zstd", ["-6", "--long", "-q", "-c"], suffix: ".zst") }
+private let toolZstdThreads = Result { try CompressedCopies(tool: "/usr/bin/zstd", ["-6", "-T0", "-q", "-c"], suffix: ".zst") }
+
+/// One case per subcommand (the first that names a dump), for the rarer tool settings.
+private let onePerSubcommand: [DumpCase] = {
+    var seen: Set<String> = []
+    return compressibleCases.filter { c in
+        let command = c.arguments.first { ["header", "msgbuf", "read", "translate", "pages", "stats", "sym", "info",
+                                           "ps", "threads", "bt"].contains($0) } ?? ""
+        return seen.insert(command).inserted
+    }
+}()
+
+@Suite("Compressed dumps give the same output")
+struct CompressedOutputTests {
+    @Test("the cases cover every subcommand that reads a dump")
+    func coverage() {
+        #expect(compressibleCases.count > 100, "only \(compressibleCases.count) cases")
+        #expect(onePerSubcommand.count == 11, "\(onePerSubcommand.map(\.name))")
+    }
+
+    @Test("committed vmcore.0.gz (stored deflate blocks)", arguments: compressibleCases.filter { dumpReference(in: $0.arguments.joined(separator: " "), number: "0") })
+    func committedGz(_ c: DumpCase) throws { try committedGzip.get().check(c) }
+
+    @Test("committed vmcore.0.zst (raw and RLE blocks)", arguments: compressibleCases.filter { dumpReference(in: $0.arguments.joined(separator: " "), number: "0") })
+    func committedZst(_ c: DumpCase) throws { try committedZstd.get().check(c) }
+
+    @Test("gzip -6", arguments: compressibleCases)
+    func gzip6(_ c: DumpCase) throws {
+        guard realTool("/usr/bin/gzip") != nil else { return }
+        try toolGzip.get().check(c)
+    }
+
+    @Test("zstd -6", arguments: compressibleCases)
+    func zstd6(_ c: DumpCase) throws {
+        guard realTool("/usr/bin/zstd") != nil else { return }
+        try toolZstd.get().check(c)
+    }
+
+    @Test("zstd -6 --long", arguments: onePerSubcommand)
+    func zstdLong(_ c: DumpCase) throws {
+        guard realTool("/usr/bin/zstd") != nil else { return }
+        try toolZstdLong.get().check(c)
+    }
+
+    @Test("zstd -6 -T0", arguments: onePerSubcommand)
+    func zstdThreads(_ c: DumpCase) throws {
+        guard realTool("/usr/bin/zstd") != nil else { return }
+        try toolZstdThreads.get().check(c)
+    }
+
+    @Test("export writes the same core from vmcore.2 and its zstd -6 copy")
+    func export() throws {
+        guard realTool("/usr/bin/zstd") != nil else { return }
+        let copies = try toolZstd.get()
+        let scratch = try TemporaryDirectory()
+        var cores: [Data] = []
+        for dump in ["Fixtures/vmcore.2", copies.directory + "/vmcore.2.zst"] {
+            let core = scratch.url.appendingPathComponent("core.\(cores.count)").path
+            let result = try Tool.run(["-N", "Fixtures/kernel.2", "-M", dump, "export", "-o", core],
+                                      environment: ["KVMDUMP_CACHE": copies.cache])
+            #expect(result.status == 0, "\(result.stderrText)")
+            cores.append(try Data(contentsOf: URL(fileURLWithPath: core)))
+        }
+        #expect(cores[0].count > 100_000)
+        #expect(cores[0] == cores[1])
+    }
+}
