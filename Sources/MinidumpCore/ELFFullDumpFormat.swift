@@ -56,7 +56,7 @@ enum ELFFullDumpFormat: DumpFormat {
         var layout = SectionLayout(
             header: FileRange(offset: FileOffset(0), length: headersEnd), messageBuffer: empty, dumpAvail: empty,
             bitmap: empty, pageTableMap: empty,
-            data: FileRange(offset: FileOffset(dataStart), length: dataEnd - dataStart), order: [])
+            data: FileRange(offset: FileOffset(dataStart), length: dataEnd - dataStart), pageSize: PageSize.bytes4K, order: [])
         layout.segments = byOffset.map { segment in
             SectionLayout.ListedSection(
                 name: "PT_LOAD[\(segment.index)] PA \(hex(segment.physicalStart))-\(hex(segment.physicalEnd))",

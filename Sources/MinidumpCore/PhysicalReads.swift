@@ -14,7 +14,7 @@ extension Dump {
             guard let offset = fileOffset(ofPhysical: PhysicalAddress(cursor)) else {
                 return ReadResult(bytes: bytes, error: physicalMiss(PhysicalAddress(cursor)))
             }
-            let inPage = Int(PageSize.bytes4K - (cursor & PageSize.mask4K))
+            let inPage = Int(pageSize - (cursor & (pageSize &- 1)))
             let n = min(remaining, inPage)
             guard fileBytes.append(at: offset.rawValue, length: UInt64(n), to: &bytes) else {
                 return ReadResult(bytes: bytes, error: physicalMiss(PhysicalAddress(cursor)))
@@ -35,7 +35,7 @@ extension Dump {
     private func physicalMiss(_ pa: PhysicalAddress) -> TranslationError {
         let at = VirtualAddress(pa.rawValue)
         do throws(ContainerMiss) {
-            _ = try containerStorage.locate(pa.pageBase, bytes: PageSize.bytes4K)
+            _ = try containerStorage.locate(PhysicalAddress(pa.rawValue & ~(pageSize &- 1)), bytes: pageSize)
             return TranslationError(virtualAddress: at, reason: .pagePastEndOfFile(pa, offset: FileOffset(fileSize), fileSize: fileSize))
         } catch {
             return TranslationError(virtualAddress: at, reason: containerStorage.container.reason(error, pa))

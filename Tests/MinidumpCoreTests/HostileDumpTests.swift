@@ -620,7 +620,7 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         let bits = UInt64(original.truth.bitmapSize) * 8
         let pa = bits << 12
         let reason = translationFailure(dump, original.truth.dmapBase + pa)
-        #expect(reason == .physicalAddressBeyondBitmap(PhysicalAddress(pa), pages: bits))
+        #expect(reason == .physicalAddressBeyondBitmap(PhysicalAddress(pa), pages: bits, pageSize: 4096))
         #expect(reason.map { "\($0)" }?.contains("dump_avail") == false)
         #expect(dump.findings.allSatisfy { !$0.description.contains("dump_avail") })
     }
