@@ -18,6 +18,10 @@ enum ELFFullDumpFormat: DumpFormat {
 
     /// The program headers, checked.
     private static func segments(_ file: MappedFile) throws(DumpError.Problem) -> FullDumpSegments {
+        // Bytes decoded on demand (a gzip view) reach the bitmap container only: refused, never read as zeros.
+        guard file.supplier == nil else {
+            throw .unsupportedFormat("a gzip-compressed ELF full dump: decompress it first (gunzip); zstd-compressed full dumps are read")
+        }
         do throws(FullDumpError) {
             return try FullDumpSegments(file.bytes)
         } catch {
