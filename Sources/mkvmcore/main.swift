@@ -93,7 +93,7 @@ func run(_ o: Options) throws(GeneratorError) {
             try dump.write(to: dir + "/" + golden.fileName)
             print("\(dir)/\(golden.fileName): \(dump.bytes.count) bytes")
         }
-        for file in try goldenKernelFiles() + goldenCompressedFiles() + RISCVFixture.goldenFiles() + I386Fixture.goldenFiles() {
+        for file in try goldenKernelFiles() + goldenCompressedFiles() + RISCVFixture.goldenFiles() + I386Fixture.goldenFiles() + goldenFullDumpFiles() {
             try writeFile(file.bytes, toPath: dir + "/" + file.fileName)
             print("\(dir)/\(file.fileName): \(file.bytes.count) bytes")
         }
@@ -112,6 +112,9 @@ func run(_ o: Options) throws(GeneratorError) {
         }
         print("== vmcore.i386.pae\n" + (try I386Fixture.summary(version: 2, pae: true)))
         print("== vmcore.i386.nopae\n" + (try I386Fixture.summary(version: 1, pae: false)))
+        for (name, d) in try goldenFullDumps() {
+            print("== \(name)\n" + (try describeFullDump(d)))
+        }
     case .corrupt(let dir):
         var count = 0
         for v: UInt32 in 1...3 {
