@@ -1,5 +1,6 @@
-/// Writes the fuzzer's seed corpus: small valid v1/v2/v3 dumps (a few pages each, so libFuzzer can
-/// mutate them quickly) in several msgbuf states, and every corrupt variant of each.
+/// Writes the fuzzer's seed corpus: small valid amd64 v1/v2/v3 dumps (a few pages each, so libFuzzer
+/// can mutate them quickly) in several msgbuf states, every corrupt variant of each, and small arm64
+/// v1/v2/v3 dumps (4 KiB, and 16 KiB for v3) with every arm64 corruption.
 /// Built by `make fuzz-build` against the VMCoreBuilder library (not part of the package).
 ///
 /// Usage: `make-seeds DIR`.
@@ -31,6 +32,25 @@ private func smallDump(version: UInt32, seed: UInt64, structState: MessageBuffer
                                    wrap: wrap),
         overlays: [Overlay(va: kb + 0x1ff0, cString: "a string across two kernel pages")],
         stampPages: false)
+}
+
+/// A small arm64 dump: one L2 region of map, a few pages in two RAM ranges from 1 GiB, a block
+/// mostly outside RAM, a reserved entry, direct-map-only pages and a one-page msgbuf.
+private func smallARM64Dump(version: UInt32, granule: ARM64DumpDescription.Granule) -> ARM64DumpDescription {
+    let ps = granule.rawValue
+    let ranges: [Range<UInt64>] = [0x4000_0000..<0x4000_0000 + 8 * ps, 0x4100_0000..<0x4100_0000 + 4 * ps]
+    var d = ARM64DumpDescription(version: version, granule: granule, seed: UInt64(version), physicalRanges: ranges,
+                                 l2Regions: 2, directMapOnlyPages: 2,
+                                 messageBuffer: .panicDmesg(seed: 1, physicalMemory: 12 * ps, reservedSize: Int(ps)),
+                                 stampPages: false)
+    d.mappings = [
+        ARM64Mapping(virtualAddress: d.kernbase, count: 2, executable: true),
+        ARM64Mapping(virtualAddress: d.kernbase + 2 * ps, attributeNoise: true),
+        ARM64Mapping(virtualAddress: d.kernbase + 3 * ps, kind: .reservedEntries),
+        ARM64Mapping(virtualAddress: d.kernbase + d.l2Size, kind: .l2Blocks, placement: .physical(0x4100_0000 / d.l2Size * d.l2Size)),
+    ]
+    d.overlays = [Overlay(va: d.kernbase + ps - 8, cString: "across two arm64 pages")]
+    return d
 }
 
 /// Writes `bytes` to `path`, exiting on failure.
@@ -74,6 +94,22 @@ struct MakeSeeds {
                     write(bytes, to: "\(base).\(name)")
                     count += 1
                 }
+            }
+        }
+        for (version, granule) in [(UInt32(1), ARM64DumpDescription.Granule.size4K), (2, .size4K), (3, .size4K), (3, .size16K)] {
+            let name = "\(directory)/arm64.v\(version)-\(granule.rawValue >> 10)k"
+            let generated: GeneratedARM64Dump
+            do {
+                generated = try generateARM64Dump(smallARM64Dump(version: version, granule: granule))
+            } catch {
+                fatal("\(name): \(error)")
+            }
+            write(generated.bytes, to: name)
+            count += 1
+            for c in ARM64Corruption.allCases {
+                guard let bytes = corrupt(generated, c) else { continue }
+                write(bytes, to: "\(name).\(c.rawValue)")
+                count += 1
             }
         }
         print("\(directory): \(count) seeds")

@@ -270,5 +270,6 @@ let goldenCases: [GoldenCase] = {
         c("usage-translate-stdin-and-address", "\(m) translate - \(VA.threadName)"),
         c("usage-pages-unknown-option", "pages --kernel-only \(v3)"),
     ]
+    cases += arm64GoldenCases
     return cases
 }()
