@@ -13,7 +13,7 @@ public enum ARM64Fixture {
     /// RAM as on a QEMU virt machine (from 1 GiB), with a hole, and a small third range that an
     /// L2 block at its start only partly covers.
     public static let physicalRanges: [Range<UInt64>] = [
-        0x4000_0000..<0x4080_0000, 0x4100_0000..<0x4140_0000, 0x4200_0000..<0x4204_0000,
+        0x4000_0000..<0x4080_0000, 0x4100_0000..<0x4140_0000, 0x4200_0000..<0x4201_0000,
     ]
     /// The running kernel's version string.
     public static let version = "FreeBSD 14.1-RELEASE releng/14.1-n267679-10e31f0946d8 GENERIC arm64\n"
@@ -30,14 +30,13 @@ public enum ARM64Fixture {
     /// pages (one with attribute noise), a device page outside RAM, a reserved (invalid) L3 entry,
     /// an L2 block over the partial third range, direct-map-only pages, the kernel's variables.
     public static func description(version: UInt32, granule: ARM64DumpDescription.Granule, seed: UInt64 = 0) -> ARM64DumpDescription {
-        let ps = granule.rawValue
         var d = ARM64DumpDescription(version: version, granule: granule, seed: seed, physicalRanges: physicalRanges,
                                      l2Regions: 3)
         d.messageBuffer = .panicDmesg(seed: seed, physicalMemory: 12 << 20, reservedSize: 32 * 1024)
         d.mappings = [
             ARM64Mapping(virtualAddress: textBase, writable: false, executable: true),
-            ARM64Mapping(virtualAddress: dataBase, count: Int(0x4000 / ps)),
-            ARM64Mapping(virtualAddress: bssBase, count: Int(0x4000 / ps)),
+            ARM64Mapping(virtualAddress: dataBase),
+            ARM64Mapping(virtualAddress: bssBase),
             ARM64Mapping(virtualAddress: kernbase + 0x4_0000, count: 3, attributeNoise: true),
             ARM64Mapping(virtualAddress: kernbase + 0x8_0000, placement: .physical(0x0900_0000)),
             ARM64Mapping(virtualAddress: kernbase + 0xc_0000, kind: .reservedEntries),

@@ -18,7 +18,7 @@ private enum ARM64VA {
     static let reserved = "0xffff0000000c0000"  // descriptor bits 0b01: invalid at L3
     static let block = "0xffff000000200000"  // 4 KiB: the first page of the 2 MiB block over the third range
     static let msgbufDMAP = "0xffffa000013f8000"  // the msgbuf ring through the direct map
-    static let belowKernbase = "0xfffe000000000000"
+    static let belowKernbase = "0x0000000000001000"  // bit 55 clear: a user address, in neither map
 }
 
 /// Every arm64 golden case.
