@@ -63,6 +63,8 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
         case output(OutputFileError)
         /// More segments than ELF can count (sh_info is 32 bits).
         case tooManySegments(count: Int)
+        /// The dump is of an architecture the core writer has no layout for (it writes amd64 cores).
+        case unsupportedArchitecture(String)
     }
 
     /// The output path ("-" for standard output).
@@ -86,7 +88,16 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
         case .output(.truncate(let e, let size)): return "\(path): cannot set the file size to \(size): \(errorText(e))"
         case .tooManySegments(let count):
             return "\(path): \(count) segments: more than an ELF core can count (\(UInt32.max - 1)); nothing written"
+        case .unsupportedArchitecture(let architecture):
+            return "\(path): the dump is \(architecture); export writes amd64 cores only (EM_X86_64, 4 KiB pages, direct map from PA 0); nothing written"
         }
+    }
+}
+
+/// Throws `.unsupportedArchitecture` unless `dump` is one the core writer lays out (amd64).
+public func checkExportable(_ dump: Dump, path: String) throws(CoreExportError) {
+    guard dump.header.architecture == "amd64" else {
+        throw CoreExportError(path: path, problem: .unsupportedArchitecture(dump.header.architecture))
     }
 }
 
@@ -170,6 +181,7 @@ func forEachSegment(_ dump: Dump, _ body: (LoadSegment) -> Void) -> (direct: Int
 public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
                        options: CoreExportOptions = CoreExportOptions(),
                        progress: ((UInt64, UInt64) -> Void)? = nil) throws(CoreExportError) -> CoreExportReport {
+    try checkExportable(dump, path: output.path)
     var report = CoreExportReport()
     let counts = forEachSegment(dump) { _ in }
     report.directMapSegments = counts.direct

@@ -74,6 +74,9 @@ struct ExportCommand: Subcommand {
             throw CommandFailure(message: "\(scriptPath): file exists (use --force to overwrite it)")
         }
         let dump = try shared.openDump(console)
+        do throws(CoreExportError) { try checkExportable(dump, path: outputPath) } catch {
+            throw CommandFailure(message: error.description)
+        }
         let kernel = try shared.openKernel()
         var threads: [CoreThread] = []
         var osreldate: UInt32 = 0

@@ -50,5 +50,7 @@ let arm64GoldenCases: [GoldenCase] = {
         ]
     }
     cases.append(a("sym-arm64-kernel", "-N Fixtures/kernel.arm64 sym version osreldate panic+0x10 end"))
+    cases.append(a("error-export-arm64", "-M Fixtures/vmcore.arm64.v3-16k export -o -"))
+    cases.append(a("error-ps-arm64", "-N Fixtures/kernel.arm64 -M Fixtures/vmcore.arm64.v3-16k ps"))
     return cases
 }()
