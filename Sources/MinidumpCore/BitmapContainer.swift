@@ -14,6 +14,8 @@ struct BitmapContainer: PhysicalContainer {
     let fileSize: UInt64
     /// The whole file.
     let bytes: ByteView
+    /// Fills `bytes` on demand (a gzip dump read through checkpoints), or nil: every byte is there.
+    let supplier: (any ByteSupplier)?
 
     var pageSize: UInt64 { 1 << memory.pageShift }
     var describablePages: UInt64 { index.bitCount }
@@ -34,6 +36,7 @@ struct BitmapContainer: PhysicalContainer {
         let offset = dataOffset &+ lookup.pagesBefore << memory.pageShift
         let first = offset &+ (pa.rawValue & (pageSize &- 1))
         guard first <= fileSize, fileSize - first >= bytes else { throw .pastEndOfFile(offset: FileOffset(first)) }
+        if let supplier { supplier.supply(offset: offset, length: min(pageSize, fileSize - offset)) }
         return (FileOffset(offset), lookup)
     }
 

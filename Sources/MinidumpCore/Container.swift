@@ -153,6 +153,14 @@ enum ContainerStorage: Sendable {
         }
     }
 
+    /// Makes `[offset, offset + length)` of `bytes` hold their bytes before they are read (a
+    /// container whose bytes come on demand); nothing for the others.
+    func supply(offset: UInt64, length: UInt64) {
+        if case .bitmap(let container) = self, let supplier = container.supplier {
+            supplier.supply(offset: offset, length: length)
+        }
+    }
+
     /// `PhysicalContainer.presentPages`, called on the concrete type.
     func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int {
         switch self {

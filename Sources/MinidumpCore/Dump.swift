@@ -136,6 +136,12 @@ public final class Dump: Sendable {
         try self.init(file: file, name: name, notes: notes)
     }
 
+    /// The dump in `file` (zero-filled memory whose supplier decodes it on demand), called `name`,
+    /// with `notes` leading the findings (see `init(path:shownAs:notes:)`).
+    public convenience init(file: MappedFile, name: String, notes: [IntegrityFinding]) throws(DumpError) {
+        try self.init(file: file, name: Optional(name), notes: notes)
+    }
+
     /// A dump held in memory, called `name`, with `notes` leading the findings (see `init(path:shownAs:notes:)`).
     public convenience init(contents: [UInt8], name: String, notes: [IntegrityFinding]) throws(DumpError) {
         try self.init(file: MappedFile(name: name, contents: contents), name: name, notes: notes)
@@ -228,6 +234,7 @@ public final class Dump: Sendable {
             }
             let inFile = fileSize - translation.fileOffset.rawValue
             let chunk = Int(min(UInt64(remaining), translation.contiguousBytes, inFile))
+            storage.supply(offset: translation.fileOffset.rawValue, length: UInt64(chunk))
             _ = file.bytes.append(at: translation.fileOffset.rawValue, length: UInt64(chunk), to: &bytes)
             remaining -= chunk
             let (next, overflow) = cursor.addingReportingOverflow(UInt64(chunk))
@@ -245,6 +252,7 @@ public final class Dump: Sendable {
     /// - Throws: `TranslationError` for the first unreadable byte.
     public func readUInt64(_ va: VirtualAddress) throws(TranslationError) -> UInt64 {
         let translation = try translate(va)
+        if translation.contiguousBytes >= 8 { storage.supply(offset: translation.fileOffset.rawValue, length: 8) }
         if translation.contiguousBytes >= 8, let word = file.bytes.uint64(at: translation.fileOffset.rawValue) {
             if file.hasShrunk { throw shrankError(va) }
             return word
@@ -412,6 +420,10 @@ extension Dump {
 extension Dump {
     /// True if the dump's bytes are a mapping of the file at `path` (not in-memory contents).
     public var isFileMapped: Bool { file.isFileMapped }
+
+    /// Makes the bytes `[offset, offset + length)` of `fileBytes` present before they are read
+    /// directly (a compressed dump decoded on demand); nothing for a mapped file.
+    public func prepareFileBytes(offset: UInt64, length: UInt64) { storage.supply(offset: offset, length: length) }
 
     /// Lets the mapped bytes `[offset, offset + length)` of the file leave the resident set (a
     /// streaming reader calls this behind itself); no effect for in-memory contents.

@@ -62,6 +62,10 @@ enum MinidumpFormat: DumpFormat {
             }
             return view
         }
+        // The sections before the data pages, filled first when the bytes come on demand.
+        if let supplier = file.supplier, layout.data.offset.rawValue > 0 {
+            supplier.supply(offset: 0, length: min(layout.data.offset.rawValue, file.size))
+        }
         _ = try whole(layout.messageBuffer, "msgbuf")
         let dumpAvailView = try whole(layout.dumpAvail, "dump_avail")
         let bitmapView = try whole(layout.bitmap, "bitmap")
@@ -98,7 +102,7 @@ enum MinidumpFormat: DumpFormat {
         let mapPresent = mapStart >= file.size ? 0 : min(layout.pageTableMap.length, file.size - mapStart)
         let map = bytes.slice(offset: mapStart, length: mapPresent) ?? .empty
         let container = BitmapContainer(memory: opening.memory, index: index, dataOffset: layout.data.offset.rawValue,
-                                        fileSize: file.size, bytes: bytes)
+                                        fileSize: file.size, bytes: bytes, supplier: file.supplier)
         let architecture = opening.backend.init(header: header, map: map, mapOffset: layout.pageTableMap.offset,
                                                 pages: .bitmap(container))
         var found = findings(layout: layout, fileSize: file.size, pages: container, mapPresent: mapPresent,
