@@ -34,21 +34,26 @@ private func smallDump(version: UInt32, seed: UInt64, structState: MessageBuffer
         stampPages: false)
 }
 
-/// A small arm64 dump: one L2 region of map, a few pages in two RAM ranges from 1 GiB, a block
-/// mostly outside RAM, a reserved entry, direct-map-only pages and a one-page msgbuf.
+/// A small arm64 dump: a few pages in two RAM ranges from 1 GiB, a reserved entry, a one-page
+/// msgbuf; with 4 KiB pages also two L2 regions of map, an L2 block outside RAM and direct-map-only
+/// pages (a 16 KiB dump keeps to one region and three data pages: 128 KiB, libFuzzer's max_len).
 private func smallARM64Dump(version: UInt32, granule: ARM64DumpDescription.Granule) -> ARM64DumpDescription {
     let ps = granule.rawValue
+    let small = granule == .size4K
     let ranges: [Range<UInt64>] = [0x4000_0000..<0x4000_0000 + 8 * ps, 0x4100_0000..<0x4100_0000 + 4 * ps]
     var d = ARM64DumpDescription(version: version, granule: granule, seed: UInt64(version), physicalRanges: ranges,
-                                 l2Regions: 2, directMapOnlyPages: 2,
+                                 l2Regions: small ? 2 : 1, directMapOnlyPages: small ? 2 : 0,
                                  messageBuffer: .panicDmesg(seed: 1, physicalMemory: 12 * ps, reservedSize: Int(ps)),
                                  stampPages: false)
     d.mappings = [
-        ARM64Mapping(virtualAddress: d.kernbase, count: 2, executable: true),
-        ARM64Mapping(virtualAddress: d.kernbase + 2 * ps, attributeNoise: true),
+        ARM64Mapping(virtualAddress: d.kernbase, executable: true),
+        ARM64Mapping(virtualAddress: d.kernbase + ps, attributeNoise: true),
+        ARM64Mapping(virtualAddress: d.kernbase + 2 * ps, count: small ? 1 : 0),
         ARM64Mapping(virtualAddress: d.kernbase + 3 * ps, kind: .reservedEntries),
-        ARM64Mapping(virtualAddress: d.kernbase + d.l2Size, kind: .l2Blocks, placement: .physical(0x4100_0000 / d.l2Size * d.l2Size)),
     ]
+    if small {
+        d.mappings.append(ARM64Mapping(virtualAddress: d.kernbase + d.l2Size, kind: .l2Blocks, placement: .physical(0x4200_0000)))
+    }
     d.overlays = [Overlay(va: d.kernbase + ps - 8, cString: "across two arm64 pages")]
     return d
 }
