@@ -265,6 +265,7 @@ public final class Dump: Sendable {
     /// The bytes of the physical page at `pa` (`pageSize` bytes), or nil if it is not in the file.
     public func physicalPage(_ pa: PhysicalAddress) -> [UInt8]? {
         guard let offset = storage.offset(of: pa) else { return nil }
+        storage.supply(offset: offset.rawValue, length: pageSize)
         return file.bytes.bytes(at: offset.rawValue, length: pageSize)
     }
 

@@ -16,6 +16,7 @@ extension Dump {
             }
             let inPage = Int(pageSize - (cursor & (pageSize &- 1)))
             let n = min(remaining, inPage)
+            prepareFileBytes(offset: offset.rawValue, length: UInt64(n))
             guard fileBytes.append(at: offset.rawValue, length: UInt64(n), to: &bytes) else {
                 return ReadResult(bytes: bytes, error: physicalMiss(PhysicalAddress(cursor)))
             }
