@@ -1,6 +1,7 @@
 /// Writes the fuzzer's seed corpus: small valid amd64 v1/v2/v3 and riscv v1/v2 dumps (a few pages each, so libFuzzer can
 /// mutate them quickly) in several msgbuf states, and every corrupt variant of each; small i386
-/// dumps (v1/v2, PAE and non-PAE), small ELF full dumps, and their corrupt variants.
+/// dumps (v1/v2, PAE and non-PAE), small ELF full dumps, small arm64 v1/v2/v3 dumps (4 KiB, and
+/// 16 KiB for v3), and their corrupt variants.
 /// Built by `make fuzz-build` against the VMCoreBuilder library (not part of the package).
 ///
 /// Usage: `make-seeds DIR`.
@@ -53,6 +54,30 @@ private func smallRISCVDump(version: UInt32, seed: UInt64) -> RISCVDumpDescripti
                      RISCVRawEntry(virtualAddress: kb + 0x8000, entry: 0x2008_0401)],
         directMapOnlyPages: 3, messageBuffer: msgbuf,
         overlays: [Overlay(va: kb + 0x1ff0, cString: "a string across two kernel pages")], stampPages: false)
+}
+
+/// A small arm64 dump: a few pages in two RAM ranges from 1 GiB, a reserved entry, a one-page
+/// msgbuf; with 4 KiB pages also two L2 regions of map, an L2 block outside RAM and direct-map-only
+/// pages (a 16 KiB dump keeps to one region and three data pages: 128 KiB, libFuzzer's max_len).
+private func smallARM64Dump(version: UInt32, granule: ARM64DumpDescription.Granule) -> ARM64DumpDescription {
+    let ps = granule.rawValue
+    let small = granule == .size4K
+    let ranges: [Range<UInt64>] = [0x4000_0000..<0x4000_0000 + 8 * ps, 0x4100_0000..<0x4100_0000 + 4 * ps]
+    var d = ARM64DumpDescription(version: version, granule: granule, seed: UInt64(version), physicalRanges: ranges,
+                                 l2Regions: small ? 2 : 1, directMapOnlyPages: small ? 2 : 0,
+                                 messageBuffer: .panicDmesg(seed: 1, physicalMemory: 12 * ps, reservedSize: Int(ps)),
+                                 stampPages: false)
+    d.mappings = [
+        ARM64Mapping(virtualAddress: d.kernbase, executable: true),
+        ARM64Mapping(virtualAddress: d.kernbase + ps, attributeNoise: true),
+        ARM64Mapping(virtualAddress: d.kernbase + 2 * ps, count: small ? 1 : 0),
+        ARM64Mapping(virtualAddress: d.kernbase + 3 * ps, kind: .reservedEntries),
+    ]
+    if small {
+        d.mappings.append(ARM64Mapping(virtualAddress: d.kernbase + d.l2Size, kind: .l2Blocks, placement: .physical(0x4200_0000)))
+    }
+    d.overlays = [Overlay(va: d.kernbase + ps - 8, cString: "across two arm64 pages")]
+    return d
 }
 
 /// Writes `bytes` to `path`, exiting on failure.
@@ -151,6 +176,22 @@ struct MakeSeeds {
             count += 1
             for corruption in FullDumpCorruption.allCases {
                 write(corrupt(generated, corruption), to: "\(directory)/small.\(name).\(corruption.rawValue)")
+                count += 1
+            }
+        }
+        for (version, granule) in [(UInt32(1), ARM64DumpDescription.Granule.size4K), (2, .size4K), (3, .size4K), (3, .size16K)] {
+            let name = "\(directory)/arm64.v\(version)-\(granule.rawValue >> 10)k"
+            let generated: GeneratedARM64Dump
+            do {
+                generated = try generateARM64Dump(smallARM64Dump(version: version, granule: granule))
+            } catch {
+                fatal("\(name): \(error)")
+            }
+            write(generated.bytes, to: name)
+            count += 1
+            for c in ARM64Corruption.allCases {
+                guard let bytes = corrupt(generated, c) else { continue }
+                write(bytes, to: "\(name).\(c.rawValue)")
                 count += 1
             }
         }

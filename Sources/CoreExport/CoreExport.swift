@@ -63,7 +63,7 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
         case output(OutputFileError)
         /// More segments than ELF can count (sh_info is 32 bits).
         case tooManySegments(count: Int)
-        /// The dump's architecture has no core layout here (only amd64 cores, ELF64 x86-64, are written).
+        /// The dump is of an architecture the core writer has no layout for (it writes amd64 cores).
         case unsupportedArchitecture(String)
     }
 
@@ -89,8 +89,15 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
         case .tooManySegments(let count):
             return "\(path): \(count) segments: more than an ELF core can count (\(UInt32.max - 1)); nothing written"
         case .unsupportedArchitecture(let architecture):
-            return "\(path): the dump is \(architecture): only amd64 dumps are exported (as ELF64 x86-64 cores); nothing written"
+            return "\(path): the dump is \(architecture); export writes amd64 cores only (EM_X86_64, 4 KiB pages, direct map from PA 0); nothing written"
         }
+    }
+}
+
+/// Throws `.unsupportedArchitecture` unless `dump` is one the core writer lays out (amd64).
+public func checkExportable(_ dump: Dump, path: String) throws(CoreExportError) {
+    guard dump.header.architecture == "amd64" else {
+        throw CoreExportError(path: path, problem: .unsupportedArchitecture(dump.header.architecture))
     }
 }
 

@@ -236,6 +236,9 @@ public struct CrashSummary: Sendable {
         if let kernel, let machine = machineMismatch(kernel: kernel, dump: dump) {
             warnings.append("WARNING: " + machine)
         }
+        if let kernel, let short = kernelMapShortfall(kernel: kernel, dump: dump) {
+            warnings.append("WARNING: " + short)
+        }
         if let infoVersion = info?.versionString, let running = dumpVersion.value,
            firstLine(trimTrailingNewlines(infoVersion)) != firstLine(running) {
             warnings.append("WARNING: the info file's Version String does not match the dump: it may belong to another dump")

@@ -43,10 +43,24 @@ public func versionMatch(kernel: KernelImage, dump: Dump) -> (matches: Bool?, ba
     return CrashSummary.compare(image: image, dump: running)
 }
 
-/// The warnings a command using `kernel`'s symbols on `dump` prints (at most two: machine, version).
+/// The warning for a page-table map that ends below the kernel's `kernel_vm_end` (read through the
+/// image's symbol), or nil when it reaches it or `kernel_vm_end` cannot be read: the writer maps
+/// kernbase...kernel_vm_end, so a shorter map was cut, and kernel addresses above its end cannot
+/// be read from this dump.
+public func kernelMapShortfall(kernel: KernelImage, dump: Dump) -> String? {
+    guard let map = dump.kernelMapRange, map.upperBound < UInt64.max,
+          let end = try? KernelMemory(kernel: kernel, dump: dump).u64("kernel_vm_end"), end > map.upperBound + 1
+    else { return nil }
+    let pmapsize = dump.header.fields.first { $0.name == "pmapsize" || $0.name == "ptesize" }
+    return "\(dump.path): the page-table map (\(pmapsize.map { "\($0.name) 0x" + String($0.value, radix: 16) } ?? "its size")) ends at 0x\(String(map.upperBound + 1, radix: 16)), below kernel_vm_end 0x\(String(end, radix: 16)): kernel addresses above it are not in the dump's map"
+}
+
+/// The warnings a command using `kernel`'s symbols on `dump` prints (at most three: machine,
+/// version, a page-table map shorter than kernel_vm_end).
 public func kernelWarnings(kernel: KernelImage, dump: Dump) -> [String] {
     var warnings: [String] = []
     if let machine = machineMismatch(kernel: kernel, dump: dump) { warnings.append("warning: " + machine) }
+    if let short = kernelMapShortfall(kernel: kernel, dump: dump) { warnings.append("warning: " + short) }
     let (matches, basis) = versionMatch(kernel: kernel, dump: dump)
     if matches == false {
         warnings.append("warning: \(kernel.path): kernel image version does not match the dump (\(basis)); symbols may point at the wrong place")

@@ -10,13 +10,13 @@ final class AMD64Minidump: MinidumpArchitecture {
     static let pointerSize = 8
     /// LP64: `msg_ptr` 8 bytes; 72 bytes from FreeBSD 9, 40 in 7 and 8.
     static let msgbufShape = MsgbufShape(pointerSize: 8, currentSize: 72, freebsd7Size: 40)
-    static let walkStepNames: [WalkStep.Name] = [
+    static let walkStepNames: [WalkStep.Name?] = [
         .init(text: "map-index", key: "map_index", kind: .index),
         .init(text: "pde", key: "pde", kind: .entry),
         .init(text: "pte", key: "pte", kind: .entry),
         .init(text: "pt-page", key: "page_table_page", kind: .address),
     ]
-    static let censusPageNames = (large: "kernel_map_2m_pages", small: "kernel_map_4k_pages")
+    static let censusPageNames: (large: String?, small: String) = ("kernel_map_2m_pages", "kernel_map_4k_pages")
     /// Versions this backend reads.
     static let versions: ClosedRange<UInt32> = 1...3
 
@@ -126,7 +126,7 @@ final class AMD64Minidump: MinidumpArchitecture {
         directMapEnd = header.directMapEnd.rawValue
         entryCount = UInt64(header.pageTableMapSize) / 8
         entryShift = header.version == 1 ? 12 : 21
-        usableEntryCount = Self.entriesBelowTop(kernbase: header.kernbase.rawValue, entries: entryCount, shift: entryShift)
+        usableEntryCount = mapEntriesBelowTop(kernbase: header.kernbase.rawValue, entries: entryCount, shift: entryShift)
         self.map = map
         tablePages = header.version == 1 ? [] : Self.findTablePages(map: map, pages: pages)
     }
@@ -145,15 +145,6 @@ final class AMD64Minidump: MinidumpArchitecture {
         }
         while let last = slots.last, last == nil { slots.removeLast() }
         return slots
-    }
-
-    /// How many of `entries` entries of `1 << shift` bytes from `kernbase` start below 2^64.
-    /// With kernbase aligned to the entry span (as `parseHeader` requires) they also end by 2^64.
-    static func entriesBelowTop(kernbase: UInt64, entries: UInt64, shift: UInt64) -> UInt64 {
-        guard kernbase != 0 else { return entries }  // 2^64 - 0 does not fit; every map fits below 2^64
-        let room = (0 &- kernbase) >> shift           // 2^64 - kernbase, in entries (rounded down)
-        let partial: UInt64 = (0 &- kernbase) & ((1 << shift) - 1) == 0 ? 0 : 1
-        return min(entries, room + partial)
     }
 
     var kernelMapRange: ClosedRange<UInt64>? {

@@ -57,11 +57,17 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     static func sectionOrder(for header: MinidumpHeader) -> [SectionLayout.Section]
 
     /// What `translate --explain` calls the slots of `MapWalk.Path`, in slot order (map index, PDE,
-    /// PTE, page-table page, canonical address); an architecture lists as many as it prints.
-    static var walkStepNames: [WalkStep.Name] { get }
+    /// PTE, page-table page, canonical address); nil for a slot the architecture never fills, and
+    /// slots past the list's end are not printed.
+    static var walkStepNames: [WalkStep.Name?] { get }
 
-    /// What `stats` calls the census's large-page and small-page counts (amd64: 2 MiB and 4 KiB).
-    static var censusPageNames: (large: String, small: String) { get }
+    /// What `stats` calls the census's large-page and small-page counts (amd64: 2 MiB and 4 KiB);
+    /// a nil name leaves the count out (a map without large pages).
+    static var censusPageNames: (large: String?, small: String) { get }
+
+    /// True if `stats` also counts the dumped pages reachable only through the direct map: for
+    /// architectures whose libkvm walker never reports them (arm64, riscv). Default false.
+    static var reportsDirectMapOnlyPages: Bool { get }
 
     /// Builds the translator over the page-table map bytes present in the file (`map` may be
     /// shorter than the header says if the file is truncated); `pages` finds page-table pages. Before
@@ -109,6 +115,17 @@ extension MinidumpArchitecture {
     }
 
     static func validate(header: MinidumpHeader, memory: [PhysicalRange]) throws(DumpError.Problem) {}
+    static var reportsDirectMapOnlyPages: Bool { false }
+}
+
+/// How many of `entries` map entries of `1 << shift` bytes from `kernbase` start below 2^64 (a
+/// map that would run past the top of the address space is cut there, spec §9 rule 2). With
+/// kernbase aligned to the entry span, as the architectures require, they also end by 2^64.
+func mapEntriesBelowTop(kernbase: UInt64, entries: UInt64, shift: UInt64) -> UInt64 {
+    guard kernbase != 0 else { return entries }  // 2^64 - 0 does not fit; every map fits below 2^64
+    let room = (0 &- kernbase) >> shift           // 2^64 - kernbase, in entries (rounded down)
+    let partial: UInt64 = (0 &- kernbase) & ((1 << shift) - 1) == 0 ? 0 : 1
+    return min(entries, room + partial)
 }
 
 /// Counts gathered while walking the kernel map, for statistics.
@@ -132,7 +149,7 @@ public struct KernelMapCensus: Sendable, Equatable {
 
 /// Every architecture this build can read; the minidump's magic names one of them. Adding an
 /// architecture is one file and one line here.
-let registeredArchitectures: [any MinidumpArchitecture.Type] = [AMD64Minidump.self, RISCVMinidump.self, I386Minidump.self]
+let registeredArchitectures: [any MinidumpArchitecture.Type] = [AMD64Minidump.self, RISCVMinidump.self, I386Minidump.self, ARM64Minidump.self]
 
 /// One step of a walk as `translate --explain` prints it.
 public struct WalkStep: Sendable, Equatable {

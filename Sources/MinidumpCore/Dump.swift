@@ -232,7 +232,8 @@ public final class Dump: Sendable {
                                  walk.canonicalAddress?.rawValue]
         let names = type(of: architecture).walkStepNames
         let lookup = PageLookup(bit: walk.bit, bin: walk.bin, edgeCount: walk.edgeCount, pagesBefore: walk.pagesBefore)
-        return zip(names, values).map { WalkStep(name: $0, value: $1) } + pages.steps(of: lookup)
+        return zip(names, values).compactMap { name, value in name.map { WalkStep(name: $0, value: value) } }
+            + pages.steps(of: lookup)
     }
 
     /// The error for any operation once the file has shrunk under the mapping.
@@ -418,6 +419,13 @@ public final class Dump: Sendable {
         architecture.directMapAddress(of: pa)
     }
 
+    /// How many dumped pages are reachable only through the direct map.
+    private func countDirectMapOnlyPages() -> UInt64 {
+        var count: UInt64 = 0
+        forEachDirectMapOnlyPage { _, _ in count += 1; return true }
+        return count
+    }
+
     /// Physical addresses of the dumped pages reachable only through the direct map.
     public func directMapOnlyPages() -> [PhysicalAddress] {
         var result: [PhysicalAddress] = []
@@ -439,6 +447,7 @@ public final class Dump: Sendable {
             kernelMapBytes: kernelMapRange.map { $0.upperBound - $0.lowerBound + 1 } ?? 0,
             expectedFileSize: layout.expectedFileSize, fileSize: fileSize,
             indexMemoryBytes: indexMemoryBytes, indexBins: pages.indexBins, findings: findings,
+            directMapOnlyPages: type(of: architecture).reportsDirectMapOnlyPages ? countDirectMapOnlyPages() : nil,
             censusPageNames: type(of: architecture).censusPageNames)
     }
 }

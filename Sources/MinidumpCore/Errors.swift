@@ -34,7 +34,7 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
         case badMagic(found: String)
         /// A crash dump of another kind (ELF full dump, compressed, raw device image); says which.
         case unsupportedFormat(String)
-        /// A minidump of an architecture this build cannot read yet (e.g. "arm64").
+        /// A minidump of an architecture this build cannot read (e.g. "mips").
         case unsupportedArchitecture(String)
         /// The header version is not one this reader knows.
         case unsupportedVersion(UInt32, supported: ClosedRange<UInt32>)

@@ -28,14 +28,19 @@ public struct DumpStatistics: Sendable, Equatable {
     public let indexBins: Int
     /// Non-fatal problems found.
     public let findings: [IntegrityFinding]
-    /// What the architecture calls the census's large-page and small-page counts.
-    let largePageKey: String
+    /// Dumped pages reachable only through the direct map, where the architecture counts them
+    /// (`MinidumpArchitecture.reportsDirectMapOnlyPages`), else nil.
+    public let directMapOnlyPages: UInt64?
+    /// What the architecture calls the census's large-page and small-page counts (nil: not listed).
+    let largePageKey: String?
     let smallPageKey: String
 
     init(bitmapBits: UInt64, dumpedPages: UInt64, pagesInFile: UInt64, physicalBytesCovered: UInt64,
          physicalBytesDumped: UInt64, physicalRanges: [PhysicalRange], kernelMap: KernelMapCensus,
          kernelMapBytes: UInt64, expectedFileSize: UInt64, fileSize: UInt64, indexMemoryBytes: Int,
-         indexBins: Int, findings: [IntegrityFinding], censusPageNames: (large: String, small: String)) {
+         indexBins: Int, findings: [IntegrityFinding], directMapOnlyPages: UInt64?,
+         censusPageNames: (large: String?, small: String)) {
+        self.directMapOnlyPages = directMapOnlyPages
         self.bitmapBits = bitmapBits
         self.dumpedPages = dumpedPages
         self.pagesInFile = pagesInFile
@@ -56,7 +61,9 @@ public struct DumpStatistics: Sendable, Equatable {
     /// Every count, keyed as `stats --json` prints them, in order; the page-count keys are the
     /// architecture's.
     public var counts: [(key: String, value: UInt64)] {
-        [
+        let large: [(key: String, value: UInt64)] = largePageKey.map { [($0, kernelMap.largePages)] } ?? []
+        let directOnly: [(key: String, value: UInt64)] = directMapOnlyPages.map { [("direct_map_only_pages", $0)] } ?? []
+        return [
             ("bitmap_bits", bitmapBits),
             ("dumped_pages", dumpedPages),
             ("pages_in_file", pagesInFile),
@@ -66,11 +73,12 @@ public struct DumpStatistics: Sendable, Equatable {
             ("kernel_map_bytes", kernelMapBytes),
             ("kernel_map_entries", kernelMap.entries),
             ("kernel_map_valid_entries", kernelMap.validEntries),
-            (largePageKey, kernelMap.largePages),
+        ] + large + [
             (smallPageKey, kernelMap.smallPages),
             ("page_table_pages_present", kernelMap.pageTablePagesPresent),
             ("page_table_pages_missing", kernelMap.pageTablePagesMissing),
             ("kernel_map_entries_past_end_of_file", kernelMap.entriesPastEndOfFile),
+        ] + directOnly + [
             ("expected_file_size", expectedFileSize),
             ("file_size", fileSize),
             ("index_memory_bytes", UInt64(indexMemoryBytes)),

@@ -2,7 +2,7 @@
 public enum Corruption: String, CaseIterable, Sendable {
     /// First byte of the magic changed: not a minidump at all.
     case badMagic = "bad-magic"
-    /// A well-formed minidump magic for another architecture ("minidump FreeBSD/arm64").
+    /// A well-formed minidump magic for an architecture no reader supports ("minidump FreeBSD/mips").
     case otherArchitectureMagic = "other-arch-magic"
     /// The NUL after the 22 magic characters replaced by 'X'.
     case unterminatedMagic = "unterminated-magic"
@@ -101,7 +101,7 @@ public func corrupt(_ dump: GeneratedDump, with corruption: Corruption) -> [UInt
     }
     switch corruption {
     case .badMagic: b[0] = UInt8(ascii: "M")
-    case .otherArchitectureMagic: b.replaceSubrange(17..<22, with: Array("arm64".utf8))
+    case .otherArchitectureMagic: b.replaceSubrange(17..<22, with: Array("mips".utf8) + [0])
     case .unterminatedMagic: b[22] = UInt8(ascii: "X")
     case .version0: setU32LE(&b, at: 24, 0)
     case .version4: setU32LE(&b, at: 24, 4)

@@ -1,4 +1,4 @@
-// A deterministic writer of minimal kernel-like ELF64 x86-64 executables, the ground
+// A deterministic writer of minimal kernel-like ELF64 executables (x86-64, aarch64), the ground
 // truth for KernelImage tests and kernel fixtures.
 
 /// One symbol to place in the `.symtab` of a generated kernel.

@@ -19,7 +19,7 @@ struct TranslateCommand: Subcommand {
         Positional(name: "-", help: "Read addresses from standard input, one per line."),
     ]
     static let explain = Option.flag(
-        "explain", help: "Show the walk: map index, PDE, PTE, bitmap bit, popcount bin and its count (a full dump: PML4E to PTE, the PT_LOAD, and the rule that found the PML4).")
+        "explain", help: "Show the walk: map index, page-table entries (amd64 PDE, PTE; arm64 L3 and canonical address), bitmap bit, popcount bin and its count (a full dump: PML4E to PTE, the PT_LOAD, and the rule that found the PML4).")
     static let options = [explain]
     static let discussion = """
         Each answer is one line: va, pa, offset, map (kernel or dmap), page (4K or 2M); --explain appends

@@ -1,4 +1,4 @@
-// mkvmcore: writes deterministic FreeBSD amd64, riscv and i386 minidumps (fixtures, fuzz corpora, benchmark dumps).
+// mkvmcore: writes deterministic FreeBSD amd64, arm64, riscv and i386 minidumps and amd64 full dumps (fixtures, fuzz corpora, benchmark dumps).
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,6 +19,9 @@ let usage = """
     --describe-goldens prints what each golden fixture contains.
     --threads writes the thread benchmark dump with N threads to OUTPUT and its kernel to OUTPUT.kernel.
     """
+
+/// `0x` and lowercase hex digits.
+func hexString(_ x: UInt64) -> String { "0x" + String(x, radix: 16) }
 
 /// Prints `message` to standard error and exits with `status`.
 func fail(_ message: String, status: Int32) -> Never {
@@ -93,7 +96,7 @@ func run(_ o: Options) throws(GeneratorError) {
             try dump.write(to: dir + "/" + golden.fileName)
             print("\(dir)/\(golden.fileName): \(dump.bytes.count) bytes")
         }
-        for file in try goldenKernelFiles() + goldenCompressedFiles() + RISCVFixture.goldenFiles() + I386Fixture.goldenFiles() + goldenFullDumpFiles() {
+        for file in try goldenKernelFiles() + goldenCompressedFiles() + RISCVFixture.goldenFiles() + I386Fixture.goldenFiles() + goldenFullDumpFiles() + goldenARM64Files() {
             try writeFile(file.bytes, toPath: dir + "/" + file.fileName)
             print("\(dir)/\(file.fileName): \(file.bytes.count) bytes")
         }
@@ -115,6 +118,10 @@ func run(_ o: Options) throws(GeneratorError) {
         for (name, d) in try goldenFullDumps() {
             print("== \(name)\n" + (try describeFullDump(d)))
         }
+        for golden in goldenARM64Fixtures() {
+            print("== \(golden.fileName)\n" + (try generateARM64Dump(golden.description).truth.summary()))
+        }
+        print("== kernel.arm64\nthe EM_AARCH64 kernel of the arm64 dumps: .text at \(hexString(ARM64Fixture.textBase)), .data at \(hexString(ARM64Fixture.dataBase)), .bss at \(hexString(ARM64Fixture.bssBase)); version, osreldate, hostname, panicstr (a PAC-signed pointer), msgbufp, kernel_vm_end, ...\n")
     case .corrupt(let dir):
         var count = 0
         for v: UInt32 in 1...3 {

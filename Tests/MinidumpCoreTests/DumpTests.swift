@@ -249,9 +249,9 @@ let allVersions: [UInt32] = [1, 2, 3]
         #expect(problem(page) == .unsupportedFormat("gzip-compressed: decompress it first (gunzip, or savecore -u)"))
         page.replaceSubrange(0..<4, with: [0x28, 0xb5, 0x2f, 0xfd])
         #expect(problem(page) == .unsupportedFormat("zstd-compressed: decompress it first (zstd -d, or savecore -u)"))
-        let text = Array("minidump FreeBSD/arm64".utf8)
+        let text = Array("minidump FreeBSD/mips".utf8) + [0]
         page.replaceSubrange(0..<text.count, with: text)
-        #expect(problem(page) == .unsupportedArchitecture("arm64"))
+        #expect(problem(page) == .unsupportedArchitecture("mips"))
         #expect(problem([1, 2, 3]) == .fileTooSmall(size: 3))
         #expect(problem([]) == .fileTooSmall(size: 0))
     }

@@ -117,7 +117,7 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         let huge: UInt64 = 0xffff_f000
         switch corruption {
         case .badMagic: return .error(.badMagic(found: "Minidump FreeBSD/amd64"))
-        case .otherArchitectureMagic: return .error(.unsupportedArchitecture("arm64"))
+        case .otherArchitectureMagic: return .error(.unsupportedArchitecture("mips"))
         case .unterminatedMagic: return .error(.unsupportedArchitecture("amd64X"))
         case .version0: return .error(.unsupportedVersion(0, supported: 1...3))
         case .version4: return .error(.unsupportedVersion(4, supported: 1...3))
