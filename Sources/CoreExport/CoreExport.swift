@@ -94,7 +94,8 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
     }
 }
 
-/// Throws `.unsupportedArchitecture` unless `dump` is one the core writer lays out (amd64).
+/// Throws `.unsupportedArchitecture` unless `dump` is one the core writer lays out (amd64); call it
+/// before creating the output.
 public func checkExportable(_ dump: Dump, path: String) throws(CoreExportError) {
     guard dump.header.architecture == "amd64" else {
         throw CoreExportError(path: path, problem: .unsupportedArchitecture(dump.header.architecture))
@@ -172,14 +173,6 @@ func forEachSegment(_ dump: Dump, _ body: (LoadSegment) -> Void) -> (direct: Int
     }
     close()
     return (direct, kernel, leftOut, outside)
-}
-
-/// Throws `.unsupportedArchitecture` unless `dump` is one `exportCore` can write (amd64); call it
-/// before creating the output.
-public func checkExportable(_ dump: Dump, path: String) throws(CoreExportError) {
-    guard dump.header.architecture == "amd64" else {
-        throw CoreExportError(path: path, problem: .unsupportedArchitecture(dump.header.architecture))
-    }
 }
 
 /// Writes `dump` as an ELF core to `output`: notes for `threads` (the first is the one debuggers

@@ -13,13 +13,13 @@ final class AMD64FullDump: MinidumpArchitecture {
     static let pointerSize = 8
     static let msgbufShape = AMD64Minidump.msgbufShape
     static let pageSize = PageSize.bytes4K
-    static let walkStepNames: [WalkStep.Name] = [
+    static let walkStepNames: [WalkStep.Name?] = [
         .init(text: "pml4e", key: "pml4e", kind: .entry),
         .init(text: "pdpe", key: "pdpe", kind: .entry),
         .init(text: "pde", key: "pde", kind: .entry),
         .init(text: "pte", key: "pte", kind: .entry),
     ]
-    static let censusPageNames = (large: "kernel_map_2m_pages", small: "kernel_map_4k_pages")
+    static let censusPageNames: (large: String?, small: String) = ("kernel_map_2m_pages", "kernel_map_4k_pages")
 
     /// VM_MIN_KERNEL_ADDRESS, DMAP_MIN_ADDRESS and DMAP_MAX_ADDRESS with 4-level paging.
     static let kernelMapStart: UInt64 = 0xffff_fe00_0000_0000

@@ -16,14 +16,14 @@ final class I386Minidump: MinidumpArchitecture {
     static let msgbufShape = MsgbufShape(pointerSize: 4, currentSize: 56, freebsd7Size: 32)
     static let pageSize = PageSize.bytes4K
     static let addressBits = 32
-    static let walkStepNames: [WalkStep.Name] = [
+    static let walkStepNames: [WalkStep.Name?] = [
         .init(text: "map-index", key: "map_index", kind: .index),
         .init(text: "pde", key: "pde", kind: .entry),
         .init(text: "pte", key: "pte", kind: .entry),
         .init(text: "pt-page", key: "page_table_page", kind: .address),
     ]
     /// Superpages reach the dump already split into 4 KiB PTEs, so the large count is always 0.
-    static let censusPageNames = (large: "kernel_map_large_pages", small: "kernel_map_4k_pages")
+    static let censusPageNames: (large: String?, small: String) = ("kernel_map_large_pages", "kernel_map_4k_pages")
     /// Versions this backend reads: 1 (2006) and 2 (2020, dump_avail).
     static let versions: ClosedRange<UInt32> = 1...2
 

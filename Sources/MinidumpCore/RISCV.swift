@@ -14,14 +14,14 @@ final class RISCVMinidump: MinidumpArchitecture {
     /// LP64, like amd64: `msg_ptr` 8 bytes; 72 bytes from FreeBSD 9, 40 before.
     static let msgbufShape = MsgbufShape.lp64
     /// The map holds only L3 leaves: no PDE and no page-table page is ever used ('-').
-    static let walkStepNames: [WalkStep.Name] = [
+    static let walkStepNames: [WalkStep.Name?] = [
         .init(text: "map-index", key: "map_index", kind: .index),
         .init(text: "pde", key: "pde", kind: .entry),
         .init(text: "pte", key: "pte", kind: .entry),
         .init(text: "pt-page", key: "page_table_page", kind: .address),
     ]
     /// Superpages are written as 512 synthetic L3 entries, so the large-page count is always 0.
-    static let censusPageNames = (large: "kernel_map_2m_pages", small: "kernel_map_4k_pages")
+    static let censusPageNames: (large: String?, small: String) = ("kernel_map_2m_pages", "kernel_map_4k_pages")
     /// Versions this backend reads: 1 (2019) and 2 (2020, adds dump_avail).
     static let versions: ClosedRange<UInt32> = 1...2
 
