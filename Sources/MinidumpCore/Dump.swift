@@ -80,6 +80,8 @@ public final class Dump: Sendable {
     private let pages: any PhysicalContainer
     /// The same container, for the translation path.
     private let storage: ContainerStorage
+    /// The container, for the physical reads (PhysicalReads.swift).
+    var containerStorage: ContainerStorage { storage }
 
     /// Size of the file in bytes.
     public var fileSize: UInt64 { file.size }
@@ -160,6 +162,52 @@ public final class Dump: Sendable {
             pages = opened.container.container
             architecture = opened.architecture
             findings = notes + opened.findings
+        } catch {
+            throw DumpError(path: path, problem: error)
+        }
+    }
+
+    /// A copy of `dump` with another translator (an ELF full dump's, once its tables are found).
+    private init(_ dump: Dump, architecture: any MinidumpArchitecture) {
+        path = dump.path
+        file = dump.file
+        header = dump.header
+        layout = dump.layout
+        storage = dump.storage
+        pages = dump.pages
+        findings = dump.findings
+        self.architecture = architecture
+    }
+
+    // MARK: ELF full dumps: the kernel page tables
+
+    /// True for an ELF full dump (PT_LOAD segments) rather than a minidump.
+    public var isFullDump: Bool {
+        if case .segments = storage { return true }
+        return false
+    }
+
+    /// True if no virtual address translates until the kernel page tables are found
+    /// (`withKernelTables`): an ELF full dump opened without them.
+    public var needsKernelTables: Bool { (architecture as? AMD64FullDump)?.tables == nil && isFullDump }
+
+    /// How the kernel page tables of an ELF full dump were found (the PML4, the kernel's physical
+    /// base and the rule), or why they are not known; nil for a minidump.
+    public var kernelTables: (tables: KernelTables?, reason: String?)? {
+        guard isFullDump, let full = architecture as? AMD64FullDump else { return nil }
+        return (full.tables, full.missingTablesReason)
+    }
+
+    /// This ELF full dump with its kernel page tables, found from the kernel image's symbols: the
+    /// value of `kernbase` and the address of `KPML4phys` (spec beyond-amd64-minidump.md §4.3:
+    /// PT_DUMP_DELTA, else the 2 MiB load address validated, else a search of 2 MiB bases).
+    /// A minidump is returned as it is.
+    /// - Throws: `DumpError` naming KPML4phys and why every rule failed.
+    public func withKernelTables(kernbase: UInt64, kpml4physAddress: UInt64) throws(DumpError) -> Dump {
+        guard case .segments(let container) = storage else { return self }
+        do throws(DumpError.Problem) {
+            let located = try ELFFullDumpFormat.locateTables(in: container, kernbase: kernbase, kpml4physAddress: kpml4physAddress)
+            return Dump(self, architecture: located)
         } catch {
             throw DumpError(path: path, problem: error)
         }
@@ -294,6 +342,10 @@ public final class Dump: Sendable {
     /// section's padding implies (`messageBufferLayout`): 72 bytes, or 40 for FreeBSD 7/8.
     public func messageBuffer(layout given: MsgbufLayout? = nil) -> MessageBuffer {
         let section = layout.messageBuffer
+        if isFullDump {
+            return MessageBuffer(ring: [], structure: nil, missingReason:
+                "an ELF full dump has no msgbuf section: the message buffer is found through msgbufp with the kernel image (-N)")
+        }
         let limit = UInt64(MsgbufStructure.maximumRingSize)
         guard section.length <= limit else {
             let ring = file.bytes.bytes(at: section.offset.rawValue, length: limit) ?? []

@@ -79,6 +79,9 @@ struct ExportCommand: Subcommand {
         } catch {
             throw CommandFailure(message: error.description)
         }
+        if dump.needsKernelTables, let reason = dump.kernelTables?.reason {
+            throw CommandFailure(message: "\(dump.path): \(reason)")
+        }
         let kernel = try shared.openKernel()
         var threads: [CoreThread] = []
         var osreldate: UInt32 = 0
