@@ -9,6 +9,7 @@ import Darwin
 #endif
 import CBitCount
 import CMappingGuard
+import Synchronization
 
 /// Why a file could not be opened and mapped.
 public enum FileError: Error, Sendable, Equatable {
@@ -1016,5 +1017,132 @@ extension OutputFile {
             }
         }
         if let failure { throw failure }
+    }
+}
+
+// MARK: - Lazily filled tables and prefetch hints (issue 15: lazy page index, batch translation)
+
+/// A table of 64-bit words filled in ascending order, on demand, by whichever thread first needs an
+/// entry; read by any thread without a lock. Entries below `filled` are final: a reader checks the
+/// index against `filled` (one acquiring load, a plain load on x86-64) and reads; a filler takes the
+/// lock, appends, and publishes the new count with a releasing store. Memory is reserved at creation
+/// but only the pages written become resident.
+public final class FillOnceTable: @unchecked Sendable {
+    @usableFromInline let storage: UnsafeMutablePointer<UInt64>
+    /// Entries the table can hold.
+    public let capacity: Int
+    @usableFromInline let published = Atomic<Int>(0)
+    /// Serialises fillers; guards the filler's running state (`state`).
+    private let lock: Mutex<UInt64>
+
+    /// A table of `capacity` words, none filled; `state` is the filler's first running value.
+    public init(capacity: Int, state: UInt64 = 0) {
+        self.capacity = max(capacity, 0)
+        storage = UnsafeMutablePointer<UInt64>.allocate(capacity: max(capacity, 1))
+        lock = Mutex(state)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Number of final entries.
+    @inlinable @inline(__always)
+    public var filled: Int { published.load(ordering: .acquiring) }
+
+    /// Entry `index` if it is filled, else nil.
+    @inlinable @inline(__always)
+    public func word(_ index: Int) -> UInt64? {
+        guard index >= 0, index < published.load(ordering: .acquiring) else { return nil }
+        return storage[index]
+    }
+
+    /// Appends entries under the lock until `body` returns: `body` gets the writer (its `count` is
+    /// the number filled so far) and the running state it may update. New entries are published
+    /// when `body` returns and each time it calls `publish`. Appends past `capacity` are dropped.
+    public func fill(_ body: (inout FillOnceWriter, inout UInt64) -> Void) {
+        lock.withLock { state in
+            var writer = FillOnceWriter(table: self, count: published.load(ordering: .acquiring))
+            body(&writer, &state)
+            writer.publish()
+        }
+    }
+}
+
+/// Appends to a `FillOnceTable` while its lock is held (see `FillOnceTable.fill`).
+public struct FillOnceWriter {
+    let table: FillOnceTable
+    /// Entries filled, including those appended and not yet published.
+    public private(set) var count: Int
+
+    init(table: FillOnceTable, count: Int) {
+        self.table = table
+        self.count = count
+    }
+
+    /// True once the table is full.
+    public var isFull: Bool { count >= table.capacity }
+
+    /// Appends `value` (dropped if the table is full).
+    @inline(__always)
+    public mutating func append(_ value: UInt64) {
+        guard count < table.capacity else { return }
+        (table.storage + count).initialize(to: value)
+        count += 1
+    }
+
+    /// Entry `index` below `count` (appended earlier, published or not), else nil.
+    public func entry(_ index: Int) -> UInt64? {
+        index >= 0 && index < count ? table.storage[index] : nil
+    }
+
+    /// Makes the entries appended so far visible to readers.
+    public func publish() {
+        table.published.store(count, ordering: .releasing)
+    }
+}
+
+extension ByteView {
+    /// A hint that the 8 bytes at `offset` will be read soon; no effect if they are outside the view.
+    @inlinable @inline(__always)
+    public func prefetch(_ offset: UInt64) {
+        guard offset < UInt64(count), let base else { return }
+        kvmdump_prefetch(base + Int(offset))
+    }
+}
+
+extension FillOnceTable {
+    /// A hint that entry `index` will be read soon; no effect if it is not filled.
+    @inlinable @inline(__always)
+    public func prefetch(_ index: Int) {
+        guard index >= 0, index < published.load(ordering: .acquiring) else { return }
+        kvmdump_prefetch(storage + index)
+    }
+}
+
+extension MappedFile {
+    /// The first offset at or after `offset` holding data (`SEEK_DATA`), the file's size if only a
+    /// hole follows, or `offset` itself when the file system cannot say or the bytes are in memory.
+    public func dataStart(from offset: UInt64) -> UInt64 {
+        guard isMapped, descriptor >= 0, offset < size else { return offset }
+        #if os(Linux)
+        let seekData: Int32 = 3
+        #else
+        let seekData: Int32 = SEEK_DATA
+        #endif
+        let result = lseek(descriptor, off_t(offset), seekData)
+        if result >= 0 { return UInt64(result) }
+        return errno == ENXIO ? size : offset
+    }
+
+    /// The first offset at or after `offset` in a hole (`SEEK_HOLE`; the end of the file counts as
+    /// one), or the file's size when the file system cannot say or the bytes are in memory.
+    public func holeStart(from offset: UInt64) -> UInt64 {
+        guard isMapped, descriptor >= 0, offset < size else { return size }
+        #if os(Linux)
+        let seekHole: Int32 = 4
+        #else
+        let seekHole: Int32 = SEEK_HOLE
+        #endif
+        let result = lseek(descriptor, off_t(offset), seekHole)
+        return result >= 0 ? UInt64(result) : size
     }
 }

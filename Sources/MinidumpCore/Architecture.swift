@@ -76,6 +76,20 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     /// Calls `body` for every mapped page of the kernel map in VA order until it returns false;
     /// counts what it saw into `census`.
     func forEachKernelPage(census: inout KernelMapCensus, _ body: (MappedPage) -> Bool)
+
+    /// Builds whatever the walk caches (amd64: where each page-table page is), for batch work;
+    /// until then the walk finds things as it goes.
+    func buildIndex()
+
+    /// A hint for the batch translation (`Dump.translate(_:_:)`): stage 0, 1, 2 of the walk of `va`
+    /// prefetch what that stage will read, each stage reading only what the stage before prefetched;
+    /// no effect on results.
+    func prefetch(_ va: VirtualAddress, stage: Int)
+}
+
+extension MinidumpArchitecture {
+    func buildIndex() {}
+    func prefetch(_ va: VirtualAddress, stage: Int) {}
 }
 
 /// Counts gathered while walking the kernel map, for statistics.

@@ -152,6 +152,17 @@ enum ContainerStorage: Sendable {
     }
 
     /// `PhysicalContainer.presentPages`, called on the concrete type.
+    /// A hint that the index entries of the page holding `pa` will be read soon.
+    @inline(__always)
+    func prefetch(_ pa: PhysicalAddress) {
+        if case .bitmap(let container) = self { container.prefetch(pa) }
+    }
+
+    /// Builds the container's whole index now (see `Dump.buildIndex()`).
+    func buildIndex() {
+        if case .bitmap(let container) = self { container.index.buildAll() }
+    }
+
     func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int {
         switch self {
         case .bitmap(let container): container.presentPages(from: pa, length: length)

@@ -66,20 +66,26 @@ public final class Dump: Sendable {
     public let path: String
     /// The header fields.
     public let header: MinidumpHeader
-    /// Where each section is; `layout.data.length` counts every page the bitmap lists.
-    public let layout: SectionLayout
+    /// Where each section is; `layout.data.length` counts every page the bitmap lists (the first
+    /// use counts them: a pass over the whole bitmap).
+    public var layout: SectionLayout { counted?.parts.layout ?? openedLayout }
     /// The physical ranges the bitmap describes (v3: dump_avail; v1/v2: one range from 0).
     public var physicalRanges: [PhysicalRange] { pages.physicalRanges }
-    /// Non-fatal problems found while opening.
-    public let findings: [IntegrityFinding]
+    /// Non-fatal problems found in the file (the first use counts the dumped pages, as `layout`).
+    public var findings: [IntegrityFinding] { notes + (counted?.parts.findings ?? openedFindings) }
+    private let openedLayout: SectionLayout
+    private let openedFindings: [IntegrityFinding]
+    private let notes: [IntegrityFinding]
+    /// The layout and findings that need the dumped pages counted, when opening left them to first use.
+    private let counted: CountedParts?
 
-    private let file: MappedFile
+    let file: MappedFile
     /// The architecture's table of operations (page-table walk, direct map, names).
-    private let architecture: any MinidumpArchitecture
+    let architecture: any MinidumpArchitecture
     /// Where each dumped physical page is in the file.
     private let pages: any PhysicalContainer
     /// The same container, for the translation path.
-    private let storage: ContainerStorage
+    let storage: ContainerStorage
 
     /// Size of the file in bytes.
     public var fileSize: UInt64 { file.size }
@@ -146,17 +152,28 @@ public final class Dump: Sendable {
         do throws(DumpError.Problem) {
             let opened = try format(of: file).open(file)
             header = opened.header
-            layout = opened.layout
+            openedLayout = opened.layout
             storage = opened.container
             pages = opened.container.container
             architecture = opened.architecture
-            findings = notes + opened.findings
+            self.notes = notes
+            openedFindings = opened.findings
+            counted = opened.counted
         } catch {
             throw DumpError(path: path, problem: error)
         }
     }
 
     // MARK: Translation and reads
+
+    /// Builds the whole page index now: the popcount bins over the whole bitmap and where each
+    /// page-table page of the kernel map is. Without it they are built as lookups need them, which
+    /// suits a one-shot command; batch work (many lookups anywhere) calls this first, once.
+    /// Thread-safe; later calls return at once.
+    public func buildIndex() {
+        storage.buildIndex()
+        architecture.buildIndex()
+    }
 
     /// Translates a kernel virtual address to its physical address and file offset.
     /// - Throws: `TranslationError` saying which step failed: outside both maps, invalid PDE/PTE,

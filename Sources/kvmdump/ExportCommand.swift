@@ -74,6 +74,7 @@ struct ExportCommand: Subcommand {
             throw CommandFailure(message: "\(scriptPath): file exists (use --force to overwrite it)")
         }
         let dump = try shared.openDump(console)
+        dump.buildIndex()  // every page: the whole index once
         let kernel = try shared.openKernel()
         var threads: [CoreThread] = []
         var osreldate: UInt32 = 0

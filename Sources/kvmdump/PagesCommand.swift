@@ -27,6 +27,7 @@ struct PagesCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump(console)
+        dump.buildIndex()  // every page of the kernel map: the whole index once
         // The library coalesces; this command formats.
         let ranges = dump.pageRanges(includeDirectMap: includeDirectMap)
         if shared.json {
