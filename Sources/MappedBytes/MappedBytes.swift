@@ -299,10 +299,12 @@ public final class OutputBuffer {
     @usableFromInline let storage: UnsafeMutablePointer<UInt8>
     /// The buffer's size in bytes.
     public let capacity: Int
-    /// Bytes buffered and not yet written; always in `0...capacity`.
-    @usableFromInline var count = 0
+    /// Bytes buffered and not yet written; always in `0...capacity`. Only this class and its span
+    /// touch it, never across a call that could reach it again, so it needs no dynamic exclusivity
+    /// check (which cost about 150 instructions per `translate -` line: swift_beginAccess and its TLS).
+    @exclusivity(unchecked) @usableFromInline var count = 0
     /// True once the reader has closed the pipe or a write failed.
-    public private(set) var isClosed = false
+    @exclusivity(unchecked) public private(set) var isClosed = false
     /// The errno of a failed write other than EPIPE.
     public private(set) var failure: Int32?
 
@@ -444,16 +446,16 @@ public struct OutputSpan {
     @inlinable @inline(__always)
     public mutating func put(hex value: UInt64, width: Int) {
         let digits = min(max(width, 0), 16)
-        guard makeRoom(digits) else {
+        guard makeRoom(16) else {
             for index in stride(from: digits &- 1, through: 0, by: -1) { put(hexDigit(value, index)) }
             return
         }
-        var index = digits
-        while index > 0 {
-            index &-= 1
-            storage[position] = hexDigit(value, index)
-            position &+= 1
-        }
+        // All 16 digits at once (two words), then the last `digits` of them moved to the position.
+        let raw = UnsafeMutableRawPointer(storage + position)
+        raw.storeBytes(of: hexDigits8(UInt32(truncatingIfNeeded: value >> 32)), as: UInt64.self)
+        raw.storeBytes(of: hexDigits8(UInt32(truncatingIfNeeded: value)), toByteOffset: 8, as: UInt64.self)
+        if digits < 16 { (storage + position).update(from: storage + position + (16 &- digits), count: digits) }  // may overlap
+        position &+= digits
     }
 
     /// Appends `0x` and the lowercase hex digits of `value` without padding.
@@ -468,12 +470,7 @@ public struct OutputSpan {
         storage[position] = UInt8(ascii: "0")
         storage[position &+ 1] = UInt8(ascii: "x")
         position &+= 2
-        var index = digits
-        while index > 0 {
-            index &-= 1
-            storage[position] = hexDigit(value, index)
-            position &+= 1
-        }
+        put(hex: value, width: digits)
     }
 
     /// Appends `value` in decimal, with a minus sign when negative.
@@ -488,6 +485,20 @@ public struct OutputSpan {
             divisor /= 10
         }
     }
+}
+
+/// The 8 lowercase hex digits of `value`, most significant first, as the bytes of a word in memory
+/// order (for an unaligned store): nibbles spread one to a byte, then `'0'` or `'a' - 10` added
+/// to each byte without a branch.
+@inlinable @inline(__always)
+func hexDigits8(_ value: UInt32) -> UInt64 {
+    var x = UInt64(value)
+    x = (x | x << 16) & 0x0000_ffff_0000_ffff
+    x = (x | x << 8) & 0x00ff_00ff_00ff_00ff
+    x = (x | x << 4) & 0x0f0f_0f0f_0f0f_0f0f          // byte k = nibble k
+    let letters = ((x &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101   // 1 where nibble >= 10
+    let ascii = x &+ 0x3030_3030_3030_3030 &+ letters &* 39   // '0' + n, or 'a' + n - 10
+    return ascii.byteSwapped.littleEndian     // numeric byte 7 - k = nibble k, stored most significant first
 }
 
 /// The lowercase hex digit `index` (0 = least significant) of `value`.
@@ -1047,6 +1058,14 @@ public final class FillOnceTable: @unchecked Sendable {
     /// Number of final entries.
     @inlinable @inline(__always)
     public var filled: Int { published.load(ordering: .acquiring) }
+
+    /// Entries `first` and `second` if both are filled (one load of the count), else nil.
+    @inlinable @inline(__always)
+    public func words(_ first: Int, _ second: Int) -> (UInt64, UInt64)? {
+        let limit = published.load(ordering: .acquiring)
+        guard first >= 0, second >= 0, first < limit, second < limit else { return nil }
+        return (storage[first], storage[second])
+    }
 
     /// Entry `index` if it is filled, else nil.
     @inlinable @inline(__always)

@@ -173,36 +173,36 @@ final class AMD64Minidump: MinidumpArchitecture {
     }
 
     /// Prefetch stage `stage` of the walk of `va` (see `MinidumpArchitecture.prefetch`): 0 the map
-    /// entry and the located page-table page's slot, 1 the PTE (or the final page's index entries
-    /// for a 2 MiB page or the direct map), 2 the index entries of a 4 KiB page's physical page.
+    /// entry and the located page-table page's slot, 1 the PTE; returns the physical address whose
+    /// index entries the caller prefetches (stage 1: a 2 MiB page or the direct map; stage 2: a
+    /// 4 KiB page, from its PTE), or nil.
     @inline(__always)
-    func prefetch(_ va: VirtualAddress, stage: Int) {
+    func prefetch(_ va: VirtualAddress, stage: Int) -> PhysicalAddress? {
         let v = va.rawValue
         guard v >= kernbase, version >= 2 else {
-            if stage == 1, v >= directMapBase, v < directMapEnd { pages.prefetch(PhysicalAddress(v - directMapBase)) }
-            return
+            return stage == 1 && v >= directMapBase && v < directMapEnd ? PhysicalAddress(v &- directMapBase) : nil
         }
-        let index = (v - kernbase) >> entryShift
-        guard index < usableEntryCount else { return }
-        switch stage {
-        case 0:
+        let index = (v &- kernbase) >> entryShift
+        guard index < usableEntryCount else { return nil }
+        if stage == 0 {
             map.prefetch(index &* 8)
             if let first = tableSlots.word(Int(truncatingIfNeeded: index >> 9)), first != .max {
                 tableOffsets.prefetch(Int(truncatingIfNeeded: first &+ (index & 511)))
             }
-        default:
-            guard let entry = entry(index), entry & Self.valid != 0 else { return }
-            if entry & Self.pageSizeBit != 0 {
-                if stage == 1 { pages.prefetch(PhysicalAddress((entry & Self.frame2M) | (v & 0x1f_f000))) }
-            } else if let table = knownTablePage(index) {
-                let slot = ((v >> 12) & 511) &* 8
-                if stage == 1 {
-                    bytes.prefetch(table &+ slot)
-                } else if let pte = bytes.uint64(at: table &+ slot), pte & Self.valid != 0 {
-                    pages.prefetch(PhysicalAddress(pte & Self.frame4K))
-                }
-            }
+            return nil
         }
+        guard let entry = entry(index), entry & Self.valid != 0 else { return nil }
+        if entry & Self.pageSizeBit != 0 {
+            return stage == 1 ? PhysicalAddress((entry & Self.frame2M) | (v & 0x1f_f000)) : nil
+        }
+        guard let table = knownTablePage(index) else { return nil }
+        let slot = ((v >> 12) & 511) &* 8
+        if stage == 1 {
+            bytes.prefetch(table &+ slot)
+            return nil
+        }
+        guard let pte = bytes.uint64(at: table &+ slot), pte & Self.valid != 0 else { return nil }
+        return PhysicalAddress(pte & Self.frame4K)
     }
 
     /// How many of `entries` entries of `1 << shift` bytes from `kernbase` start below 2^64.

@@ -81,15 +81,16 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     /// until then the walk finds things as it goes.
     func buildIndex()
 
-    /// A hint for the batch translation (`Dump.translate(_:_:)`): stage 0, 1, 2 of the walk of `va`
-    /// prefetch what that stage will read, each stage reading only what the stage before prefetched;
-    /// no effect on results.
-    func prefetch(_ va: VirtualAddress, stage: Int)
+    /// A hint for the batch translation (`Dump.translate(_:_:)`): stages 0, 1, 2 of the walk of `va`
+    /// prefetch what the next stage will read, each reading only what the stage before prefetched,
+    /// and may return the physical address of the final page, whose index entries the container
+    /// prefetches; no effect on results.
+    func prefetch(_ va: VirtualAddress, stage: Int) -> PhysicalAddress?
 }
 
 extension MinidumpArchitecture {
     func buildIndex() {}
-    func prefetch(_ va: VirtualAddress, stage: Int) {}
+    func prefetch(_ va: VirtualAddress, stage: Int) -> PhysicalAddress? { nil }
 }
 
 /// Counts gathered while walking the kernel map, for statistics.

@@ -6,6 +6,12 @@ import MappedBytes
 /// before any address uses it, so the cache misses of independent addresses overlap instead of
 /// following one another. The prefetches are hints only; each answer comes from the ordinary walk.
 
+/// The bitmap container held by reference, so a prefetch hint does not copy it.
+final class BitmapPrefetcher: Sendable {
+    let container: BitmapContainer
+    init(_ container: BitmapContainer) { self.container = container }
+}
+
 extension Dump {
     /// Addresses whose walks are interleaved.
     public static let batchGroup = 16
@@ -13,8 +19,12 @@ extension Dump {
     /// Issues the prefetch stages of the walks of `group`, then of the data bytes' index entries.
     @inline(__always)
     private func prefetchWalks(_ group: ArraySlice<VirtualAddress>) {
+        guard let pages = bitmapPages else { return }
+        let architecture = architecture
         for stage in 0..<3 {
-            for va in group { architecture.prefetch(va, stage: stage) }
+            for va in group {
+                if let pa = architecture.prefetch(va, stage: stage) { pages.container.prefetch(pa) }
+            }
         }
     }
 

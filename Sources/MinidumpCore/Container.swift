@@ -152,12 +152,6 @@ enum ContainerStorage: Sendable {
     }
 
     /// `PhysicalContainer.presentPages`, called on the concrete type.
-    /// A hint that the index entries of the page holding `pa` will be read soon.
-    @inline(__always)
-    func prefetch(_ pa: PhysicalAddress) {
-        if case .bitmap(let container) = self { container.prefetch(pa) }
-    }
-
     /// Builds the container's whole index now (see `Dump.buildIndex()`).
     func buildIndex() {
         if case .bitmap(let container) = self { container.index.buildAll() }

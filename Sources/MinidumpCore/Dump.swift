@@ -86,6 +86,8 @@ public final class Dump: Sendable {
     private let pages: any PhysicalContainer
     /// The same container, for the translation path.
     let storage: ContainerStorage
+    /// The bitmap container, for the batch interfaces' prefetch hints (nil for other containers).
+    let bitmapPages: BitmapPrefetcher?
 
     /// Size of the file in bytes.
     public var fileSize: UInt64 { file.size }
@@ -154,6 +156,7 @@ public final class Dump: Sendable {
             header = opened.header
             openedLayout = opened.layout
             storage = opened.container
+            if case .bitmap(let container) = opened.container { bitmapPages = BitmapPrefetcher(container) } else { bitmapPages = nil }
             pages = opened.container.container
             architecture = opened.architecture
             self.notes = notes

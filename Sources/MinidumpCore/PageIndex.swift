@@ -129,7 +129,10 @@ struct PageIndex: Sendable {
 
     /// The slow path of a lookup whose block is not built yet.
     @inline(never)
-    private func buildLazily(through block: Int) { build(through: block, releasing: true) }
+    private func buildLazily(through block: Int, _ first: Int, _ second: Int) -> (UInt64, UInt64) {
+        build(through: block, releasing: true)
+        return table.words(first, second) ?? (0, 0)
+    }
 
     /// Bytes of memory the bins occupy (the bitmap itself is mapped, not copied).
     var memoryBytes: Int { table.capacity * 8 }
@@ -140,9 +143,7 @@ struct PageIndex: Sendable {
     func edgeCount(_ edge: Int) -> UInt64 {
         let at = (edge >> 6) &* Self.blockWords
         let slot = at &+ 1 &+ (edge & 63) >> 2
-        if slot >= table.filled { buildLazily(through: edge >> 6) }
-        let base = table.word(at) ?? 0
-        let packed = table.word(slot) ?? 0
+        let (base, packed) = table.words(at, slot) ?? buildLazily(through: edge >> 6, at, slot)
         return base &+ (packed >> (16 &* UInt64(edge & 3)) & 0xffff)
     }
 

@@ -39,6 +39,8 @@ func runProfile(_ workload: String, options: BenchOptions) throws(BenchError) {
     var sum = Checksum()
     var failures = 0
     let clock = ContinuousClock()
+    var best = Double.infinity
+    for _ in 0..<options.repeats {
     let start = clock.now
     switch workload {
     case "translate-kernel": failures = translateHits(dump, sets.kernel, &sum)
@@ -52,7 +54,9 @@ func runProfile(_ workload: String, options: BenchOptions) throws(BenchError) {
         let table = HashTableIndex(bitmap: bitmap, ranges: dump.physicalRanges, dataOffset: dump.layout.data.offset.rawValue)
         failures = lookupHashTable(table, sets.physical, count: ops, &sum)
     }
-    let seconds = (clock.now - start).seconds
+    best = min(best, (clock.now - start).seconds)
+    }
+    let seconds = best
     print("\(workload) on \(paths[0]): \(ops) operations in \(formatValue(seconds, .seconds))"
         + " (\(formatValue(Double(ops) / seconds, .rate)), cold pages included), \(failures) unexpected,"
         + " checksum \(String(sum.value, radix: 16))")
