@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(name: "kvmdump", dependencies: ["MinidumpCore", "CompressedDump", "KernelImage", "CrashInfo", "KernelThreads", "CoreExport", "MappedBytes"]),
         // Decoder throughput against gzip -dc / zstd -dc (make bench-decompress).
         .executableTarget(name: "decompress-bench", dependencies: ["Decompress", "MappedBytes", "VMCoreBuilder"]),
-        .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "CompressedDump", "VMCoreBuilder"]),
+        .executableTarget(name: "kvmdump-bench", dependencies: ["MinidumpCore", "VMCoreBuilder"]),
         .testTarget(name: "MinidumpCoreTests", dependencies: ["MinidumpCore", "MappedBytes", "VMCoreBuilder"]),
         .testTarget(name: "KernelImageTests", dependencies: ["KernelImage", "VMCoreBuilder"]),
         .testTarget(name: "CrashInfoTests", dependencies: ["CrashInfo", "MinidumpCore", "KernelImage", "VMCoreBuilder"]),

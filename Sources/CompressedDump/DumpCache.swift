@@ -1,8 +1,8 @@
 import Decompress
 import MappedBytes
 
-/// The decompressed cache of compressed dumps: one sparse file per compressed file (its zero pages
-/// are holes), in `$KVMDUMP_CACHE`, else `$XDG_CACHE_HOME/kvmdump`, else `~/.cache/kvmdump`; never
+/// The cache directory of compressed dumps: for a zstd dump one decompressed sparse file (its zero
+/// pages are holes), for a gzip dump its checkpoint index (`GzipIndex`); in `$KVMDUMP_CACHE`, else `$XDG_CACHE_HOME/kvmdump`, else `~/.cache/kvmdump`; never
 /// beside the dump. An entry is named by the compressed file's identity (device, inode, size,
 /// modification time), so a changed or replaced file gets a new one; it is written under a
 /// temporary name and renamed into place, so a reader sees a whole entry or none.

@@ -5,8 +5,10 @@ import MinidumpCore
 /// Opening a dump by path, plain or compressed. A compressed file (`vmcore.N.gz` from `dumpon -z` or
 /// `savecore -z`, `vmcore.N.zst` from `dumpon -Z`) is recognised by its magic, never by its name,
 /// and read as the dump it holds (spec beyond-amd64 §5): commands that need only the metadata
-/// decode only the prefix holding it; the others read the decompressed cache (`DumpCache`), made
-/// by one sequential pass the first time and reused after.
+/// decode only the prefix holding it; the others need one sequential pass the first time, whose
+/// result the cache directory keeps for the next command: for zstd (whose decoder state cannot be
+/// checkpointed cheaply) a decompressed sparse copy (`DumpCache`), for gzip a checkpoint index
+/// (`GzipIndex`) from which each read decodes at most one 4 MiB interval.
 
 /// What a command reads of the dump, which decides how much of a compressed one is decoded.
 public enum DumpAccess: Sendable {
@@ -37,6 +39,20 @@ public struct Decompression: Sendable, Equatable {
 public struct OpenedDumpFile: Sendable {
     public let dump: Dump
     public let decompression: Decompression?
+    /// Decodes a gzip dump's intervals as they are read, or nil.
+    let supplier: GzipSupplier?
+
+    init(dump: Dump, decompression: Decompression?, supplier: GzipSupplier? = nil) {
+        self.dump = dump
+        self.decompression = decompression
+        self.supplier = supplier
+    }
+
+    /// Decompressed bytes decoded on demand so far (a gzip dump read through its checkpoints:
+    /// at most `onDemandInterval` a read, plus the intervals holding the metadata), else 0.
+    public var bytesDecodedOnDemand: UInt64 { supplier?.decodedBytes ?? 0 }
+    /// The most one read decodes of a gzip dump (the checkpoint spacing).
+    public static var onDemandInterval: UInt64 { GzipIndex.interval }
 }
 
 /// An outline opened by `DumpFiles.outline`, and how it was decompressed if it was.
@@ -171,6 +187,7 @@ public enum DumpFiles {
                 "\(format)-compressed: no cache directory for the decompressed dump (set KVMDUMP_CACHE, XDG_CACHE_HOME or HOME)"))
         }
         guard let id else { throw DumpError(path: path, problem: .cannotOpen(errno: 2)) }
+        if format == .gzip { return try openIndexed(path, file: file, id: id, cache: cache, progress: progress) }
         let entry: (path: String, status: DumpCache.Status)
         var reused = true
         if let found = cache.lookup(id) {
@@ -198,5 +215,46 @@ public enum DumpFiles {
         return OpenedDumpFile(dump: dump, decompression: Decompression(
             format: format, compressedSize: file.size, decodedBytes: reused ? 0 : entry.status.decodedBytes,
             cachePath: entry.path, reusedCache: reused, stopped: entry.status.stopped))
+    }
+
+    /// A gzip dump read through its checkpoint index (`GzipIndex`), made now if there is none: the
+    /// bytes are decoded an interval at a time into zero-filled memory as they are read.
+    private static func openIndexed(_ path: String, file: MappedFile, id: FileIdentity, cache: DumpCache,
+                                    progress: DecompressionProgress?) throws(DumpError) -> OpenedDumpFile {
+        var reused = true
+        if GzipIndex.lookup(cache, id) == nil {
+            do throws(CacheError) {
+                _ = try GzipIndex.create(cache, id, file: file, progress: progress)
+            } catch {
+                throw DumpError(path: path, problem: .decompression(error.message))
+            }
+            reused = false
+        }
+        guard let (points, windows, status) = GzipIndex.lookup(cache, id) else {
+            throw DumpError(path: path, problem: .decompression("the gzip index in \(cache.directory) could not be read back"))
+        }
+        let supplier = GzipSupplier(compressed: file, points: points, windows: windows, size: status.decodedBytes)
+        let memory: MappedFile
+        do {
+            memory = try MappedFile(zeroFilled: status.decodedBytes, name: path, supplier: supplier)
+        } catch {
+            throw DumpError(path: path, problem: DumpError.Problem(error))
+        }
+        supplier.attach(memory)
+        let notes: [IntegrityFinding] = status.stopped.map {
+            [.compressedStreamStopped(reason: $0, decodedBytes: status.decodedBytes)]
+        } ?? []
+        let dump: Dump
+        do {
+            dump = try Dump(file: memory, name: path, notes: notes)
+        } catch {
+            if let stopped = status.stopped {
+                throw DumpError(path: path, problem: .decompression("\(error.problem); the stream stopped after \(status.decodedBytes) bytes: \(stopped)"))
+            }
+            throw error
+        }
+        return OpenedDumpFile(dump: dump, decompression: Decompression(
+            format: .gzip, compressedSize: file.size, decodedBytes: reused ? 0 : status.decodedBytes,
+            cachePath: GzipIndex.paths(cache, id).points, reusedCache: reused, stopped: status.stopped), supplier: supplier)
     }
 }

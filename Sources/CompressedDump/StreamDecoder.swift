@@ -14,9 +14,10 @@ struct MappedSource: ByteSource {
     /// Compressed bytes between two progress reports.
     static let progressStep: UInt64 = 8 << 20
 
-    init(file: MappedFile, progress: DecompressionProgress?) {
+    init(file: MappedFile, progress: DecompressionProgress?, from start: UInt64 = 0) {
         self.file = file
         self.progress = progress
+        position = min(start, file.size)
     }
 
     mutating func read(into buffer: inout [UInt8], maxCount: Int) throws -> Int {

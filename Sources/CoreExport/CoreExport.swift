@@ -282,6 +282,7 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
                     length = min(length, max(end > done ? end - done : 0, page), dataBytes - done)
                 }
             }
+            dump.prepareFileBytes(offset: data.offset + done, length: length)
             report.holeBytes += try output.write(dump.fileBytes, at: data.offset + done, length: length, sparse: options.sparse)
             dump.releaseFileBytes(offset: data.offset + done, length: length)
             done += length

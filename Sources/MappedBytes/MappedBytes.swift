@@ -60,6 +60,10 @@ public final class MappedFile: @unchecked Sendable {
     public let bytes: ByteView
     private let base: UnsafeMutableRawPointer?
     private let isMapped: Bool
+    /// True for zero-filled anonymous memory (`init(zeroFilled:name:supplier:)`).
+    let isAnonymous: Bool
+    /// Fills a zero-filled file's bytes on demand; nil for files and in-memory contents.
+    public let supplier: (any ByteSupplier)?
     /// The open descriptor of a mapped file (kept to re-check its size after a fault), else -1.
     private let descriptor: Int32
     /// The SIGBUS guard slot of the mapping (see CMappingGuard), or -1.
@@ -71,6 +75,8 @@ public final class MappedFile: @unchecked Sendable {
     /// - Throws: `FileError` when the file cannot be opened, is not a regular file, or cannot be mapped.
     public init(path: String) throws(FileError) {
         self.path = path
+        isAnonymous = false
+        supplier = nil
         // Only regular files: `stat` first so a device or FIFO is never opened (opening one can
         // block, as a FIFO without a writer does, or have side effects), then a non-blocking open
         // and `fstat` of what was actually opened, in case the path changed in between.
@@ -114,6 +120,8 @@ public final class MappedFile: @unchecked Sendable {
         path = name
         size = UInt64(contents.count)
         isMapped = false
+        isAnonymous = false
+        supplier = nil
         descriptor = -1
         guardSlot = -1
         faultCounter = kvmdump_guard_counter(-1)
@@ -128,6 +136,28 @@ public final class MappedFile: @unchecked Sendable {
         bytes = ByteView(base: UnsafeRawPointer(copy), count: contents.count)
     }
 
+    /// Anonymous zero-filled memory of `size` bytes (see `init(zeroFilled:name:supplier:)`).
+    init(anonymous size: UInt64, name: String, supplier: any ByteSupplier) throws(FileError) {
+        path = name
+        self.size = size
+        isMapped = false
+        isAnonymous = true
+        self.supplier = supplier
+        descriptor = -1
+        guardSlot = -1
+        faultCounter = kvmdump_guard_counter(-1)
+        guard size > 0 else {
+            base = nil
+            bytes = ByteView(base: nil, count: 0)
+            return
+        }
+        guard size <= UInt64(Int.max) else { throw .tooLarge(size: size) }
+        let mapped = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let mapped, mapped != MAP_FAILED else { throw .map(errno: errno, size: size) }
+        base = mapped
+        bytes = ByteView(base: UnsafeRawPointer(mapped), count: Int(size))
+    }
+
     deinit {
         if guardSlot >= 0 {
             if let current = shrunkSize() { ShrunkFiles.record(ShrunkFile(path: path, openedSize: size, size: current)) }
@@ -135,7 +165,7 @@ public final class MappedFile: @unchecked Sendable {
         }
         if descriptor >= 0 { close(descriptor) }
         guard let base else { return }
-        if isMapped { munmap(base, Int(size)) } else { base.deallocate() }
+        if isMapped || isAnonymous { munmap(base, Int(size)) } else { base.deallocate() }
     }
 
     /// True once a read through the mapping has touched a page the file no longer has (it shrank
@@ -895,12 +925,14 @@ extension MappedFile {
     /// their pages leave this process's resident set (they are read again from the file if needed).
     /// Does nothing for in-memory contents.
     public func release(offset: UInt64, length: UInt64) {
-        guard isMapped, let base, bytes.contains(offset: offset, length: length) else { return }
+        guard isMapped || isAnonymous, let base, bytes.contains(offset: offset, length: length) else { return }
         let page: UInt64 = 4096
         let start = (offset + page - 1) & ~(page - 1)
         let end = (offset + length) & ~(page - 1)
         guard end > start else { return }
+        // Anonymous memory reads as zeros after this: its supplier is told, to fill it again on demand.
         _ = madvise(base + Int(start), Int(end - start), MADV_DONTNEED)
+        supplier?.released(offset: start, length: end - start)
     }
 }
 
@@ -1028,6 +1060,37 @@ extension OutputFile {
             }
         }
         if let failure { throw failure }
+    }
+}
+
+/// Fills the bytes of a zero-filled `MappedFile` on demand: called with the range about to be read,
+/// before the read (a compressed dump's decoder, which decodes the intervals holding it).
+public protocol ByteSupplier: AnyObject, Sendable {
+    /// Makes `[offset, offset + length)` hold their bytes (what can be decoded of them).
+    func supply(offset: UInt64, length: UInt64)
+    /// The bytes `[offset, offset + length)` were dropped from memory (zero again): supply them anew.
+    func released(offset: UInt64, length: UInt64)
+}
+
+extension MappedFile {
+    /// `size` bytes of private anonymous memory, zero until written with `store` (pages are
+    /// allocated only when written: `MAP_NORESERVE`), called `name`; `supplier` fills them on demand
+    /// (the container asks it before a read).
+    public convenience init(zeroFilled size: UInt64, name: String, supplier: any ByteSupplier) throws(FileError) {
+        try self.init(anonymous: size, name: name, supplier: supplier)
+    }
+
+    /// Copies `bytes[range]` to `offset` of a zero-filled file; false (nothing copied) if it is not
+    /// one or the range does not fit.
+    @discardableResult
+    public func store(_ bytes: [UInt8], _ range: Range<Int>, at offset: UInt64) -> Bool {
+        guard isAnonymous, let base, range.lowerBound >= 0, range.upperBound <= bytes.count,
+              self.bytes.contains(offset: offset, length: UInt64(range.count)) else { return false }
+        bytes.withUnsafeBytes { raw in
+            guard let source = raw.baseAddress else { return }
+            (base + Int(offset)).copyMemory(from: source + range.lowerBound, byteCount: range.count)
+        }
+        return true
     }
 }
 

@@ -10,7 +10,6 @@ final class AMD64Minidump: MinidumpArchitecture {
     static let pointerSize = 8
     /// LP64: `msg_ptr` 8 bytes; 72 bytes from FreeBSD 9, 40 in 7 and 8.
     static let msgbufShape = MsgbufShape(pointerSize: 8, currentSize: 72, freebsd7Size: 40)
-    static let pageSize = PageSize.bytes4K
     static let walkStepNames: [WalkStep.Name] = [
         .init(text: "map-index", key: "map_index", kind: .index),
         .init(text: "pde", key: "pde", kind: .entry),

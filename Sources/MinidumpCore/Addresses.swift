@@ -34,6 +34,8 @@ public struct PhysicalAddress: RawRepresentable, Hashable, Comparable, Sendable,
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
     /// The address of the 4 KiB page holding this address.
     public var pageBase: PhysicalAddress { PhysicalAddress(rawValue & ~PageSize.mask4K) }
+    /// The address of the page of `pageSize` bytes (a power of two) holding this address.
+    public func pageBase(_ pageSize: UInt64) -> PhysicalAddress { PhysicalAddress(rawValue & ~(pageSize &- 1)) }
 }
 
 /// A byte offset inside the dump file.
@@ -67,12 +69,20 @@ public struct FileRange: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "[\(offset), \(end))" }
 }
 
-/// The size of a page as the translator saw it.
-public enum PageSize: UInt64, Sendable, CustomStringConvertible {
-    /// A 4 KiB page (a PTE, or a direct-map page).
-    case size4K = 0x1000
-    /// A 2 MiB page (a PS page-directory entry; 1 GiB pages are dumped as 512 of these).
-    case size2M = 0x20_0000
+/// The size of a page as the translator saw it, or of the pages a dump is written in: a power of
+/// two (4 KiB, 16 KiB, 2 MiB, ...). The architecture decides which sizes occur.
+public struct PageSize: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The size in bytes.
+    public let rawValue: UInt64
+    /// Wraps a size in bytes (a power of two).
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    /// A 4 KiB page (an amd64 PTE or direct-map page; an arm64 4K-granule page).
+    public static let size4K = PageSize(rawValue: 0x1000)
+    /// A 16 KiB page (an arm64 16K-granule page).
+    public static let size16K = PageSize(rawValue: 0x4000)
+    /// A 2 MiB page (an amd64 PS page-directory entry; 1 GiB pages are dumped as 512 of these).
+    public static let size2M = PageSize(rawValue: 0x20_0000)
 
     /// Mask of the offset bits inside a 4 KiB page.
     public static let mask4K: UInt64 = 0xfff
@@ -81,8 +91,18 @@ public enum PageSize: UInt64, Sendable, CustomStringConvertible {
 
     /// The size in bytes.
     public var bytes: UInt64 { rawValue }
-    /// "4K" or "2M".
-    public var description: String { self == .size4K ? "4K" : "2M" }
+    /// Mask of the offset bits inside a page of this size.
+    public var mask: UInt64 { rawValue &- 1 }
+    /// log2 of the size.
+    public var shift: UInt64 { UInt64(rawValue.trailingZeroBitCount) }
+    /// "4K", "16K", "2M", "1G" (bytes if under 1 KiB or not a whole number of units).
+    public var description: String {
+        for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] as [(UInt64, String)]
+        where rawValue >= 1 << shift && rawValue & ((1 << shift) - 1) == 0 {
+            return "\(rawValue >> shift)\(unit)"
+        }
+        return "\(rawValue)"
+    }
 }
 
 /// Formats `value` as `0x` and lowercase hex digits, zero-padded to `width` digits.
@@ -92,8 +112,8 @@ func hex(_ value: UInt64, width: Int = 0) -> String {
     return "0x" + padding + digits
 }
 
-/// Rounds `value` up to a multiple of 4096, or nil on overflow.
-func roundUpToPage(_ value: UInt64) -> UInt64? {
-    let (sum, overflow) = value.addingReportingOverflow(PageSize.mask4K)
-    return overflow ? nil : sum & ~PageSize.mask4K
+/// Rounds `value` up to a multiple of `pageSize` (a power of two), or nil on overflow.
+func roundUpToPage(_ value: UInt64, _ pageSize: UInt64) -> UInt64? {
+    let (sum, overflow) = value.addingReportingOverflow(pageSize &- 1)
+    return overflow ? nil : sum & ~(pageSize &- 1)
 }

@@ -6,12 +6,17 @@ import MappedBytes
 /// Where a successful page-table walk ended, before the physical page is looked up in the dump.
 struct MapWalk: Sendable {
     /// The entries seen on the way; "none" is `.max` for indexes and addresses and 0 for entries
-    /// (an entry that was used has its valid bit set, so it is never 0).
+    /// (an entry that was used has its valid bit set, so it is never 0). The slots are named by the
+    /// architecture (`walkStepNames`); one that has no page-table pages leaves those slots unused.
     struct Path: Sendable, Equatable {
         var mapIndex: UInt64 = .max
         var pde: UInt64 = 0
         var pte: UInt64 = 0
         var pageTablePage: UInt64 = .max
+        /// The address the walk used when the architecture canonicalised the one asked for (arm64
+        /// pointer-authentication and top-byte tags cleared), else 0: a walk that succeeds never
+        /// uses address 0.
+        var canonicalAddress: UInt64 = 0
     }
 
     /// The physical address the virtual address maps to.
@@ -35,20 +40,24 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     static var pointerSize: Int { get }
     /// The layout of `struct msgbuf` on this architecture.
     static var msgbufShape: MsgbufShape { get }
-    /// Bytes of the page the dump is written in (header page, section rounding, bitmap bits).
-    static var pageSize: UInt64 { get }
-
-    /// Decodes and validates the header page (`page` holds at least 4096 bytes); the header's
-    /// `fields` list every field after the version, named as the architecture's header names them.
+    /// Decodes and validates the header page (`page` holds its first 4096 bytes); the header's
+    /// `fields` list every field after the version, named as the architecture's header names them,
+    /// and its `pageSize` is the page the dump is written in (header page, section rounding, data
+    /// pages, bitmap bits): a power of two, at least 4096.
     static func parseHeader(_ page: ByteView) throws(DumpError.Problem) -> MinidumpHeader
+
+    /// Checks the header against the physical memory the dump describes (for example that a direct
+    /// map's physical base lies in it), once the ranges are known. The default accepts everything.
+    static func validate(header: MinidumpHeader, memory: [PhysicalRange]) throws(DumpError.Problem)
 
     /// The sections that follow the header page, in file order, for this header.
     static func sectionOrder(for header: MinidumpHeader) -> [SectionLayout.Section]
 
-    /// What `translate --explain` calls the four slots of `MapWalk.Path`, in slot order.
+    /// What `translate --explain` calls the slots of `MapWalk.Path`, in slot order (map index, PDE,
+    /// PTE, page-table page, canonical address); an architecture lists as many as it prints.
     static var walkStepNames: [WalkStep.Name] { get }
 
-    /// What `stats` calls the census's 2 MiB-class and 4 KiB-class page counts.
+    /// What `stats` calls the census's large-page and small-page counts (amd64: 2 MiB and 4 KiB).
     static var censusPageNames: (large: String, small: String) { get }
 
     /// Builds the translator over the page-table map bytes present in the file (`map` may be
@@ -93,15 +102,20 @@ extension MinidumpArchitecture {
     func prefetch(_ va: VirtualAddress, stage: Int) -> PhysicalAddress? { nil }
 }
 
+extension MinidumpArchitecture {
+    static func validate(header: MinidumpHeader, memory: [PhysicalRange]) throws(DumpError.Problem) {}
+}
+
 /// Counts gathered while walking the kernel map, for statistics.
 public struct KernelMapCensus: Sendable, Equatable {
     /// Entries in the page-table map section.
     public var entries: UInt64 = 0
     /// Entries whose valid bit is set.
     public var validEntries: UInt64 = 0
-    /// Valid entries that map a 2 MiB page.
+    /// Valid entries that map a large page (amd64: a 2 MiB PDE; 0 where the map has none).
     public var largePages: UInt64 = 0
-    /// Valid 4 KiB PTEs (from the map section in v1, from page-table pages in v2+).
+    /// Valid entries that map one page of the dump's size (amd64: 4 KiB PTEs, from the map section
+    /// in v1, from page-table pages in v2+; arm64: valid L3 entries).
     public var smallPages: UInt64 = 0
     /// Page-table pages referenced by valid PDEs and present in the file.
     public var pageTablePagesPresent: UInt64 = 0
@@ -118,7 +132,7 @@ let registeredArchitectures: [any MinidumpArchitecture.Type] = [AMD64Minidump.se
 /// One step of a walk as `translate --explain` prints it.
 public struct WalkStep: Sendable, Equatable {
     /// What a value is, which decides how it is printed.
-    public enum Kind: Sendable { case index, entry, address, count }
+    public enum Kind: Sendable { case index, entry, address, virtualAddress, count }
     /// A step's names: in text (`pde`) and as a JSON key (`page_table_page`).
     public struct Name: Sendable, Equatable {
         public let text: String

@@ -1,7 +1,8 @@
 import MappedBytes
 
 /// The minidump's container (see `PhysicalContainer`): the physical ranges, the bitmap's popcount
-/// index and the data section together. Data page k (the k-th set bit) is at `dataOffset + k × 4096`.
+/// index and the data section together. Data page k (the k-th set bit) is at `dataOffset + k ×
+/// pageSize`, the page size being the dump's (`PhysicalMemory.pageShift`).
 struct BitmapContainer: PhysicalContainer {
     /// The physical ranges and bit arithmetic.
     let memory: PhysicalMemory
@@ -13,8 +14,10 @@ struct BitmapContainer: PhysicalContainer {
     let fileSize: UInt64
     /// The whole file.
     let bytes: ByteView
+    /// Fills `bytes` on demand (a gzip dump read through checkpoints), or nil: every byte is there.
+    let supplier: (any ByteSupplier)?
 
-    var pageSize: UInt64 { PageSize.bytes4K }
+    var pageSize: UInt64 { 1 << memory.pageShift }
     var describablePages: UInt64 { index.bitCount }
     var dumpedPageCount: UInt64 { index.population }
     var physicalRanges: [PhysicalRange] { memory.ranges }
@@ -23,16 +26,17 @@ struct BitmapContainer: PhysicalContainer {
 
     /// Dumped pages wholly in the file: all of them unless the file is truncated.
     var pagesInFile: UInt64 {
-        fileSize > dataOffset ? min((fileSize - dataOffset) >> 12, index.population) : 0
+        fileSize > dataOffset ? min((fileSize - dataOffset) >> memory.pageShift, index.population) : 0
     }
 
     @inline(__always)
     func locate(_ pa: PhysicalAddress, bytes: UInt64) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup) {
         guard let bit = memory.bit(for: pa) else { throw .outsideRanges }
         guard let lookup = index.lookup(bit) else { throw .notDumped(bit: bit) }
-        let offset = dataOffset &+ lookup.pagesBefore &* PageSize.bytes4K
-        let first = offset &+ (pa.rawValue & PageSize.mask4K)
+        let offset = dataOffset &+ lookup.pagesBefore << memory.pageShift
+        let first = offset &+ (pa.rawValue & (pageSize &- 1))
         guard first <= fileSize, fileSize - first >= bytes else { throw .pastEndOfFile(offset: FileOffset(first)) }
+        if let supplier { supplier.supply(offset: offset, length: min(pageSize, fileSize - offset)) }
         return (FileOffset(offset), lookup)
     }
 
@@ -42,10 +46,10 @@ struct BitmapContainer: PhysicalContainer {
         if let bit = memory.bit(for: pa) { index.prefetch(bit) }
     }
 
-    /// The 4 KiB page's offset, with `locate` inlined (the lookup path of `Dump.fileOffset(ofPhysical:)`).
+    /// The page's offset, with `locate` inlined (the lookup path of `Dump.fileOffset(ofPhysical:)`).
     @inline(__always)
     func offset(of pa: PhysicalAddress) -> FileOffset? {
-        try? locate(pa.pageBase, bytes: PageSize.bytes4K).offset
+        try? locate(pa.pageBase(pageSize), bytes: pageSize).offset
     }
 
     /// Counted with the index (a few word scans per range, however long the span).
@@ -71,8 +75,9 @@ struct BitmapContainer: PhysicalContainer {
     func reason(_ miss: ContainerMiss, _ pa: PhysicalAddress) -> TranslationError.Reason {
         switch miss {
         case .outsideRanges:
-            memory.hasDumpAvail ? .physicalAddressOutsideRanges(pa) : .physicalAddressBeyondBitmap(pa, pages: memory.totalBits)
-        case .notDumped(let bit): .pageNotDumped(pa.pageBase, bit: bit)
+            memory.hasDumpAvail ? .physicalAddressOutsideRanges(pa)
+                : .physicalAddressBeyondBitmap(pa, pages: memory.totalBits, pageSize: pageSize)
+        case .notDumped(let bit): .pageNotDumped(pa.pageBase(pageSize), bit: bit)
         case .pastEndOfFile(let offset): .pagePastEndOfFile(pa, offset: offset, fileSize: fileSize)
         }
     }
@@ -86,11 +91,12 @@ struct BitmapContainer: PhysicalContainer {
         var lastBit: UInt64 = 0
         var stopped = false
         let dataOffset = dataOffset
-        func report() -> Bool { body(PhysicalAddress(runPA), FileOffset(dataOffset &+ runFirst &* PageSize.bytes4K), runCount) }
+        let pageSize = pageSize
+        func report() -> Bool { body(PhysicalAddress(runPA), FileOffset(dataOffset &+ runFirst &* pageSize), runCount) }
         index.forEachSetBit { bit in
             guard number < inFile, bit < memory.totalBits,
                   let pa = memory.physicalAddress(ofBit: bit) else { return false }
-            if runCount > 0, bit == lastBit &+ 1, pa.rawValue == runPA &+ runCount &* PageSize.bytes4K {
+            if runCount > 0, bit == lastBit &+ 1, pa.rawValue == runPA &+ runCount &* pageSize {
                 runCount += 1
             } else {
                 if runCount > 0, !report() { stopped = true; return false }

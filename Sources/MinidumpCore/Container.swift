@@ -73,9 +73,10 @@ protocol PhysicalContainer: Sendable {
 
 /// Translates `va` with `architecture`'s walk, then finds the physical address with a container's
 /// `locate`: the one implementation of translation, for every container (`ContainerStorage`).
+/// `pageSize` is the container's page: the walk gives its base, the address's low bits its byte.
 @inline(__always)
 func translateAddress(
-    _ va: VirtualAddress, through architecture: any MinidumpArchitecture, file: MappedFile,
+    _ va: VirtualAddress, through architecture: any MinidumpArchitecture, file: MappedFile, pageSize: UInt64,
     locate: (PhysicalAddress) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup),
     reason: (ContainerMiss, PhysicalAddress) -> TranslationError.Reason
 ) throws(TranslationError) -> Translation {
@@ -91,7 +92,8 @@ func translateAddress(
         throw TranslationError(virtualAddress: va, reason: .outsideMaps(
             kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange))
     }
-    let pa = PhysicalAddress(walk.physicalAddress.rawValue | (va.rawValue & PageSize.mask4K))
+    let mask = pageSize &- 1
+    let pa = PhysicalAddress(walk.physicalAddress.rawValue | (va.rawValue & mask))
     let located: (offset: FileOffset, lookup: PageLookup)
     do throws(ContainerMiss) {
         located = try locate(pa)
@@ -102,8 +104,8 @@ func translateAddress(
     let lookup = located.lookup
     return Translation(
         virtualAddress: va, physicalAddress: pa,
-        fileOffset: FileOffset(located.offset.rawValue | (va.rawValue & PageSize.mask4K)),
-        map: walk.map, pageSize: walk.pageSize,
+        fileOffset: FileOffset(located.offset.rawValue | (va.rawValue & mask)),
+        map: walk.map, pageSize: walk.pageSize, filePageSize: pageSize,
         walk: TranslationWalk(bit: lookup.bit, bin: lookup.bin, edgeCount: lookup.edgeCount,
                               pagesBefore: lookup.pagesBefore, path: walk.path))
 }
@@ -151,6 +153,14 @@ enum ContainerStorage: Sendable {
         }
     }
 
+    /// Makes `[offset, offset + length)` of `bytes` hold their bytes before they are read (a
+    /// container whose bytes come on demand); nothing for the others.
+    func supply(offset: UInt64, length: UInt64) {
+        if case .bitmap(let container) = self, let supplier = container.supplier {
+            supplier.supply(offset: offset, length: length)
+        }
+    }
+
     /// `PhysicalContainer.presentPages`, called on the concrete type.
     /// Builds the container's whole index now (see `Dump.buildIndex()`).
     func buildIndex() {
@@ -171,11 +181,11 @@ enum ContainerStorage: Sendable {
         switch self {
         case .bitmap(let container):
             // The container's own locate and reason, called directly so that they are inlined.
-            try translateAddress(va, through: architecture, file: file,
+            try translateAddress(va, through: architecture, file: file, pageSize: container.pageSize,
                                  locate: { pa throws(ContainerMiss) in try container.locate(pa, bytes: 1) },
                                  reason: { container.reason($0, $1) })
         case .segments(let container):
-            try translateAddress(va, through: architecture, file: file,
+            try translateAddress(va, through: architecture, file: file, pageSize: container.pageSize,
                                  locate: { pa throws(ContainerMiss) in try container.locate(pa, bytes: 1) },
                                  reason: { container.reason($0, $1) })
         }

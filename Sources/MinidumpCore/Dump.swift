@@ -91,6 +91,9 @@ public final class Dump: Sendable {
 
     /// Size of the file in bytes.
     public var fileSize: UInt64 { file.size }
+    /// Bytes of the dump's page: the unit of data pages, bitmap bits and section padding (4096,
+    /// or 16384 for an arm64 16K dump).
+    public var pageSize: UInt64 { pages.pageSize }
     /// True if the file ends before the last data page.
     public var isTruncated: Bool { file.size < layout.expectedFileSize }
     /// Number of pages the bitmap lists (set bits).
@@ -139,6 +142,12 @@ public final class Dump: Sendable {
             throw DumpError(path: name, problem: DumpError.Problem(error))
         }
         try self.init(file: file, name: name, notes: notes)
+    }
+
+    /// The dump in `file` (zero-filled memory whose supplier decodes it on demand), called `name`,
+    /// with `notes` leading the findings (see `init(path:shownAs:notes:)`).
+    public convenience init(file: MappedFile, name: String, notes: [IntegrityFinding]) throws(DumpError) {
+        try self.init(file: file, name: Optional(name), notes: notes)
     }
 
     /// A dump held in memory, called `name`, with `notes` leading the findings (see `init(path:shownAs:notes:)`).
@@ -191,7 +200,8 @@ public final class Dump: Sendable {
     /// the container (where the page is in the file), for `translate --explain`.
     public func walkSteps(of translation: Translation) -> [WalkStep] {
         let walk = translation.walk
-        let values: [UInt64?] = [walk.mapIndex, walk.pde, walk.pte, walk.pageTablePage?.rawValue]
+        let values: [UInt64?] = [walk.mapIndex, walk.pde, walk.pte, walk.pageTablePage?.rawValue,
+                                 walk.canonicalAddress?.rawValue]
         let names = type(of: architecture).walkStepNames
         let lookup = PageLookup(bit: walk.bit, bin: walk.bin, edgeCount: walk.edgeCount, pagesBefore: walk.pagesBefore)
         return zip(names, values).map { WalkStep(name: $0, value: $1) } + pages.steps(of: lookup)
@@ -243,6 +253,7 @@ public final class Dump: Sendable {
             }
             let inFile = fileSize - translation.fileOffset.rawValue
             let chunk = Int(min(UInt64(remaining), translation.contiguousBytes, inFile))
+            storage.supply(offset: translation.fileOffset.rawValue, length: UInt64(chunk))
             _ = file.bytes.append(at: translation.fileOffset.rawValue, length: UInt64(chunk), to: &bytes)
             remaining -= chunk
             let (next, overflow) = cursor.addingReportingOverflow(UInt64(chunk))
@@ -260,6 +271,7 @@ public final class Dump: Sendable {
     /// - Throws: `TranslationError` for the first unreadable byte.
     public func readUInt64(_ va: VirtualAddress) throws(TranslationError) -> UInt64 {
         let translation = try translate(va)
+        if translation.contiguousBytes >= 8 { storage.supply(offset: translation.fileOffset.rawValue, length: 8) }
         if translation.contiguousBytes >= 8, let word = file.bytes.uint64(at: translation.fileOffset.rawValue) {
             if file.hasShrunk { throw shrankError(va) }
             return word
@@ -269,15 +281,15 @@ public final class Dump: Sendable {
         return result.bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    /// The bytes of the physical page at `pa` (4096 bytes), or nil if it is not in the file.
+    /// The bytes of the physical page at `pa` (`pageSize` bytes), or nil if it is not in the file.
     public func physicalPage(_ pa: PhysicalAddress) -> [UInt8]? {
         guard let offset = storage.offset(of: pa) else { return nil }
-        return file.bytes.bytes(at: offset.rawValue, length: PageSize.bytes4K)
+        return file.bytes.bytes(at: offset.rawValue, length: pageSize)
     }
 
     /// The file offset of the physical page holding `pa`, or nil if it is not in the file.
     public func fileOffset(ofPhysical pa: PhysicalAddress) -> FileOffset? {
-        storage.offset(of: pa).map { FileOffset($0.rawValue | (pa.rawValue & PageSize.mask4K)) }
+        storage.offset(of: pa).map { FileOffset($0.rawValue | (pa.rawValue & (pageSize &- 1))) }
     }
 
     // MARK: Message buffer
@@ -299,7 +311,7 @@ public final class Dump: Sendable {
                 "header msgbufsize \(hex(section.length)) is more than any message buffer; the first \(hex(limit)) bytes are read, without a struct msgbuf")
         }
         let ring = file.bytes.bytes(at: section.offset.rawValue, length: section.length) ?? []
-        let padding = roundUpToPage(section.length).map { $0 - section.length } ?? 0
+        let padding = roundUpToPage(section.length, layout.pageSize).map { $0 - section.length } ?? 0
         let shape = msgbufShape
         guard let structLayout = given ?? MsgbufLayout.implied(byPadding: padding, shape: shape) else {
             return MessageBuffer(ring: ring, structure: nil)
@@ -316,7 +328,7 @@ public final class Dump: Sendable {
     /// or nil when the padding has room for neither.
     public var messageBufferLayout: MsgbufLayout? {
         let section = layout.messageBuffer
-        return MsgbufLayout.implied(byPadding: roundUpToPage(section.length).map { $0 - section.length } ?? 0,
+        return MsgbufLayout.implied(byPadding: roundUpToPage(section.length, layout.pageSize).map { $0 - section.length } ?? 0,
                                     shape: msgbufShape)
     }
 
@@ -380,7 +392,7 @@ public final class Dump: Sendable {
         return DumpStatistics(
             bitmapBits: pages.describablePages, dumpedPages: dumpedPageCount,
             pagesInFile: pages.pagesInFile,
-            physicalBytesCovered: physicalRanges.reduce(0) { $0 + ($1.end.rawValue - $1.start.rawValue) }, physicalBytesDumped: dumpedPageCount * PageSize.bytes4K,
+            physicalBytesCovered: physicalRanges.reduce(0) { $0 + ($1.end.rawValue - $1.start.rawValue) }, physicalBytesDumped: dumpedPageCount &* pageSize,
             physicalRanges: physicalRanges, kernelMap: census,
             kernelMapBytes: kernelMapRange.map { $0.upperBound - $0.lowerBound + 1 } ?? 0,
             expectedFileSize: layout.expectedFileSize, fileSize: fileSize,
@@ -396,14 +408,14 @@ extension Dump {
     public var fileBytes: ByteView { file.bytes }
 
     /// Where the data pages start in the file, and how many of them are wholly in it (all of them
-    /// unless the file is truncated). Data page `k` is at `dataOffset + k * 4096`.
+    /// unless the file is truncated). Data page `k` is at `dataOffset + k * pageSize`.
     public var dataPagesInFile: (offset: UInt64, count: UInt64) { (layout.data.offset.rawValue, pages.pagesInFile) }
 
-    /// The data-page number (position in the data section) of the 4 KiB physical page holding
+    /// The data-page number (position in the data section) of the physical page holding
     /// `pa`, or nil if that page is not wholly in the file.
     public func dataPageNumber(ofPhysical pa: PhysicalAddress) -> UInt64? {
         guard let offset = storage.offset(of: pa) else { return nil }
-        return (offset.rawValue - layout.data.offset.rawValue) >> 12
+        return (offset.rawValue - layout.data.offset.rawValue) / pageSize
     }
 
     /// Calls `body` with every run of dumped pages wholly in the file that are consecutive both in
@@ -411,13 +423,18 @@ extension Dump {
     /// its first data-page number and its page count; until `body` returns false. Memory: constant.
     public func forEachDumpedRun(_ body: (PhysicalAddress, UInt64, UInt64) -> Bool) {
         let dataOffset = layout.data.offset.rawValue
-        pages.forEachRun { pa, offset, count in body(pa, (offset.rawValue &- dataOffset) >> 12, count) }
+        let pageSize = pageSize
+        pages.forEachRun { pa, offset, count in body(pa, (offset.rawValue &- dataOffset) / pageSize, count) }
     }
 }
 
 extension Dump {
     /// True if the dump's bytes are a mapping of the file at `path` (not in-memory contents).
     public var isFileMapped: Bool { file.isFileMapped }
+
+    /// Makes the bytes `[offset, offset + length)` of `fileBytes` present before they are read
+    /// directly (a compressed dump decoded on demand); nothing for a mapped file.
+    public func prepareFileBytes(offset: UInt64, length: UInt64) { storage.supply(offset: offset, length: length) }
 
     /// Lets the mapped bytes `[offset, offset + length)` of the file leave the resident set (a
     /// streaming reader calls this behind itself); no effect for in-memory contents.

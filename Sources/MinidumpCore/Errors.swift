@@ -151,9 +151,9 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
         case pteInvalid(pde: UInt64, pte: UInt64)
         /// The physical page is in no dump_avail range, so the dump cannot hold it (v3).
         case physicalAddressOutsideRanges(PhysicalAddress)
-        /// The physical page lies past the last of the `pages` pages the bitmap describes (v1/v2,
-        /// which have no dump_avail: bit n is physical page n).
-        case physicalAddressBeyondBitmap(PhysicalAddress, pages: UInt64)
+        /// The physical page lies past the last of the `pages` pages (of `pageSize` bytes) the bitmap
+        /// describes (versions without dump_avail: bit n is physical page n).
+        case physicalAddressBeyondBitmap(PhysicalAddress, pages: UInt64, pageSize: UInt64)
         /// The physical page's bitmap bit is clear: the kernel did not dump it.
         case pageNotDumped(PhysicalAddress, bit: UInt64)
         /// The page is dumped but this byte of it lies past the end of the truncated file.
@@ -181,8 +181,9 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
                 return "PTE is not valid (\(hex(pte)); PDE \(hex(pde)))"
             case .physicalAddressOutsideRanges(let pa):
                 return "physical address \(pa) is outside every dump_avail range"
-            case .physicalAddressBeyondBitmap(let pa, let pages):
-                return "physical address \(pa) is past the \(pages) pages the bitmap describes (\(hex(pages << 12)) bytes)"
+            case .physicalAddressBeyondBitmap(let pa, let pages, let pageSize):
+                let (bytes, overflow) = pages.multipliedReportingOverflow(by: pageSize)
+                return "physical address \(pa) is past the \(pages) pages the bitmap describes (\(overflow ? "over 2^64" : hex(bytes)) bytes)"
             case .pageNotDumped(let pa, let bit):
                 return "physical page \(pa) is not in the dump (bitmap bit \(bit) clear)"
             case .pagePastEndOfFile(let pa, let offset, let fileSize):

@@ -82,6 +82,7 @@ let unsupportedSignatures: [([UInt8], String)] = [
 /// The format of `file`.
 /// - Throws: `.fileTooSmall`, `.unsupportedFormat` for a known kind no format reads, else `.badMagic`.
 func format(of file: MappedFile) throws(DumpError.Problem) -> any DumpFormat.Type {
+    file.supplier?.supply(offset: 0, length: probeLength)
     guard file.size >= probeLength, let head = file.bytes.slice(offset: 0, length: probeLength) else {
         throw .fileTooSmall(size: file.size)
     }

@@ -21,6 +21,9 @@ public struct MinidumpHeader: Sendable, Equatable {
     public let directMapEnd: VirtualAddress
     /// Bytes of the dump_avail section (0 before amd64 v3).
     public let dumpAvailSize: UInt32
+    /// Bytes of the page the dump is written in: the header page, section rounding, data pages and
+    /// bitmap bits all use it (4096 on amd64; 4096 or 16384 on arm64, from its flags).
+    public let pageSize: UInt64
     /// Every field after the version, in the order and with the names the architecture's header
     /// has them (sizes first, then addresses): what `header` and `info` print.
     public let fields: [HeaderField]
@@ -28,8 +31,10 @@ public struct MinidumpHeader: Sendable, Equatable {
     /// Creates a header from decoded fields; the architecture's `parseHeader` is the usual way.
     public init(architecture: String, version: UInt32, msgbufSize: UInt32, bitmapSize: UInt32,
                 pageTableMapSize: UInt32, kernbase: VirtualAddress, directMapBase: VirtualAddress,
-                directMapEnd: VirtualAddress, dumpAvailSize: UInt32, fields: [HeaderField] = []) {
+                directMapEnd: VirtualAddress, dumpAvailSize: UInt32, pageSize: UInt64 = 4096,
+                fields: [HeaderField] = []) {
         self.fields = fields
+        self.pageSize = pageSize
         self.architecture = architecture
         self.version = version
         self.msgbufSize = msgbufSize
@@ -44,8 +49,8 @@ public struct MinidumpHeader: Sendable, Equatable {
 
 /// One header field as the architecture names it.
 public struct HeaderField: Sendable, Equatable {
-    /// A byte count, or a virtual address.
-    public enum Kind: Sendable, Equatable { case size, address }
+    /// A byte count, a virtual address, or a physical address (arm64's `dmapphys`).
+    public enum Kind: Sendable, Equatable { case size, address, physicalAddress }
     /// The name in the kernel's header struct, e.g. "pmapsize" or "kernbase".
     public let name: String
     /// The value, widened to 64 bits.
@@ -61,8 +66,9 @@ public struct HeaderField: Sendable, Equatable {
     }
 }
 
-/// Where each section of a minidump lies in the file. Every section starts on a 4 KiB boundary
-/// and is padded to a 4 KiB multiple; `FileRange.length` is the unpadded size from the header.
+/// Where each section of a minidump lies in the file. Every section starts on a page boundary
+/// and is padded to a whole number of pages (the header's `pageSize`); `FileRange.length` is the
+/// unpadded size from the header.
 public struct SectionLayout: Sendable, Equatable {
     /// The header page.
     public let header: FileRange
@@ -74,8 +80,10 @@ public struct SectionLayout: Sendable, Equatable {
     public let bitmap: FileRange
     /// The page-table map (PTEs in v1, PDEs from v2).
     public let pageTableMap: FileRange
-    /// Start of the data pages; `length` is 4096 × pages in the bitmap.
+    /// Start of the data pages; `length` is `pageSize` × pages in the bitmap.
     public let data: FileRange
+    /// Bytes of the dump's page (the header page, section padding, one data page).
+    public let pageSize: UInt64
     /// The sections between the header page and the data, in file order.
     let order: [Section]
 
@@ -95,7 +103,8 @@ public struct SectionLayout: Sendable, Equatable {
         }
     }
 
-    /// Bytes the header page occupies.
+    /// Bytes read from the start of the file to decode a header: the smallest page any
+    /// architecture writes its header page in (the header page itself is `pageSize` bytes).
     public static let headerPageSize: UInt64 = 4096
 
     /// Size the file should have: end of the data pages.
@@ -106,36 +115,38 @@ public struct SectionLayout: Sendable, Equatable {
     /// - Throws: `.sectionOffsetOverflow` naming the first section whose end does not fit in 64 bits.
     static func compute(header: MinidumpHeader, order: [Section], dataPages: UInt64 = 0)
         throws(DumpError.Problem) -> SectionLayout {
-        var cursor = headerPageSize
+        let pageSize = header.pageSize
+        var cursor = pageSize
         var ranges: [Section: FileRange] = [:]
         for section in order {
             let length = section.length(in: header)
-            guard let padded = roundUpToPage(length),
+            guard let padded = roundUpToPage(length, pageSize),
                   case (let next, false) = cursor.addingReportingOverflow(padded)
             else { throw .sectionOffsetOverflow(section: section.rawValue) }
             ranges[section] = FileRange(offset: FileOffset(cursor), length: length)
             cursor = next
         }
-        guard case (let dataLength, false) = dataPages.multipliedReportingOverflow(by: PageSize.bytes4K),
+        guard case (let dataLength, false) = dataPages.multipliedReportingOverflow(by: pageSize),
               case (_, false) = cursor.addingReportingOverflow(dataLength)
         else { throw .sectionOffsetOverflow(section: "data") }
         let empty = FileRange(offset: FileOffset(cursor), length: 0)
         return SectionLayout(
-            header: FileRange(offset: FileOffset(0), length: headerPageSize),
+            header: FileRange(offset: FileOffset(0), length: pageSize),
             messageBuffer: ranges[.messageBuffer] ?? empty,
             dumpAvail: ranges[.dumpAvail] ?? FileRange(offset: (ranges[.messageBuffer] ?? empty).end, length: 0),
             bitmap: ranges[.bitmap] ?? empty,
             pageTableMap: ranges[.pageTableMap] ?? empty,
-            data: FileRange(offset: FileOffset(cursor), length: dataLength), order: order)
+            data: FileRange(offset: FileOffset(cursor), length: dataLength), pageSize: pageSize, order: order)
     }
 
     /// Returns the same layout with the data section sized for `pages` dumped pages.
     func withDataPages(_ pages: UInt64) throws(DumpError.Problem) -> SectionLayout {
-        guard case (let length, false) = pages.multipliedReportingOverflow(by: PageSize.bytes4K),
+        guard case (let length, false) = pages.multipliedReportingOverflow(by: pageSize),
               case (_, false) = data.offset.rawValue.addingReportingOverflow(length)
         else { throw .sectionOffsetOverflow(section: "data") }
         return SectionLayout(header: header, messageBuffer: messageBuffer, dumpAvail: dumpAvail, bitmap: bitmap,
-                             pageTableMap: pageTableMap, data: FileRange(offset: data.offset, length: length), order: order)
+                             pageTableMap: pageTableMap, data: FileRange(offset: data.offset, length: length),
+                             pageSize: pageSize, order: order)
     }
 
     /// The sections that follow the header page, named as in error messages.

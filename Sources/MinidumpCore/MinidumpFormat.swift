@@ -2,7 +2,8 @@ import MappedBytes
 
 /// The FreeBSD minidump (spec §2): a header page whose magic names the architecture, then the
 /// sections the architecture lists (msgbuf, dump_avail, bitmap, page-table map), each padded to a
-/// page, then the dumped pages in bitmap order. The header's decoding, the section order and the
+/// page, then the dumped pages in bitmap order. Every unit is the page size the architecture reads
+/// from the header (`MinidumpHeader.pageSize`: 4 KiB, or 16 KiB on arm64 v3). The header's decoding, the section order and the
 /// page-table map belong to the architecture (`MinidumpArchitecture`); this file holds what every
 /// architecture's minidump shares.
 enum MinidumpFormat: DumpFormat {
@@ -50,6 +51,9 @@ enum MinidumpFormat: DumpFormat {
         else { throw .fileTooSmall(size: file.size) }
         let backend = try architecture(for: page)
         let header = try backend.parseHeader(page)
+        let pageSize = header.pageSize
+        precondition(pageSize >= SectionLayout.headerPageSize && pageSize & (pageSize - 1) == 0,
+                     "an architecture's parseHeader returned page size \(pageSize)")
         let layout = try SectionLayout.compute(header: header, order: backend.sectionOrder(for: header))
         /// The sections needed in full, in file order: the first one cut off is the one reported.
         func whole(_ range: FileRange, _ name: String) throws(DumpError.Problem) -> ByteView {
@@ -58,16 +62,22 @@ enum MinidumpFormat: DumpFormat {
             }
             return view
         }
+        // The sections before the data pages, filled first when the bytes come on demand.
+        if let supplier = file.supplier, layout.data.offset.rawValue > 0 {
+            supplier.supply(offset: 0, length: min(layout.data.offset.rawValue, file.size))
+        }
         _ = try whole(layout.messageBuffer, "msgbuf")
         let dumpAvailView = try whole(layout.dumpAvail, "dump_avail")
         let bitmapView = try whole(layout.bitmap, "bitmap")
         let bitmapBits = layout.bitmap.length * 8
         let memory: PhysicalMemory
+        let shift = UInt64(pageSize.trailingZeroBitCount)
         if layout.dumpAvail.length > 0 {
-            memory = try PhysicalMemory(dumpAvail: dumpAvailView, bitmapBits: bitmapBits)
+            memory = try PhysicalMemory(dumpAvail: dumpAvailView, bitmapBits: bitmapBits, pageShift: shift)
         } else {
-            memory = PhysicalMemory(impliedBy: bitmapBits)
+            memory = PhysicalMemory(impliedBy: bitmapBits, pageShift: shift)
         }
+        try backend.validate(header: header, memory: memory.ranges)
         return Opening(backend: backend, header: header, layout: layout, memory: memory, bitmap: bitmapView)
     }
 
@@ -95,7 +105,7 @@ enum MinidumpFormat: DumpFormat {
         let mapPresent = mapStart >= file.size ? 0 : min(uncounted.pageTableMap.length, file.size - mapStart)
         let map = bytes.slice(offset: mapStart, length: mapPresent) ?? .empty
         let container = BitmapContainer(memory: opening.memory, index: index, dataOffset: dataOffset.rawValue,
-                                        fileSize: file.size, bytes: bytes)
+                                        fileSize: file.size, bytes: bytes, supplier: file.supplier)
         let architecture = opening.backend.init(header: header, map: map, mapOffset: uncounted.pageTableMap.offset,
                                                 pages: .bitmap(container))
         let fileSize = file.size

@@ -11,7 +11,7 @@ public struct DumpOutline: Sendable {
     public let path: String
     /// The header fields.
     public let header: MinidumpHeader
-    /// The section layout; `layout.data.length` is 4096 × the dumped pages when they were counted,
+    /// The section layout; `layout.data.length` is the page size × the dumped pages when they were counted,
     /// else 0 (see `dumpedPageCount`).
     public let layout: SectionLayout
     /// The physical ranges the bitmap describes (v3: dump_avail; v1/v2: one range from 0).

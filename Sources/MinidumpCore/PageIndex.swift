@@ -118,7 +118,8 @@ struct PageIndex: Sendable {
                     total &+= UInt64(bitmap.popcount(words: first..<min(first + Self.binWords, wordCount)))
                 }
                 block += 1
-                if releasing, let file, UInt64(block) * Self.blockBytes - releasedTo >= 1 << 20 {
+                // Only a file's pages come back by themselves: anonymous memory (a compressed dump's) would read as zeros.
+                if releasing, let file, file.isFileMapped, UInt64(block) * Self.blockBytes - releasedTo >= 1 << 20 {
                     file.release(offset: bitmapOffset &+ releasedTo, length: UInt64(block) * Self.blockBytes - releasedTo)
                     releasedTo = UInt64(block) * Self.blockBytes
                 }

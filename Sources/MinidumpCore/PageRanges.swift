@@ -5,7 +5,7 @@
 public struct PageRange: Sendable, Equatable {
     /// Whether the range's pages are in the file.
     public enum State: String, Sendable {
-        /// Every page (every 4 KiB piece) is in the file.
+        /// Every page (every piece of the dump's page size) is in the file.
         case present
         /// No page is.
         case absent
@@ -49,7 +49,7 @@ extension Dump {
             if ranges.isEmpty || !ranges[ranges.count - 1].absorb(range) { ranges.append(range) }
         }
         forEachKernelPage { page in
-            let pieces = Int(page.size.bytes >> 12)
+            let pieces = Int(page.size.bytes / pageSize)
             add(PageRange(
                 map: .kernelMap, virtualStart: page.virtualAddress.rawValue, physicalStart: page.physicalAddress.rawValue,
                 size: page.size.bytes, pageSize: page.size.bytes, writable: page.writable, executable: page.executable,
@@ -60,7 +60,7 @@ extension Dump {
             forEachDirectMapOnlyPage { page, offset in
                 add(PageRange(
                     map: .directMap, virtualStart: directMapAddress(ofPhysical: page)?.rawValue ?? 0,
-                    physicalStart: page.rawValue, size: PageSize.bytes4K, pageSize: PageSize.bytes4K,
+                    physicalStart: page.rawValue, size: pageSize, pageSize: pageSize,
                     writable: true, executable: false, state: offset == nil ? .absent : .present))
                 return true
             }

@@ -14,7 +14,7 @@ extension Dump {
             guard let offset = fileOffset(ofPhysical: PhysicalAddress(cursor)) else {
                 return ReadResult(bytes: bytes, error: physicalMiss(PhysicalAddress(cursor)))
             }
-            let inPage = Int(PageSize.bytes4K - (cursor & PageSize.mask4K))
+            let inPage = Int(pageSize - (cursor & (pageSize &- 1)))
             let n = min(remaining, inPage)
             guard fileBytes.append(at: offset.rawValue, length: UInt64(n), to: &bytes) else {
                 return ReadResult(bytes: bytes, error: physicalMiss(PhysicalAddress(cursor)))
@@ -37,7 +37,8 @@ extension Dump {
         guard let range = physicalRanges.first(where: { $0.start <= pa && pa < $0.end }) else {
             return TranslationError(virtualAddress: at, reason: .physicalAddressOutsideRanges(pa))
         }
-        let bit = range.firstBit &+ ((pa.rawValue >> 12) &- (range.start.rawValue >> 12))
-        return TranslationError(virtualAddress: at, reason: .pageNotDumped(pa.pageBase, bit: bit))
+        let shift = UInt64(pageSize.trailingZeroBitCount)
+        let bit = range.firstBit &+ ((pa.rawValue >> shift) &- (range.start.rawValue >> shift))
+        return TranslationError(virtualAddress: at, reason: .pageNotDumped(pa.pageBase(pageSize), bit: bit))
     }
 }

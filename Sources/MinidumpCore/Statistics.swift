@@ -2,7 +2,7 @@
 
 /// Counts and sizes over a whole dump.
 public struct DumpStatistics: Sendable, Equatable {
-    /// Bits in the bitmap (4 KiB pages it can describe).
+    /// Bits in the bitmap (pages of the dump's page size it can describe).
     public let bitmapBits: UInt64
     /// Pages the bitmap lists as dumped.
     public let dumpedPages: UInt64
@@ -10,7 +10,7 @@ public struct DumpStatistics: Sendable, Equatable {
     public let pagesInFile: UInt64
     /// Bytes of physical memory the physical ranges cover.
     public let physicalBytesCovered: UInt64
-    /// Bytes of physical memory dumped (4096 × dumped pages).
+    /// Bytes of physical memory dumped (page size × dumped pages).
     public let physicalBytesDumped: UInt64
     /// The physical ranges (dump_avail).
     public let physicalRanges: [PhysicalRange]

@@ -24,6 +24,9 @@ public struct TranslationWalk: Sendable, Equatable {
     public var pageTablePage: PhysicalAddress? {
         path.pageTablePage == .max ? nil : PhysicalAddress(path.pageTablePage)
     }
+    /// The address translated after the architecture canonicalised it (arm64: pointer-authentication
+    /// and top-byte tags cleared), or nil when it was already canonical.
+    public var canonicalAddress: VirtualAddress? { path.canonicalAddress == 0 ? nil : VirtualAddress(path.canonicalAddress) }
     /// Bitmap bit of the final physical page.
     public let bit: UInt64
     /// Popcount bin of that bit (bit / 1024).
@@ -46,13 +49,16 @@ public struct Translation: Sendable, Equatable {
     public let fileOffset: FileOffset
     /// The map the address was found in.
     public let map: AddressMap
-    /// Size of the page that maps it (4 KiB or 2 MiB; 1 GiB pages are dumped as 2 MiB ones).
+    /// Size of the page that maps it (amd64: 4 KiB or 2 MiB, 1 GiB pages being dumped as 2 MiB
+    /// ones; arm64: the dump's page size, blocks being dumped as pages).
     public let pageSize: PageSize
+    /// Bytes of the dump's page, the unit its file holds pages in (4 KiB, or 16 KiB on arm64).
+    public let filePageSize: UInt64
     /// How the address was found.
     public let walk: TranslationWalk
 
-    /// Bytes readable contiguously in the file from `fileOffset`: to the end of the 4 KiB page.
-    public var contiguousBytes: UInt64 { PageSize.bytes4K - (virtualAddress.rawValue & PageSize.mask4K) }
+    /// Bytes readable contiguously in the file from `fileOffset`: to the end of the dump's page.
+    public var contiguousBytes: UInt64 { filePageSize - (virtualAddress.rawValue & (filePageSize &- 1)) }
 }
 
 /// One page of the kernel map, as found by walking the page-table map section.
@@ -61,14 +67,14 @@ public struct MappedPage: Sendable, Equatable {
     public let virtualAddress: VirtualAddress
     /// First physical address of the page.
     public let physicalAddress: PhysicalAddress
-    /// 4 KiB or 2 MiB.
+    /// The page's size (amd64: 4 KiB or 2 MiB; arm64: the dump's page size).
     public let size: PageSize
     /// The entry's RW bit.
     public let writable: Bool
     /// True unless the entry's NX bit is set.
     public let executable: Bool
-    /// File offset of the page's first 4 KiB, or nil if that part is not in the file.
+    /// File offset of the page's first dump page, or nil if that part is not in the file.
     public let fileOffset: FileOffset?
-    /// How many of the page's 4 KiB pieces are in the file (0 to 1 or 512).
+    /// How many of the page's pieces (of the dump's page size) are in the file (amd64: 0 to 1 or 512).
     public let presentPages: Int
 }

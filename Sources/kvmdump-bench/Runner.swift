@@ -216,5 +216,11 @@ func benchmarkDump(_ dataset: BenchDataset, path: String, settings: RunSettings,
     list.add("kvmdump read --len 64: wall", .seconds, Samples(values: measured.map(\.seconds)),
              full && dataset.key == "a" ? .atMost(0.010) : nil)
     list.add("kvmdump read --len 64: peak RSS", .bytes, Samples(values: measured.map { Double($0.peakRSSBytes) }))
+    if dataset.key == "a" {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) } ?? "."
+        list.rows += try benchmarkCompressed(path: path, address: sets.probeAddress, directory: directory.isEmpty ? "/" : directory,
+                                             settings: settings)
+    }
     return DumpResults(figures: list.rows, probeFloorBytes: probe.probeRSSBytes)
 }

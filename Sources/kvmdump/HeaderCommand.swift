@@ -36,9 +36,7 @@ struct HeaderCommand: Subcommand {
                 ("path", .string(dump.path)), ("file_size", .uint(dump.fileSize)),
                 ("architecture", .string(header.architecture)), ("version", .uint(UInt64(header.version))),
             ]
-            members += header.fields.map { field in
-                (field.name, field.kind == .size ? .uint(field.value) : .virtualAddress(field.value))
-            }
+            members += header.fields.map { ($0.name, JSON.headerField($0)) }
             members.append(("sections", .array(sections.map { name, range in
                 .object([("name", .string(name)), ("offset", .address(range.offset.rawValue)),
                          ("size", name == "data" && !counted ? .null : .uint(range.length))])
@@ -63,7 +61,11 @@ struct HeaderCommand: Subcommand {
             ["version", String(header.version)],
         ]
         fields.rows += header.fields.map { field in
-            [field.name, field.kind == .size ? sizeText(field.value) : Hex.padded(field.value)]
+            switch field.kind {
+            case .size: [field.name, sizeText(field.value)]
+            case .address: [field.name, Hex.padded(field.value)]
+            case .physicalAddress: [field.name, Hex.short(field.value)]
+            }
         }
         fields.rows += [
             ["file size", sizeText(dump.fileSize)],

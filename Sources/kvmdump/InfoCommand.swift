@@ -135,7 +135,7 @@ struct InfoCommand: Subcommand {
         row("layout", "\(h.architecture) minidump v\(h.version), \(s.fileSize) bytes"
             + (s.fileSize < s.expectedFileSize ? " of \(s.expectedFileSize) (truncated)" : "")
             + ", \(s.dataPages) data pages (msgbuf \(h.msgbufSize), bitmap \(h.bitmapSize), page-table map \(h.pageTableMapSize)"
-            + (h.version >= 3 ? ", dump_avail \(h.dumpAvailSize)" : "") + " bytes)")
+            + (h.dumpAvailSize > 0 ? ", dump_avail \(h.dumpAvailSize)" : "") + " bytes)")
         if let kernel = s.kernelPath {
             let verdict: String
             switch s.kernelMatches {
@@ -248,11 +248,7 @@ struct InfoCommand: Subcommand {
                 ("path", .string(s.dumpPath)), ("architecture", .string(h.architecture)), ("version", .uint(UInt64(h.version))),
                 ("file_size", .uint(s.fileSize)), ("expected_file_size", .uint(s.expectedFileSize)),
                 ("truncated", .bool(s.fileSize < s.expectedFileSize)), ("data_pages", .uint(s.dataPages)),
-                ("msgbufsize", .uint(UInt64(h.msgbufSize))), ("bitmapsize", .uint(UInt64(h.bitmapSize))),
-                ("pmapsize", .uint(UInt64(h.pageTableMapSize))), ("dumpavailsize", .uint(UInt64(h.dumpAvailSize))),
-                ("kernbase", .virtualAddress(h.kernbase.rawValue)), ("dmapbase", .virtualAddress(h.directMapBase.rawValue)),
-                ("dmapend", .virtualAddress(h.directMapEnd.rawValue)),
-            ])),
+            ] + h.fields.map { ($0.name, JSON.headerField($0)) })),
             ("kernel", .optional(s.kernelPath, JSON.string)),
             ("kernel_version", fact(s.kernelImageVersion, JSON.string)),
             ("kernel_matches", .optional(s.kernelMatches, JSON.bool)),

@@ -4,6 +4,7 @@
 /// `"0x%016x"`; physical addresses and file offsets are strings `"0x%x"`; sizes and counts are numbers;
 /// byte data that need not be text is a string of hex digits (`"7f454c46"`).
 import MappedBytes
+import MinidumpCore
 
 /// A JSON value. Objects keep their keys in the order given.
 enum JSON {
@@ -25,6 +26,14 @@ enum JSON {
     static func address(_ value: UInt64) -> JSON { .string(Hex.short(value)) }
     /// A raw 64-bit entry (PDE, PTE): `"0x%016x"`.
     static func entry(_ value: UInt64) -> JSON { .string(Hex.padded(value)) }
+    /// A header field: a size as a number, an address as an address string.
+    static func headerField(_ field: HeaderField) -> JSON {
+        switch field.kind {
+        case .size: .uint(field.value)
+        case .address: .virtualAddress(field.value)
+        case .physicalAddress: .address(field.value)
+        }
+    }
     /// The value, or null.
     static func optional<T>(_ value: T?, _ wrap: (T) -> JSON) -> JSON { value.map(wrap) ?? .null }
 

@@ -47,7 +47,7 @@ struct PagesCommand: Subcommand {
             [
                 range.map.rawValue, Hex.padded(range.virtualStart), Hex.padded(range.virtualStart &+ range.size),
                 Hex.short(range.physicalStart), Hex.short(range.physicalStart &+ range.size), Hex.short(range.size),
-                range.pageSize == PageSize.bytes4K ? "4K" : "2M", protection(range), range.state.rawValue,
+                PageSize(rawValue: range.pageSize).description, protection(range), range.state.rawValue,
             ]
         }
         table.write(to: console.out)

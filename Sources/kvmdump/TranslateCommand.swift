@@ -159,7 +159,8 @@ struct TranslateCommand: Subcommand {
     /// Writes the answer line for `t` (as `text(_:)` gives it) straight into the output buffer: a
     /// stream of a million addresses then builds no strings. The walk of --explain goes through `text`.
     private func writeText(_ t: Translation, _ dump: Dump, to out: OutputBuffer) {
-        guard !explainWalk else { return out.line(text(t, dump)) }
+        let size = t.pageSize
+        guard !explainWalk, size == .size4K || size == .size16K || size == .size2M else { return out.line(text(t, dump)) }
         out.withSpace(96) { span in
             span.put("va 0x")
             span.put(hex: t.virtualAddress.rawValue, width: 16)
@@ -168,7 +169,12 @@ struct TranslateCommand: Subcommand {
             span.put(" offset ")
             span.put(shortHex: t.fileOffset.rawValue)
             if t.map == .kernelMap { span.put(" map kernel") } else { span.put(" map dmap") }
-            if t.pageSize == .size4K { span.put(" page 4K\n") } else { span.put(" page 2M\n") }
+            switch t.pageSize {
+            case .size4K: span.put(" page 4K\n")
+            case .size16K: span.put(" page 16K\n")
+            case .size2M: span.put(" page 2M\n")
+            default: break  // not reached: other sizes take the line through text(_:_:)
+            }
         }
     }
 
@@ -181,7 +187,7 @@ struct TranslateCommand: Subcommand {
             for step in dump.walkSteps(of: t) {
                 let value: String? = switch step.name.kind {
                 case .index, .count: step.value.map { String($0) }
-                case .entry: step.value.map { Hex.padded($0) }
+                case .entry, .virtualAddress: step.value.map { Hex.padded($0) }
                 case .address: step.value.map { Hex.short($0) }
                 }
                 line += " \(step.name.text) \(value ?? "-")"
@@ -201,6 +207,7 @@ struct TranslateCommand: Subcommand {
                 let wrap: (UInt64) -> JSON = switch step.name.kind {
                 case .index, .count: JSON.uint
                 case .entry: JSON.entry
+                case .virtualAddress: JSON.virtualAddress
                 case .address: JSON.address
                 }
                 return (step.name.key, .optional(step.value, wrap))

@@ -88,17 +88,17 @@ struct CompressedDumpTests {
         #expect(scratch.files("/cache").isEmpty, "the metadata commands made a cache entry: \(scratch.files("/cache"))")
     }
 
-    @Test("pages: one pass into the cache, reused by the next open; nothing beside the dump", arguments: [".gz", ".zst"])
-    func cacheIsMadeOnceAndReused(_ suffix: String) throws {
+    @Test("zstd: one pass into a sparse cache file, reused by the next open; nothing beside the dump")
+    func zstdCacheIsMadeOnceAndReused() throws {
         let scratch = try Scratch()
         let made = try dump(extraPages: 256)
-        let path = try scratch.write("vmcore.3\(suffix)", suffix == ".gz" ? gzipStored(made.bytes) : zstdUncompressed(made.bytes))
+        let path = try scratch.write("vmcore.3.zst", zstdUncompressed(made.bytes))
         let first = try DumpFiles.open(path, cache: scratch.cache)
         let firstInfo = try #require(first.decompression)
         #expect(firstInfo.decodedBytes == UInt64(made.bytes.count))
         #expect(!firstInfo.reusedCache && firstInfo.stopped == nil)
         let entry = try #require(firstInfo.cachePath)
-        #expect(entry.hasPrefix(scratch.path + "/cache/vmcore-"))
+        #expect(entry.hasPrefix(scratch.path + "/cache/vmcore-") && entry.hasSuffix(".dump"))
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: entry))) == made.bytes)
         #expect(first.dump.fileBytes.bytes(at: 0, length: UInt64(made.bytes.count)) == made.bytes)
         #expect(first.dump.path == path && first.dump.findings.isEmpty && !first.dump.isTruncated)
@@ -106,7 +106,7 @@ struct CompressedDumpTests {
         let second = try DumpFiles.open(path, cache: scratch.cache)
         #expect(second.decompression?.reusedCache == true && second.decompression?.decodedBytes == 0)
         #expect(second.decompression?.cachePath == entry)
-        #expect(scratch.files() == ["cache", "vmcore.3\(suffix)"], "files beside the dump: \(scratch.files())")
+        #expect(scratch.files() == ["cache", "vmcore.3.zst"], "files beside the dump: \(scratch.files())")
         #expect(scratch.files("/cache").count == 2 && !scratch.files("/cache").contains { $0.contains(".tmp.") })
 
         // The outline reads the existing entry rather than decoding.
@@ -122,10 +122,54 @@ struct CompressedDumpTests {
 
         // A rewritten file (new identity) gets a new entry.
         let other = try dump(extraPages: 8).bytes
-        try Data(suffix == ".gz" ? gzipStored(other) : zstdUncompressed(other)).write(to: URL(fileURLWithPath: path))
+        try Data(zstdUncompressed(other)).write(to: URL(fileURLWithPath: path))
         let third = try DumpFiles.open(path, cache: scratch.cache)
         #expect(third.decompression?.reusedCache == false && third.dump.fileSize == UInt64(other.count))
         #expect(scratch.files("/cache").count == 4)
+    }
+
+    @Test("gzip: one pass makes a checkpoint index; a read decodes at most one interval")
+    func gzipCheckpoints() throws {
+        let scratch = try Scratch()
+        let made = try dump(extraPages: 1200)  // about 5 MiB: two intervals of 4 MiB
+        let size = UInt64(made.bytes.count)
+        let interval = OpenedDumpFile.onDemandInterval
+        #expect(size > interval && size < 2 * interval)
+        let path = try scratch.write("vmcore.3.gz", gzipStored(made.bytes))
+        let first = try DumpFiles.open(path, cache: scratch.cache)
+        let info = try #require(first.decompression)
+        #expect(info.decodedBytes == size && !info.reusedCache && info.stopped == nil)
+        #expect(try #require(info.cachePath).hasSuffix(".gzpoints"))
+        #expect(scratch.files("/cache").map { $0.split(separator: ".").last! }.sorted() == ["gzpoints", "gzstatus", "gzwindows"])
+        #expect(scratch.files() == ["cache", "vmcore.3.gz"])
+        let dump = first.dump
+        #expect(dump.fileSize == size && dump.findings.isEmpty && !dump.isTruncated)
+        // Opening decoded the interval holding the metadata (and the page tables it walked).
+        let afterOpen = first.bytesDecodedOnDemand
+        #expect(afterOpen > 0 && afterOpen <= 2 * interval)
+
+        // A fresh open from the index: one physical page in the last interval costs that interval only.
+        let second = try DumpFiles.open(path, cache: scratch.cache)
+        #expect(second.decompression?.reusedCache == true && second.decompression?.decodedBytes == 0)
+        let opened = second.bytesDecodedOnDemand
+        let truth = made.truth
+        let lastPage = try #require(truth.dumpedPages.last)
+        let read = second.dump.readPhysical(PhysicalAddress(lastPage), count: 4096)
+        #expect(read.error == nil)
+        let offset = Int(truth.dataOffset) + (truth.dumpedPages.count - 1) * 4096
+        #expect(read.bytes == Array(made.bytes[offset..<(offset + 4096)]))
+        let cost = second.bytesDecodedOnDemand - opened
+        #expect(cost <= interval, "one page read decoded \(cost) bytes")
+        // Again: already decoded, nothing more.
+        _ = second.dump.readPhysical(PhysicalAddress(lastPage), count: 4096)
+        #expect(second.bytesDecodedOnDemand - opened == cost)
+        // Everything reads as the dump.
+        second.dump.prepareFileBytes(offset: 0, length: size)
+        #expect(second.dump.fileBytes.bytes(at: 0, length: size) == made.bytes)
+        // Bytes dropped from memory are decoded again when read.
+        second.dump.releaseFileBytes(offset: 0, length: size)
+        second.dump.prepareFileBytes(offset: 0, length: size)
+        #expect(second.dump.fileBytes.bytes(at: 0, length: size) == made.bytes)
     }
 
     @Test("a stream cut short is read as a truncated dump, the fault named with its compressed offset", arguments: [".gz", ".zst"])
@@ -144,6 +188,7 @@ struct CompressedDumpTests {
         #expect(dump.isTruncated)
         let decodedCount = Int(dump.fileSize)
         #expect(decodedCount > cut - 8192 && decodedCount < made.bytes.count)
+        dump.prepareFileBytes(offset: 0, length: UInt64(decodedCount))
         #expect(dump.fileBytes.bytes(at: 0, length: UInt64(decodedCount)) == Array(made.bytes.prefix(decodedCount)))
         guard case .compressedStreamStopped(let reason, let bytes)? = dump.findings.first else {
             Issue.record("findings: \(dump.findings)")
@@ -232,6 +277,7 @@ struct CompressedDumpTests {
             let path = try scratch.write("vmcore.\(arguments.joined())", compressed)
             let opened = try DumpFiles.open(path, cache: scratch.cache)
             #expect(opened.decompression?.stopped == nil, "\(tool) \(arguments)")
+            opened.dump.prepareFileBytes(offset: 0, length: UInt64(made.bytes.count))
             #expect(opened.dump.fileBytes.bytes(at: 0, length: UInt64(made.bytes.count)) == made.bytes, "\(tool) \(arguments)")
         }
     }

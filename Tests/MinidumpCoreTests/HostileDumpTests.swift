@@ -12,9 +12,6 @@ private let originals: [UInt32: GeneratedDump] = {
     return dumps
 }()
 
-/// A generous wall-clock bound per case: catches hangs, not a benchmark.
-private let caseTimeBound = Duration.seconds(2)
-
 /// What opening a damaged dump must give.
 private enum Outcome {
     /// This exact error.
@@ -25,12 +22,10 @@ private enum Outcome {
     case opens((Dump) throws -> Void)
 }
 
-/// Opens `bytes`, runs every reader on the result, and fails if that takes longer than the bound.
-/// Returns the error or the dump.
+/// Opens `bytes` and runs every reader on the result (each reader is bounded by its own budget; a hang
+/// shows as a test that never ends, timing belongs to `make bench`). Returns the error or the dump.
 @discardableResult
 private func openAndExercise(_ bytes: [UInt8], _ label: String) -> Result<Dump, DumpError> {
-    let clock = ContinuousClock()
-    let start = clock.now
     let result: Result<Dump, DumpError>
     do {
         let dump = try Dump(contents: bytes, name: label)
@@ -40,8 +35,6 @@ private func openAndExercise(_ bytes: [UInt8], _ label: String) -> Result<Dump, 
         _ = error.description
         result = .failure(error)
     }
-    let elapsed = clock.now - start
-    #expect(elapsed < caseTimeBound, "\(label) took \(elapsed)")
     return result
 }
 
@@ -441,15 +434,11 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         for entry in 0..<0x8000 { setU64LE(&map, at: entry * 8, UInt64(entry % 64) << 21 | 0x83) }
         bytes += map + [UInt8](repeating: 0x5a, count: 8 * 4096)
 
-        let clock = ContinuousClock()
-        let start = clock.now
         let dump = try Dump(contents: bytes, name: "large-pages")
         let statistics = dump.statistics()
         var seen: [MappedPage] = []
         dump.forEachKernelPage { seen.append($0); return seen.count < 2 }
         let directMapOnly = dump.directMapOnlyPages()
-        let elapsed = clock.now - start
-        #expect(elapsed < caseTimeBound, "took \(elapsed)")
         #expect(statistics.kernelMap.largePages == 0x8000)
         #expect(seen.map(\.presentPages) == [8, 0])
         #expect(seen.first?.fileOffset == FileOffset(UInt64(bytes.count) - 8 * 4096))
@@ -549,13 +538,9 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         _ = rest.withUnsafeBytes { pwrite(fd, $0.baseAddress, rest.count, off_t(restOffset)) }
         close(fd)
 
-        let clock = ContinuousClock()
-        let start = clock.now
         let dump = try Dump(path: path)
         let buffer = dump.messageBuffer()
         let statistics = dump.statistics()
-        let elapsed = clock.now - start
-        #expect(elapsed < .seconds(5), "took \(elapsed)")
         let limit = UInt64(MsgbufStructure.maximumRingSize)
         #expect(dump.findings == [.messageBufferOverstated(msgbufSize: 0xffff_ffff, bytesRead: limit)])
         #expect(statistics.findings == dump.findings)
@@ -592,10 +577,7 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         #expect(ftruncate(fd, off_t(dataOffset)) == 0)
         close(fd)
 
-        let clock = ContinuousClock()
-        let start = clock.now
         let outline = try DumpOutline(path: path)
-        #expect(clock.now - start < .milliseconds(200), "outline took \(clock.now - start)")
         #expect(outline.dumpedPageCount == nil)
         #expect(outline.expectedFileSize == nil)
         #expect(outline.isTruncated == nil)
@@ -620,7 +602,7 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         let bits = UInt64(original.truth.bitmapSize) * 8
         let pa = bits << 12
         let reason = translationFailure(dump, original.truth.dmapBase + pa)
-        #expect(reason == .physicalAddressBeyondBitmap(PhysicalAddress(pa), pages: bits))
+        #expect(reason == .physicalAddressBeyondBitmap(PhysicalAddress(pa), pages: bits, pageSize: 4096))
         #expect(reason.map { "\($0)" }?.contains("dump_avail") == false)
         #expect(dump.findings.allSatisfy { !$0.description.contains("dump_avail") })
     }
@@ -649,17 +631,13 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
         close(fd)
 
         let anonymousBefore = anonymousMemoryBytes()
-        let clock = ContinuousClock()
-        let start = clock.now
         let dump = try Dump(path: path)
-        let elapsed = clock.now - start
         let anonymousGrowth = anonymousMemoryBytes() - anonymousBefore
         #expect(dump.dumpedPageCount == 0)
         #expect(dump.physicalRanges.count == 1)
         #expect(dump.indexMemoryBytes < Int(bitmapSize / 50))
         // Other tests run in this process at the same time, hence the slack; a copied bitmap would be 256 MiB.
         #expect(anonymousGrowth < Int64(dump.indexMemoryBytes) + 64 << 20, "anonymous memory grew by \(anonymousGrowth)")
-        #expect(elapsed < .seconds(30), "indexing a 256 MiB bitmap took \(elapsed)")
         #expect(translationFailure(dump, dump.header.directMapBase.rawValue + 0x1000) == .pageNotDumped(
             PhysicalAddress(0x1000), bit: 1))
     }
@@ -693,9 +671,7 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
             (fifo, "a FIFO (named pipe)"), (socketPath, "a socket"), (directory, "a directory"),
             ("/dev/null", "a character device"),
         ]
-        let clock = ContinuousClock()
         for (path, kind) in cases {
-            let start = clock.now
             do {
                 _ = try Dump(path: path)
                 Issue.record("\(path) opened")
@@ -703,7 +679,6 @@ private func translationFailure(_ dump: Dump, _ va: UInt64) -> TranslationError.
                 #expect(error.problem == .notRegularFile(kind: kind), "\(path)")
                 #expect(error.description == "\(path): not a regular file: it is \(kind); only regular files are read")
             }
-            #expect(clock.now - start < .seconds(1), "\(path)")
         }
     }
 }

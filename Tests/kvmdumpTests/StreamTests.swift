@@ -42,8 +42,9 @@ final class InteractiveTool: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    /// The next line of standard output (without the newline), or nil if none arrives within `timeout` seconds.
-    func readLine(timeout: Double = 10) -> String? {
+    /// The next line of standard output (without the newline), or nil if none arrives within `timeout` seconds
+    /// (a hang guard, generous for loaded machines and sanitizers: not a time bound on the tool).
+    func readLine(timeout: Double = 120) -> String? {
         let fd = output.fileHandleForReading.fileDescriptor
         let deadline = Date().addingTimeInterval(timeout)
         while true {
