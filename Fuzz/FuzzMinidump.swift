@@ -57,7 +57,24 @@ public func fuzzMinidump(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         return 0
     }
     exercise(dump, data, size)
+    if dump.needsKernelTables { exerciseFullDump(dump, data, size) }
     return 0
+}
+
+/// An ELF full dump: physical reads, then the kernel page tables found from the symbols the
+/// generated full dumps' kernels have (KERNBASE, KPML4phys at KERNBASE + 2 MiB + 0x2340), and
+/// every reader again through them.
+private func exerciseFullDump(_ dump: Dump, _ data: UnsafePointer<UInt8>, _ size: Int) {
+    for range in dump.physicalRanges.prefix(16) {
+        _ = dump.readPhysical(range.start, count: 64)
+        _ = dump.readPhysical(PhysicalAddress(range.end.rawValue &- 8), count: 16)
+    }
+    do {
+        let located = try dump.withKernelTables(kernbase: 0xffff_ffff_8000_0000, kpml4physAddress: 0xffff_ffff_8020_2340)
+        exercise(located, data, size)
+    } catch {
+        _ = error.description
+    }
 }
 
 /// Writes `bytes` to a file, opens it, cuts it to `cut` bytes, then runs every reader.

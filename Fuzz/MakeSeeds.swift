@@ -1,5 +1,6 @@
 /// Writes the fuzzer's seed corpus: small valid v1/v2/v3 dumps (a few pages each, so libFuzzer can
-/// mutate them quickly) in several msgbuf states, and every corrupt variant of each.
+/// mutate them quickly) in several msgbuf states, and every corrupt variant of each; small ELF full
+/// dumps and their corrupt variants.
 /// Built by `make fuzz-build` against the VMCoreBuilder library (not part of the package).
 ///
 /// Usage: `make-seeds DIR`.
@@ -74,6 +75,29 @@ struct MakeSeeds {
                     write(bytes, to: "\(base).\(name)")
                     count += 1
                 }
+            }
+        }
+        // ELF full dumps of the small v3 machine: the kernel at 2 MiB and elsewhere, with and without
+        // PT_DUMP_DELTA, a stale image at 2 MiB, and every corruption of each.
+        let fullDumps: [(String, FullDumpOfMachine)] = [
+            ("full", FullDumpOfMachine(machine: smallDump(version: 3, seed: 3, structState: .valid, wrap: false))),
+            ("full.delta", FullDumpOfMachine(machine: smallDump(version: 3, seed: 3, structState: .valid, wrap: false),
+                                             kernelPhysicalBase: 0x40_0000, dumpDelta: true)),
+            ("full.stale", FullDumpOfMachine(machine: smallDump(version: 3, seed: 3, structState: .valid, wrap: false),
+                                             kernelPhysicalBase: 0x40_0000, staleImageAt2MiB: true)),
+        ]
+        for (name, description) in fullDumps {
+            let generated: GeneratedFullDumpOfMachine
+            do {
+                generated = try generateFullDump(description)
+            } catch {
+                fatal("\(name): \(error)")
+            }
+            write(generated.bytes, to: "\(directory)/small.\(name)")
+            count += 1
+            for corruption in FullDumpCorruption.allCases {
+                write(corrupt(generated, corruption), to: "\(directory)/small.\(name).\(corruption.rawValue)")
+                count += 1
             }
         }
         print("\(directory): \(count) seeds")

@@ -13,8 +13,13 @@ import MappedBytes
 public struct DumpCache: Sendable {
     /// The directory holding the entries.
     public let directory: String
+    /// Output bytes between a gzip index's checkpoints: the most one read decodes.
+    public let gzipInterval: UInt64
 
-    public init(directory: String) { self.directory = directory }
+    public init(directory: String, gzipInterval: UInt64 = GzipIndex.interval) {
+        self.directory = directory
+        self.gzipInterval = max(1, gzipInterval)
+    }
 
     /// The directory the environment names: `$KVMDUMP_CACHE`, else `$XDG_CACHE_HOME/kvmdump`, else
     /// `$HOME/.cache/kvmdump`; nil if none of them is set.

@@ -11,9 +11,9 @@ import Synchronization
 /// bytes a checkpoint: bit offset, output offset, CRC, member output, window length) and
 /// `NAME.gzwindows` (32 KiB a checkpoint, written sparse: a window of zeros is a hole). About 1/128
 /// of the dump, less its zero windows.
-enum GzipIndex {
-    /// Output bytes between checkpoints: the most one read decodes.
-    static let interval: UInt64 = 4 << 20
+public enum GzipIndex {
+    /// Output bytes between checkpoints by default: the most one read decodes.
+    public static let interval: UInt64 = 4 << 20
     static let recordSize = 48
     static let windowSlot = InflateStream.windowSize
 
@@ -43,7 +43,7 @@ enum GzipIndex {
         }
         let (points, windows, statusPath) = paths(cache, id)
         let suffix = ".tmp.\(processIdentifier)"
-        var stream = InflateStream(source: MappedSource(file: file, progress: progress), format: .gzip, checkpointInterval: interval)
+        var stream = InflateStream(source: MappedSource(file: file, progress: progress), format: .gzip, checkpointInterval: cache.gzipInterval)
         var failure: DecompressError?
         var sink: [UInt8] = []
         sink.reserveCapacity(1 << 20)

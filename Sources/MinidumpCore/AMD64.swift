@@ -281,6 +281,7 @@ final class AMD64Minidump: MinidumpArchitecture {
                 throw TranslationError(virtualAddress: va, reason: .pageTablePageMissing(pde: entry, physicalAddress: table))
             }
         }
+        pages.supply(offset: located.rawValue + slot, length: 8)
         let pte = bytes.uint64(at: located.rawValue + slot) ?? 0
         guard pte & Self.valid != 0 else {
             throw TranslationError(virtualAddress: va, reason: .pteInvalid(pde: entry, pte: pte))
@@ -311,6 +312,7 @@ final class AMD64Minidump: MinidumpArchitecture {
                     continue
                 }
                 census.pageTablePagesPresent += 1
+                pages.supply(offset: table.rawValue, length: 512 * 8)
                 for slot in UInt64(0)..<512 {
                     let pte = bytes.uint64(at: table.rawValue + slot * 8) ?? 0
                     guard pte & Self.valid != 0 else { continue }

@@ -72,6 +72,15 @@ public enum KernelTableRule: String, Sendable, Equatable {
     case loadedAt2MiB = "2 MiB load address (PA = VA - kernbase), validated"
     /// A search of 2 MiB-aligned kernel bases found the only consistent one.
     case searched = "search of 2 MiB-aligned kernel bases, validated"
+
+    /// The rule's JSON value and `translate --explain` word.
+    public var key: String {
+        switch self {
+        case .dumpDelta: "pt_dump_delta"
+        case .loadedAt2MiB: "2mib_validated"
+        case .searched: "searched"
+        }
+    }
 }
 
 /// The kernel's page tables as found.
@@ -141,13 +150,19 @@ public func findKernelTables(segments: FullDumpSegments, bytes: ByteView, kernba
         return KernelTables(pml4: pml4, kernelPhysicalBase: twoMiB, rule: .loadedAt2MiB, candidatesTried: 0)
     }
     var tried = 0
+    /// Why the first few candidates whose KPML4phys is in the dump failed: what a person checks first.
+    var readable: [String] = []
     for s in segments.segments {
         var base = (s.physicalStart + twoMiB - 1) & ~(twoMiB - 1)
         while base < s.physicalEnd, tried < searchLimit {
             if base != twoMiB {
                 tried += 1
-                if let pml4 = check(base).pml4 {
+                let result = check(base)
+                if let pml4 = result.pml4 {
                     return KernelTables(pml4: pml4, kernelPhysicalBase: base, rule: .searched, candidatesTried: tried)
+                }
+                if readable.count < 3, let why = result.why, !why.hasPrefix("KPML4phys's physical address") {
+                    readable.append("base \(h(base)): \(why)")
                 }
             }
             let (next, over) = base.addingReportingOverflow(twoMiB)
@@ -155,5 +170,6 @@ public func findKernelTables(segments: FullDumpSegments, bytes: ByteView, kernba
             base = next
         }
     }
-    throw KernelTablesError(description: "no kernel page tables found: the 2 MiB rule fails (\(first.why ?? "")) and none of \(tried) 2 MiB-aligned bases in the PT_LOADs passes the check")
+    let details = readable.isEmpty ? "" : " (" + readable.joined(separator: "; ") + ")"
+    throw KernelTablesError(description: "no kernel page tables found: the 2 MiB rule fails (\(first.why ?? "")) and none of \(tried) 2 MiB-aligned bases in the PT_LOADs passes the check\(details)")
 }

@@ -61,7 +61,9 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     static var censusPageNames: (large: String, small: String) { get }
 
     /// Builds the translator over the page-table map bytes present in the file (`map` may be
-    /// shorter than the header says if the file is truncated); `pages` finds page-table pages.
+    /// shorter than the header says if the file is truncated); `pages` finds page-table pages. Before
+    /// reading bytes of a page it located, call `pages.supply(offset:length:)` (a gzip dump decodes them
+    /// then; a no-op otherwise): the amd64 walk and census do.
     init(header: MinidumpHeader, map: ByteView, mapOffset: FileOffset, pages: ContainerStorage)
 
     /// The kernel map's virtual range, or nil if it is empty: the one extent every reader uses,

@@ -15,6 +15,8 @@ struct BitmapContainer: PhysicalContainer {
     /// The whole file.
     let bytes: ByteView
     /// Fills `bytes` on demand (a gzip dump read through checkpoints), or nil: every byte is there.
+    /// `locate` only says where a page is; whoever reads its bytes supplies them first
+    /// (`ContainerStorage.supply`), so that finding the page-table pages at open decodes nothing.
     let supplier: (any ByteSupplier)?
 
     var pageSize: UInt64 { 1 << memory.pageShift }
@@ -36,7 +38,6 @@ struct BitmapContainer: PhysicalContainer {
         let offset = dataOffset &+ lookup.pagesBefore << memory.pageShift
         let first = offset &+ (pa.rawValue & (pageSize &- 1))
         guard first <= fileSize, fileSize - first >= bytes else { throw .pastEndOfFile(offset: FileOffset(first)) }
-        if let supplier { supplier.supply(offset: offset, length: min(pageSize, fileSize - offset)) }
         return (FileOffset(offset), lookup)
     }
 

@@ -86,6 +86,8 @@ public final class Dump: Sendable {
     private let pages: any PhysicalContainer
     /// The same container, for the translation path.
     let storage: ContainerStorage
+    /// The container, for the physical reads (PhysicalReads.swift).
+    var containerStorage: ContainerStorage { storage }
     /// The bitmap container, for the batch interfaces' prefetch hints (nil for other containers).
     let bitmapPages: BitmapPrefetcher?
 
@@ -176,6 +178,55 @@ public final class Dump: Sendable {
         }
     }
 
+    /// A copy of `dump` with another translator (an ELF full dump's, once its tables are found).
+    private init(_ dump: Dump, architecture: any MinidumpArchitecture) {
+        path = dump.path
+        file = dump.file
+        header = dump.header
+        openedLayout = dump.openedLayout
+        storage = dump.storage
+        bitmapPages = dump.bitmapPages
+        pages = dump.pages
+        notes = dump.notes
+        openedFindings = dump.openedFindings
+        counted = dump.counted
+        self.architecture = architecture
+    }
+
+    // MARK: ELF full dumps: the kernel page tables
+
+    /// True for an ELF full dump (PT_LOAD segments) rather than a minidump.
+    public var isFullDump: Bool {
+        if case .segments = storage { return true }
+        return false
+    }
+
+    /// True if no virtual address translates until the kernel page tables are found
+    /// (`withKernelTables`): an ELF full dump opened without them.
+    public var needsKernelTables: Bool { (architecture as? AMD64FullDump)?.tables == nil && isFullDump }
+
+    /// How the kernel page tables of an ELF full dump were found (the PML4, the kernel's physical
+    /// base and the rule), or why they are not known; nil for a minidump.
+    public var kernelTables: (tables: KernelTables?, reason: String?)? {
+        guard isFullDump, let full = architecture as? AMD64FullDump else { return nil }
+        return (full.tables, full.missingTablesReason)
+    }
+
+    /// This ELF full dump with its kernel page tables, found from the kernel image's symbols: the
+    /// value of `kernbase` and the address of `KPML4phys` (spec beyond-amd64-minidump.md §4.3:
+    /// PT_DUMP_DELTA, else the 2 MiB load address validated, else a search of 2 MiB bases).
+    /// A minidump is returned as it is.
+    /// - Throws: `DumpError` naming KPML4phys and why every rule failed.
+    public func withKernelTables(kernbase: UInt64, kpml4physAddress: UInt64) throws(DumpError) -> Dump {
+        guard case .segments(let container) = storage else { return self }
+        do throws(DumpError.Problem) {
+            let located = try ELFFullDumpFormat.locateTables(in: container, kernbase: kernbase, kpml4physAddress: kpml4physAddress)
+            return Dump(self, architecture: located)
+        } catch {
+            throw DumpError(path: path, problem: error)
+        }
+    }
+
     // MARK: Translation and reads
 
     /// Builds the whole page index now: the popcount bins over the whole bitmap and where each
@@ -192,8 +243,15 @@ public final class Dump: Sendable {
     ///   page-table page missing, physical page not dumped, or past the end of a truncated file.
     @inline(__always)
     public func translate(_ va: VirtualAddress) throws(TranslationError) -> Translation {
+        // A minidump's container through the class that holds it: switching over `storage` copied
+        // the whole enum payload (two memcpy calls per translation) into the closures.
+        if let pages = bitmapPages {
+            return try translateAddress(va, through: architecture, file: file, pageSize: pages.container.pageSize,
+                                        locate: { pa throws(ContainerMiss) in try pages.container.locate(pa, bytes: 1) },
+                                        reason: { pages.container.reason($0, $1) })
+        }
         // One call into the container, specialised for its type (see `PhysicalContainer.translate`).
-        try storage.translate(va, through: architecture, file: file)
+        return try storage.translate(va, through: architecture, file: file)
     }
 
     /// The steps of `translation`'s walk, named by the architecture (its page-table entries) and by
@@ -284,6 +342,7 @@ public final class Dump: Sendable {
     /// The bytes of the physical page at `pa` (`pageSize` bytes), or nil if it is not in the file.
     public func physicalPage(_ pa: PhysicalAddress) -> [UInt8]? {
         guard let offset = storage.offset(of: pa) else { return nil }
+        storage.supply(offset: offset.rawValue, length: pageSize)
         return file.bytes.bytes(at: offset.rawValue, length: pageSize)
     }
 
@@ -304,6 +363,10 @@ public final class Dump: Sendable {
     /// section's padding implies (`messageBufferLayout`): 72 bytes, or 40 for FreeBSD 7/8.
     public func messageBuffer(layout given: MsgbufLayout? = nil) -> MessageBuffer {
         let section = layout.messageBuffer
+        if isFullDump {
+            return MessageBuffer(ring: [], structure: nil, missingReason:
+                "an ELF full dump has no msgbuf section: the message buffer is found through msgbufp with the kernel image (-N)")
+        }
         let limit = UInt64(MsgbufStructure.maximumRingSize)
         guard section.length <= limit else {
             let ring = file.bytes.bytes(at: section.offset.rawValue, length: limit) ?? []

@@ -62,6 +62,9 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
         /// A compressed dump could not be decompressed far enough, or its cache could not be made:
         /// `reason` says what (the format, the fault and its compressed offset, or the cache path).
         case decompression(String)
+        /// An ELF full dump's header or program headers are wrong, or its kernel page tables cannot
+        /// be found (`FullDumpError` names the field and value).
+        case fullDump(FullDumpError)
 
         /// The problem a failed open or map of the file is.
         public init(_ error: FileError) {
@@ -114,6 +117,8 @@ public struct DumpError: Error, Sendable, CustomStringConvertible {
                 return shrankText(size: size, openedSize: opened)
             case .decompression(let reason):
                 return reason
+            case .fullDump(let error):
+                return error.description
             }
         }
     }
@@ -161,6 +166,13 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
         /// The file shrank from `openedSize` to `size` bytes while it was read; nothing this
         /// operation read is used.
         case fileShrank(size: UInt64, openedSize: UInt64)
+        /// No virtual address translates: the kernel page tables of an ELF full dump are not known
+        /// (the text says why, e.g. that they need the kernel image, `-N`).
+        case kernelTablesUnknown(String)
+        /// An ELF full dump: the physical address is in no PT_LOAD segment.
+        case physicalAddressOutsideSegments(PhysicalAddress)
+        /// An ELF full dump: the address is inside a PT_LOAD's `p_memsz` but past its `p_filesz`.
+        case physicalAddressPastSegmentFileSize(PhysicalAddress)
 
         /// A sentence a person can act on.
         public var description: String {
@@ -190,6 +202,12 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
                 return "physical address \(pa) at file offset \(offset) is past the end of the truncated file (\(hex(fileSize)))"
             case .fileShrank(let size, let opened):
                 return shrankText(size: size, openedSize: opened)
+            case .kernelTablesUnknown(let why):
+                return why
+            case .physicalAddressOutsideSegments(let pa):
+                return "physical address \(pa) is in no PT_LOAD segment of the full dump"
+            case .physicalAddressPastSegmentFileSize(let pa):
+                return "physical address \(pa) is in a PT_LOAD's p_memsz but past its p_filesz: not in the file"
             }
         }
     }

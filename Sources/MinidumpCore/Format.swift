@@ -5,9 +5,9 @@ import Synchronization
 /// builds the container (`PhysicalContainer`) and picks the architecture (`MinidumpArchitecture`).
 /// `Dump` and `DumpOutline` ask the registry which format a file is and never name one.
 ///
-/// Formats: `MinidumpFormat` (every `minidump FreeBSD/<arch>` file). An ELF full dump (PT_LOAD
-/// segments, a container of segments) and compressed files (a decompressed view under another
-/// format) will be others; until then `unsupportedSignatures` names them.
+/// Formats: `MinidumpFormat` (every `minidump FreeBSD/<arch>` file), `ELFFullDumpFormat` (amd64
+/// full dumps: PT_LOAD segments, a container of segments). Compressed files (a decompressed view
+/// under another format) will be others; until then `unsupportedSignatures` names them.
 
 /// What a format finds before the dumped pages are indexed: enough for `kvmdump header`.
 struct FormatOutline {
@@ -65,14 +65,14 @@ protocol DumpFormat {
 }
 
 /// Every format this build reads, probed in order.
-let registeredFormats: [any DumpFormat.Type] = [MinidumpFormat.self]
+let registeredFormats: [any DumpFormat.Type] = [MinidumpFormat.self, ELFFullDumpFormat.self]
 
 /// Bytes read to recognise a file (and the smallest file any format accepts).
 let probeLength: UInt64 = 4096
 
 /// Signatures of files that are crash dumps, but of a kind no registered format opens as they are.
 let unsupportedSignatures: [([UInt8], String)] = [
-    ([0x7f, 0x45, 0x4c, 0x46], "an ELF full dump (debug.minidump=0), which is not supported yet"),
+    ([0x7f, 0x45, 0x4c, 0x46], "an ELF file but not a FreeBSD full dump (its OSABI byte is not 255): a kernel image, or a core of another kind"),
     ([0x1f, 0x8b], "gzip-compressed: decompress it first (gunzip, or savecore -u)"),
     ([0x28, 0xb5, 0x2f, 0xfd], "zstd-compressed: decompress it first (zstd -d, or savecore -u)"),
     (Array("FreeBSD Kernel Dump".utf8), "a raw dump device image: extract the dump with savecore(8) first"),

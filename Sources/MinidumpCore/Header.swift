@@ -86,11 +86,20 @@ public struct SectionLayout: Sendable, Equatable {
     public let pageSize: UInt64
     /// The sections between the header page and the data, in file order.
     let order: [Section]
+    /// What a format lists in place of "data" (an ELF full dump: one entry per PT_LOAD segment).
+    var segments: [ListedSection] = []
+
+    /// A section as `header` lists it.
+    public struct ListedSection: Sendable, Equatable {
+        public let name: String
+        public let range: FileRange
+    }
 
     /// Every section in file order, named as `header` lists them: header, the format's sections
     /// (e.g. msgbuf, dump_avail, bitmap, pmap), data.
     public var listing: [(name: String, range: FileRange)] {
-        [("header", header)] + order.map { ($0.listingName, range(of: $0)) } + [("data", data)]
+        [("header", header)] + order.map { ($0.listingName, range(of: $0)) }
+            + (segments.isEmpty ? [("data", data)] : segments.map { ($0.name, $0.range) })
     }
 
     /// The range of `section`.

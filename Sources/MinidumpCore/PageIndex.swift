@@ -46,27 +46,41 @@ struct PageIndex: Sendable {
     /// Number of bits in the bitmap (`wordCount * 64`).
     var bitCount: UInt64 { UInt64(wordCount) * 64 }
     /// Number of bins.
-    let binCount: Int
+    var binCount: Int { shape.binCount }
     /// Blocks, including the one holding the final edge (`binCount`).
-    let blockCount: Int
+    var blockCount: Int { shape.blockCount }
     /// The built blocks.
     private let table: FillOnceTable
-    /// The mapped file and where the bitmap is in it, to skip its holes and let the bitmap pages a
-    /// lazy build has counted leave the resident set; nil for a bitmap not in a file.
-    private let file: MappedFile?
-    private let bitmapOffset: UInt64
+    /// What only the build needs, held by reference so that the index (and every container and
+    /// translation path that holds it) stays small enough to be copied in registers.
+    private let shape: Shape
+
+    /// The bin and block counts, and the mapped file and where the bitmap is in it (to skip its
+    /// holes and let the bitmap pages a lazy build has counted leave the resident set; nil for a
+    /// bitmap not in a file).
+    private final class Shape: Sendable {
+        let binCount: Int
+        let blockCount: Int
+        let file: MappedFile?
+        let bitmapOffset: UInt64
+        init(binCount: Int, blockCount: Int, file: MappedFile?, bitmapOffset: UInt64) {
+            self.binCount = binCount
+            self.blockCount = blockCount
+            self.file = file
+            self.bitmapOffset = bitmapOffset
+        }
+    }
 
     /// An index over `bitmap` with no block built. `file` (holding the bitmap at `offset`) lets the
     /// build skip holes and release counted pages.
     init(bitmap: ByteView, file: MappedFile? = nil, offset: UInt64 = 0) {
         self.bitmap = bitmap
         wordCount = bitmap.count / 8
-        binCount = (wordCount + Self.binWords - 1) / Self.binWords
-        blockCount = binCount / Self.edgesPerBlock + 1
+        let binCount = (wordCount + Self.binWords - 1) / Self.binWords
+        let blockCount = binCount / Self.edgesPerBlock + 1
         // The last block only as far as the word holding the final edge.
         table = FillOnceTable(capacity: (blockCount - 1) * Self.blockWords + 2 + (binCount % Self.edgesPerBlock) / 4)
-        self.file = file
-        bitmapOffset = offset
+        shape = Shape(binCount: binCount, blockCount: blockCount, file: file, bitmapOffset: offset)
     }
 
     /// Builds every block (for batch work: afterwards no lookup takes the build path).
@@ -85,7 +99,8 @@ struct PageIndex: Sendable {
     /// bitmap pages it counted leave the resident set every 1 MiB, so the high-water RSS of a
     /// one-shot command does not grow with the bitmap; pages in file holes are not read.
     private func build(through last: Int, releasing: Bool) {
-        let bitmap = bitmap, wordCount = wordCount, binCount = binCount, file = file, bitmapOffset = bitmapOffset
+        let bitmap = bitmap, wordCount = wordCount, binCount = binCount, blockCount = blockCount
+        let file = shape.file, bitmapOffset = shape.bitmapOffset
         table.fill { writer, total in
             var block = writer.count / Self.blockWords
             // The file's next data extent [dataFrom, dataTo) at or after the cursor (0, 0: not asked yet).

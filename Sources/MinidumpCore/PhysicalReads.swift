@@ -16,6 +16,7 @@ extension Dump {
             }
             let inPage = Int(pageSize - (cursor & (pageSize &- 1)))
             let n = min(remaining, inPage)
+            prepareFileBytes(offset: offset.rawValue, length: UInt64(n))
             guard fileBytes.append(at: offset.rawValue, length: UInt64(n), to: &bytes) else {
                 return ReadResult(bytes: bytes, error: physicalMiss(PhysicalAddress(cursor)))
             }
@@ -31,14 +32,14 @@ extension Dump {
         return ReadResult(bytes: bytes, error: nil)
     }
 
-    /// Why the page at `pa` is not readable: outside every range, or a page of a range not dumped.
+    /// Why the page at `pa` is not readable, in the container's words.
     private func physicalMiss(_ pa: PhysicalAddress) -> TranslationError {
         let at = VirtualAddress(pa.rawValue)
-        guard let range = physicalRanges.first(where: { $0.start <= pa && pa < $0.end }) else {
-            return TranslationError(virtualAddress: at, reason: .physicalAddressOutsideRanges(pa))
+        do throws(ContainerMiss) {
+            _ = try containerStorage.locate(PhysicalAddress(pa.rawValue & ~(pageSize &- 1)), bytes: pageSize)
+            return TranslationError(virtualAddress: at, reason: .pagePastEndOfFile(pa, offset: FileOffset(fileSize), fileSize: fileSize))
+        } catch {
+            return TranslationError(virtualAddress: at, reason: containerStorage.container.reason(error, pa))
         }
-        let shift = UInt64(pageSize.trailingZeroBitCount)
-        let bit = range.firstBit &+ ((pa.rawValue >> shift) &- (range.start.rawValue >> shift))
-        return TranslationError(virtualAddress: at, reason: .pageNotDumped(pa.pageBase(pageSize), bit: bit))
     }
 }

@@ -67,8 +67,10 @@ public struct FullDumpSegments: Sendable {
         guard let type = bytes.uint16(at: 16), let machine = bytes.uint16(at: 18), let version = bytes.uint32(at: 20),
               let phoff = bytes.uint64(at: 32), let phentsize = bytes.uint16(at: 54), let phnum = bytes.uint16(at: 56)
         else { throw fail("file size", size, "shorter than the 64-byte ELF header") }
+        guard ident[7] == 255 else { throw fail("e_ident[EI_OSABI]", UInt64(ident[7]), "not ELFOSABI_STANDALONE (255), which the kernel writes") }
         guard type == 4 else { throw fail("e_type", UInt64(type), "not ET_CORE (4)") }
         guard machine == 62 else { throw fail("e_machine", UInt64(machine), "not EM_X86_64 (62)") }
+        guard version == 0 else { throw fail("e_version", UInt64(version), "not 0: the kernel leaves e_version unset in a full dump") }
         guard phentsize == 56 else { throw fail("e_phentsize", UInt64(phentsize), "not 56 (Elf64_Phdr)") }
         guard phnum > 0 else { throw fail("e_phnum", 0, "no program headers") }
         guard phnum != 0xffff, Int(phnum) <= Self.maximumProgramHeaders else {
@@ -222,10 +224,18 @@ struct SegmentContainer: PhysicalContainer {
         let (end, over) = pa.rawValue.addingReportingOverflow(length)
         let last = over ? UInt64.max : end
         var present: UInt64 = 0
-        for s in segments.segments {
+        // From the segment holding or following `pa` (binary search) to the first one past the span.
+        let all = segments.segments
+        var low = 0, high = all.count
+        while low < high {
+            let mid = (low + high) / 2
+            if all[mid].physicalStart &+ all[mid].memorySize <= pa.rawValue { low = mid + 1 } else { high = mid }
+        }
+        for s in all[low...] {
+            guard s.physicalStart < last else { break }
             let wholeEnd = s.physicalStart &+ (s.fileSize & ~0xfff)
-            let low = max(s.physicalStart, pa.pageBase.rawValue), high = min(wholeEnd, last)
-            if low < high { present &+= (high - low + 0xfff) >> 12 }
+            let from = max(s.physicalStart, pa.pageBase.rawValue), to = min(wholeEnd, last)
+            if from < to { present &+= (to - from + 0xfff) >> 12 }
         }
         return Int(present)
     }
@@ -241,8 +251,8 @@ struct SegmentContainer: PhysicalContainer {
 
     func reason(_ miss: ContainerMiss, _ pa: PhysicalAddress) -> TranslationError.Reason {
         switch miss {
-        case .outsideRanges: .physicalAddressOutsideRanges(pa)
-        case .notDumped(let slot): .pageNotDumped(pa.pageBase, bit: slot)
+        case .outsideRanges: .physicalAddressOutsideSegments(pa)
+        case .notDumped: .physicalAddressPastSegmentFileSize(pa)
         case .pastEndOfFile(let offset): .pagePastEndOfFile(pa, offset: offset, fileSize: UInt64(bytes.count))
         }
     }

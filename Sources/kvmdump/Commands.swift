@@ -85,9 +85,11 @@ struct SharedOptions: Sendable {
         json = arguments.has(Self.json)
     }
 
-    /// Opens the dump; a failure carries the library's message, which starts with the path.
+    /// Opens the dump (an ELF full dump with its kernel page tables when a kernel image is
+    /// configured, see `withKernelTables`); a failure carries the library's message, which starts
+    /// with the path.
     func openDump(_ console: Console, access: DumpAccess = .pages) throws(CommandFailure) -> Dump {
-        try Self.openDump(at: corePath, console, access: access)
+        try withKernelTables(try Self.openDump(at: corePath, console, access: access))
     }
 
     /// Opens the dump at `path`, plain or compressed (`DumpFiles`): `path.zst` or `path.gz` if `path`
@@ -217,7 +219,7 @@ enum Tool {
     /// The tool's help: usage, subcommands, shared options, environment and exit statuses.
     static func writeToolHelp(to out: OutputBuffer) {
         let architectures = Dump.supportedArchitectures.joined(separator: ", ")
-        out.line("kvmdump: read FreeBSD \(architectures) kernel crash dumps (minidumps) on any host.")
+        out.line("kvmdump: read FreeBSD \(architectures) kernel crash dumps (minidumps; amd64 full dumps) on any host.")
         out.line()
         out.line("USAGE: kvmdump [OPTIONS] SUBCOMMAND [ARGUMENTS]")
         out.line()

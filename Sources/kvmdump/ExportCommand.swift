@@ -74,6 +74,9 @@ struct ExportCommand: Subcommand {
             throw CommandFailure(message: "\(scriptPath): file exists (use --force to overwrite it)")
         }
         let dump = try shared.openDump(console)
+        if dump.needsKernelTables, let reason = dump.kernelTables?.reason {
+            throw CommandFailure(message: "\(dump.path): \(reason)")
+        }
         dump.buildIndex()  // every page: the whole index once
         let kernel = try shared.openKernel()
         var threads: [CoreThread] = []

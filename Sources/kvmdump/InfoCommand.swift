@@ -69,7 +69,7 @@ struct InfoCommand: Subcommand {
             if i > 0 && !shared.json { console.out.line() }
             do throws(CommandFailure) {
                 let dump = try SharedOptions.openDump(at: path, console)
-                _ = try summarise(dump, kernel: kernel, console)
+                _ = try summarise(try shared.withKernelTables(dump), kernel: kernel, console)
             } catch {
                 console.diagnose(error.message)
                 failed = true
@@ -98,17 +98,18 @@ struct InfoCommand: Subcommand {
         if summary.kernelMatches == false {
             console.diagnose(CrashSummary.mismatchWarning)
         }
+        let full = FullDumpLayout(dump)
         if shared.json {
-            json(summary, crash).writeLine(to: console.out)
+            json(summary, crash, full).writeLine(to: console.out)
         } else {
-            writeText(summary, crash, console.out)
+            writeText(summary, crash, full, console.out)
         }
         return .success
     }
 
     // MARK: Text
 
-    private func writeText(_ s: CrashSummary, _ crash: CrashedThread, _ out: OutputBuffer) {
+    private func writeText(_ s: CrashSummary, _ crash: CrashedThread, _ full: FullDumpLayout?, _ out: OutputBuffer) {
         for warning in s.warnings {
             out.line(warning)
             if warning.hasPrefix(CrashSummary.mismatchWarning) {
@@ -132,10 +133,15 @@ struct InfoCommand: Subcommand {
         }
         let h = s.header
         row("dump", s.dumpPath)
-        row("layout", "\(h.architecture) minidump v\(h.version), \(s.fileSize) bytes"
-            + (s.fileSize < s.expectedFileSize ? " of \(s.expectedFileSize) (truncated)" : "")
-            + ", \(s.dataPages) data pages (msgbuf \(h.msgbufSize), bitmap \(h.bitmapSize), page-table map \(h.pageTableMapSize)"
-            + (h.dumpAvailSize > 0 ? ", dump_avail \(h.dumpAvailSize)" : "") + " bytes)")
+        if let full {
+            row("layout", "\(h.architecture) ELF full dump, \(s.fileSize) bytes, \(s.dataPages) pages in \(full.loads) PT_LOADs; "
+                + full.tables)
+        } else {
+            row("layout", "\(h.architecture) minidump v\(h.version), \(s.fileSize) bytes"
+                + (s.fileSize < s.expectedFileSize ? " of \(s.expectedFileSize) (truncated)" : "")
+                + ", \(s.dataPages) data pages (msgbuf \(h.msgbufSize), bitmap \(h.bitmapSize), page-table map \(h.pageTableMapSize)"
+                + (h.dumpAvailSize > 0 ? ", dump_avail \(h.dumpAvailSize)" : "") + " bytes)")
+        }
         if let kernel = s.kernelPath {
             let verdict: String
             switch s.kernelMatches {
@@ -212,7 +218,7 @@ struct InfoCommand: Subcommand {
 
     // MARK: JSON
 
-    private func json(_ s: CrashSummary, _ crash: CrashedThread) -> JSON {
+    private func json(_ s: CrashSummary, _ crash: CrashedThread, _ full: FullDumpLayout?) -> JSON {
         let h = s.header
         var info: JSON = .null
         if let i = s.info, let path = s.infoPath {
@@ -243,12 +249,19 @@ struct InfoCommand: Subcommand {
         case .fallback(let reason): msgbuf.append(("fallback_reason", .string(reason)))
         }
         msgbuf += [("wrapped", .bool(s.messageBuffer.buffer.wrapped)), ("tail", .array(s.messageTail.map(JSON.string)))]
+        let dumpMembers: [(String, JSON)] = full.map { full in
+            [
+                ("path", .string(s.dumpPath)), ("architecture", .string(h.architecture)), ("format", .string("elf_full_dump")),
+                ("file_size", .uint(s.fileSize)), ("data_pages", .uint(s.dataPages)), ("pt_loads", .uint(UInt64(full.loads))),
+                ("kernel_tables", .string(full.tables)),
+            ]
+        } ?? [
+            ("path", .string(s.dumpPath)), ("architecture", .string(h.architecture)), ("version", .uint(UInt64(h.version))),
+            ("file_size", .uint(s.fileSize)), ("expected_file_size", .uint(s.expectedFileSize)),
+            ("truncated", .bool(s.fileSize < s.expectedFileSize)), ("data_pages", .uint(s.dataPages)),
+        ] + h.fields.map { ($0.name, JSON.headerField($0)) }
         return .object([
-            ("dump", .object([
-                ("path", .string(s.dumpPath)), ("architecture", .string(h.architecture)), ("version", .uint(UInt64(h.version))),
-                ("file_size", .uint(s.fileSize)), ("expected_file_size", .uint(s.expectedFileSize)),
-                ("truncated", .bool(s.fileSize < s.expectedFileSize)), ("data_pages", .uint(s.dataPages)),
-            ] + h.fields.map { ($0.name, JSON.headerField($0)) })),
+            ("dump", .object(dumpMembers)),
             ("kernel", .optional(s.kernelPath, JSON.string)),
             ("kernel_version", fact(s.kernelImageVersion, JSON.string)),
             ("kernel_matches", .optional(s.kernelMatches, JSON.bool)),
@@ -334,6 +347,22 @@ struct CrashedThread {
             signature = CrashSignature(panicString: panicString, backtrace: bt)
         } catch {
             note = error.description
+        }
+    }
+}
+
+/// What `info` says about an ELF full dump's layout: its PT_LOADs and how its page tables were found.
+private struct FullDumpLayout {
+    let loads: Int
+    let tables: String
+
+    init?(_ dump: Dump) {
+        guard dump.isFullDump, let tables = dump.kernelTables else { return nil }
+        loads = dump.physicalRanges.count
+        if let found = tables.tables {
+            self.tables = "kernel page tables: PML4 \(Hex.short(found.pml4)), kernel at PA \(Hex.short(found.kernelPhysicalBase)), found by \(found.rule.rawValue)"
+        } else {
+            self.tables = "kernel page tables not found (-N not given)"
         }
     }
 }

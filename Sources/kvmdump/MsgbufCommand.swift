@@ -49,6 +49,11 @@ struct MsgbufCommand: Subcommand {
         let dump = try shared.openDump(console, access: shared.kernelPath == nil ? .metadata : .pages)
         let kernel = shared.openKernelIfUsable(dump: dump, console: console)
         let located = locateMessageBuffer(dump: dump, kernel: kernel)
+        // An ELF full dump has no msgbuf section: only msgbufp finds the buffer.
+        if dump.isFullDump, case .section(let note) = located.origin {
+            throw CommandFailure(message: "\(dump.path): " + (note.map { "the message buffer cannot be found: \($0)" }
+                ?? "an ELF full dump has no msgbuf section: the message buffer is found through msgbufp with the kernel image (-N)"))
+        }
         let buffer = located.buffer
         if case .section(let note?) = located.origin, !shared.json {
             console.diagnose("\(dump.path): warning: \(note); using the msgbuf section")

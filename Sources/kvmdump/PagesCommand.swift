@@ -27,6 +27,9 @@ struct PagesCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump(console)
+        if dump.needsKernelTables, let reason = dump.kernelTables?.reason {
+            throw CommandFailure(message: "\(dump.path): \(reason)")
+        }
         dump.buildIndex()  // every page of the kernel map: the whole index once
         // The library coalesces; this command formats.
         let ranges = dump.pageRanges(includeDirectMap: includeDirectMap)

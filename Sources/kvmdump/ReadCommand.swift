@@ -6,7 +6,7 @@ import MappedBytes
 struct ReadCommand: Subcommand {
     static let name = "read"
     static let abstract = "Read kernel memory at a virtual address."
-    static let usage = "ADDR --len N [--raw | --string | --u8 | --u16 | --u32 | --u64] | -"
+    static let usage = "[--physical] ADDR --len N [--raw | --string | --u8 | --u16 | --u32 | --u64] | -"
     static let positionals = [
         Positional(name: "ADDR", help: "Kernel virtual address: 0x... hex or decimal; with -N also a symbol expression (hz, *panicstr, allproc+0x10)."),
         Positional(name: "-", help: "Read 'ADDR LEN' requests from standard input, one per line."),
@@ -15,13 +15,15 @@ struct ReadCommand: Subcommand {
         "len", "N", help: "Bytes to read (decimal or 0x..., suffix k/m/g allowed); for --string the maximum (256).")
     static let raw = Option.flag("raw", help: "Write the bytes as they are.")
     static let string = Option.flag("string", help: "Print a NUL-terminated string (without the NUL).")
+    static let physical = Option.flag(
+        "physical", help: "ADDR is a physical address: read the dump's physical memory, no translation (any dump, no -N needed).")
     static let words: [(Option, Int)] = [
         (.flag("u8", help: "Print bytes in hex, gdb x/ style."), 1),
         (.flag("u16", help: "Print 16-bit little-endian words in hex."), 2),
         (.flag("u32", help: "Print 32-bit little-endian words in hex."), 4),
         (.flag("u64", help: "Print 64-bit little-endian words in hex."), 8),
     ]
-    static let options = [length, raw, string] + words.map(\.0)
+    static let options = [length, raw, string, physical] + words.map(\.0)
     /// The largest `--len` for `--raw`.
     static let rawLimit: UInt64 = 1 << 30
     /// The largest `--len` for the formatted outputs and JSON.
@@ -33,6 +35,9 @@ struct ReadCommand: Subcommand {
         except with --string. Limits: 1 GiB with --raw, 64 MiB otherwise; with --u16/--u32/--u64 it must be
         a multiple of the word size. If an address cannot be read, the bytes before it are printed, then
         the error on standard error, and the exit status is 1.
+        With --physical, ADDR is a physical address (a number) read page by page through the dump's
+        container (a minidump's bitmap, a full dump's PT_LOADs); the left column and JSON's "pa" are
+        physical addresses.
         With '-', each input line is 'ADDR LEN' (LEN up to 1 MiB, suffix k/m allowed; ADDR may be an
         expression with -N) and gets exactly one answer line on standard output: the bytes as hex digits,
         or 'error: ...' (the walk goes on; the exit status is 1 if any failed). With --json each answer is
@@ -53,6 +58,8 @@ struct ReadCommand: Subcommand {
     let format: Format
     /// True for `read -`.
     let streaming: Bool
+    /// True for `--physical`: `address` is a physical address.
+    let physical: Bool
 
     init(_ arguments: ParsedArguments, shared: SharedOptions) throws(UsageError) {
         self.shared = shared
@@ -61,8 +68,9 @@ struct ReadCommand: Subcommand {
             throw UsageError("unexpected argument '\(arguments.positionals[1])'")
         }
         streaming = text == "-"
+        physical = arguments.has(Self.physical)
         if streaming {
-            for option in [Self.length, Self.raw, Self.string] + Self.words.map(\.0) where arguments.has(option) {
+            for option in [Self.length, Self.raw, Self.string, Self.physical] + Self.words.map(\.0) where arguments.has(option) {
                 throw UsageError("option '--\(option.long)' cannot be combined with '-' (each line gives ADDR LEN)")
             }
             target = AddressArgument(constant: 0)
@@ -72,6 +80,9 @@ struct ReadCommand: Subcommand {
             return
         }
         target = try AddressArgument(text, shared: shared)
+        if physical && target.constant == nil {
+            throw UsageError("with --physical, ADDR is a physical address: a number, not '\(text)'")
+        }
         address = target.constant ?? 0
         try requireAtMostOne(of: [Self.raw, Self.string] + Self.words.map(\.0), in: arguments)
         if arguments.has(Self.raw) {
@@ -138,6 +149,11 @@ struct ReadCommand: Subcommand {
         return .failure
     }
 
+    /// `count` bytes at `at`: kernel virtual memory, or physical memory with --physical.
+    private func fetch(_ dump: Dump, _ at: UInt64, _ count: Int) -> ReadResult {
+        physical ? dump.readPhysical(PhysicalAddress(at), count: count) : dump.read(VirtualAddress(at), count: count)
+    }
+
     /// Hexdump, raw and words: reads and prints a megabyte at a time.
     private func writeChunks(_ dump: Dump, _ out: OutputBuffer) -> TranslationError? {
         let chunk = 1 << 20
@@ -146,7 +162,7 @@ struct ReadCommand: Subcommand {
         var failure: TranslationError?
         while done < count && !out.isClosed {
             let start = address + UInt64(done)
-            let result = dump.read(VirtualAddress(start), count: min(chunk, count - done))
+            let result = fetch(dump, start, min(chunk, count - done))
             switch format {
             case .hexdump: hexdump.write(result.bytes, to: out)
             case .raw: out.write(result.bytes)
@@ -169,7 +185,7 @@ struct ReadCommand: Subcommand {
         var next = address
         while bytes.count < count {
             let pageRest = Int(0x1000 - (next & 0xfff))
-            let result = dump.read(VirtualAddress(next), count: min(pageRest, count - bytes.count))
+            let result = fetch(dump, next, min(pageRest, count - bytes.count))
             if let nul = result.bytes.firstIndex(of: 0) {
                 bytes += result.bytes[..<nul]
                 return (bytes, true, nil)
@@ -191,7 +207,7 @@ struct ReadCommand: Subcommand {
     }
 
     private func writeJSON(_ dump: Dump, _ out: OutputBuffer) -> TranslationError? {
-        var members: [(String, JSON)] = [("va", .virtualAddress(address))]
+        var members: [(String, JSON)] = [physical ? ("pa", .address(address)) : ("va", .virtualAddress(address))]
         let failure: TranslationError?
         if format == .string {
             let string = readString(dump)
@@ -201,7 +217,7 @@ struct ReadCommand: Subcommand {
                 ("string", .text(string.bytes)),
             ]
         } else {
-            let result = dump.read(VirtualAddress(address), count: count)
+            let result = fetch(dump, address, count)
             failure = result.error
             members += [("requested", .uint(UInt64(count))), ("length", .uint(UInt64(result.bytes.count)))]
             if case .words(let width) = format {

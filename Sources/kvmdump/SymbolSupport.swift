@@ -38,6 +38,25 @@ extension SharedOptions {
     }
 }
 
+extension SharedOptions {
+    /// `dump` with its kernel page tables if it is an ELF full dump and a kernel image is
+    /// configured: found from the image's `kernbase` value and `KPML4phys` address. Without a
+    /// kernel image the dump is returned as it is (physical reads work; translations say they need -N).
+    func withKernelTables(_ dump: Dump) throws(CommandFailure) -> Dump {
+        guard dump.needsKernelTables, let kernel = try openKernel() else { return dump }
+        if let machine = machineMismatch(kernel: kernel, dump: dump) { throw CommandFailure(message: machine) }
+        guard let kernbase = kernel.symbol(named: "kernbase")?.value, let kpml4phys = kernel.symbol(named: "KPML4phys")?.value else {
+            let missing = kernel.symbol(named: "kernbase") == nil ? "kernbase" : "KPML4phys"
+            throw CommandFailure(message: "\(kernel.path): kernel image has no \(missing) symbol, which an ELF full dump needs to find its page tables")
+        }
+        do {
+            return try dump.withKernelTables(kernbase: kernbase, kpml4physAddress: kpml4phys)
+        } catch {
+            throw CommandFailure(message: error.description)
+        }
+    }
+}
+
 /// Refuses a kernel image built for another machine than `dump`, and warns (once) when its version
 /// does not match the dump's.
 func checkSymbols(kernel: KernelImage, dump: Dump, console: Console) throws(CommandFailure) {

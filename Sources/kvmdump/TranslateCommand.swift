@@ -19,7 +19,7 @@ struct TranslateCommand: Subcommand {
         Positional(name: "-", help: "Read addresses from standard input, one per line."),
     ]
     static let explain = Option.flag(
-        "explain", help: "Show the walk: map index, PDE, PTE, bitmap bit, popcount bin and its count.")
+        "explain", help: "Show the walk: map index, PDE, PTE, bitmap bit, popcount bin and its count (a full dump: PML4E to PTE, the PT_LOAD, and the rule that found the PML4).")
     static let options = [explain]
     static let discussion = """
         Each answer is one line: va, pa, offset, map (kernel or dmap), page (4K or 2M); --explain appends
@@ -192,6 +192,9 @@ struct TranslateCommand: Subcommand {
                 }
                 line += " \(step.name.text) \(value ?? "-")"
             }
+            if let found = dump.kernelTables?.tables {
+                line += " pml4 \(Hex.short(found.pml4)) found-by \(found.rule.key)"
+            }
         }
         return line
     }
@@ -211,7 +214,9 @@ struct TranslateCommand: Subcommand {
                 case .address: JSON.address
                 }
                 return (step.name.key, .optional(step.value, wrap))
-            })))
+            } + (dump.kernelTables?.tables.map { found in
+                [("pml4", JSON.address(found.pml4)), ("found_by", JSON.string(found.rule.key))]
+            } ?? []))))
         }
         return .object(members)
     }

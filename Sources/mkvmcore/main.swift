@@ -92,7 +92,7 @@ func run(_ o: Options) throws(GeneratorError) {
             try dump.write(to: dir + "/" + golden.fileName)
             print("\(dir)/\(golden.fileName): \(dump.bytes.count) bytes")
         }
-        for file in try goldenKernelFiles() + goldenCompressedFiles() {
+        for file in try goldenKernelFiles() + goldenCompressedFiles() + goldenFullDumpFiles() {
             try writeFile(file.bytes, toPath: dir + "/" + file.fileName)
             print("\(dir)/\(file.fileName): \(file.bytes.count) bytes")
         }
@@ -105,6 +105,9 @@ func run(_ o: Options) throws(GeneratorError) {
                 : file.fileName.contains(".cut.") ? "the first \(file.bytes.count) bytes of vmcore.0.zst: the stream ends inside a raw block"
                 : "one zstd frame (window 2 MiB, no content size, XXH64 checksum) of 4 KiB raw and RLE blocks"
             print("== \(file.fileName)\nvmcore.0 compressed without compression: \(what); \(file.bytes.count) bytes\n")
+        }
+        for (name, d) in try goldenFullDumps() {
+            print("== \(name)\n" + (try describeFullDump(d)))
         }
     case .corrupt(let dir):
         var count = 0

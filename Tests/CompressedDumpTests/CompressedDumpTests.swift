@@ -152,6 +152,8 @@ struct CompressedDumpTests {
         let second = try DumpFiles.open(path, cache: scratch.cache)
         #expect(second.decompression?.reusedCache == true && second.decompression?.decodedBytes == 0)
         let opened = second.bytesDecodedOnDemand
+        // Opening decodes the first interval (the metadata), not the intervals of the page-table pages it locates.
+        #expect(opened <= interval + (1 << 17), "opening decoded \(opened) bytes")
         let truth = made.truth
         let lastPage = try #require(truth.dumpedPages.last)
         let read = second.dump.readPhysical(PhysicalAddress(lastPage), count: 4096)
@@ -170,6 +172,26 @@ struct CompressedDumpTests {
         second.dump.releaseFileBytes(offset: 0, length: size)
         second.dump.prepareFileBytes(offset: 0, length: size)
         #expect(second.dump.fileBytes.bytes(at: 0, length: size) == made.bytes)
+    }
+
+    @Test("gzip: opening decodes the metadata's interval, not those of the page-table pages it locates")
+    func gzipOpenDecodesOnlyTheMetadata() throws {
+        let scratch = try Scratch()
+        let made = try dump(extraPages: 1200)
+        let interval: UInt64 = 128 << 10
+        let cache = DumpCache(directory: scratch.path + "/cache", gzipInterval: interval)
+        let path = try scratch.write("vmcore.3.gz", gzipStored(made.bytes))
+        _ = try DumpFiles.open(path, cache: cache)
+        let opened = try DumpFiles.open(path, cache: cache)
+        #expect(opened.decompression?.reusedCache == true)
+        #expect(made.truth.dataOffset < interval)
+        // The first checkpoint is at the first stored-block boundary after 128 KiB: 192 KiB in.
+        #expect(opened.bytesDecodedOnDemand <= interval + 65535, "opening decoded \(opened.bytesDecodedOnDemand) bytes")
+        // A translation then decodes what it walks: the page-table page and nothing else of the data.
+        let va = try #require(made.truth.kernelPages.first { $0.size == 4096 && $0.present }).va
+        let before = opened.bytesDecodedOnDemand
+        #expect(opened.dump.read(VirtualAddress(va), count: 8).error == nil)
+        #expect(opened.bytesDecodedOnDemand - before <= 2 * (interval + 65535))
     }
 
     @Test("a stream cut short is read as a truncated dump, the fault named with its compressed offset", arguments: [".gz", ".zst"])

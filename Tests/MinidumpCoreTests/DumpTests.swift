@@ -301,7 +301,7 @@ let allVersions: [UInt32] = [1, 2, 3]
     @Test func otherKindsOfCrashDumpAreNamed() throws {
         var page = [UInt8](repeating: 0, count: 8192)
         page.replaceSubrange(0..<4, with: [0x7f, 0x45, 0x4c, 0x46])
-        #expect(problem(page) == .unsupportedFormat("an ELF full dump (debug.minidump=0), which is not supported yet"))
+        #expect(problem(page) == .unsupportedFormat("an ELF file but not a FreeBSD full dump (its OSABI byte is not 255): a kernel image, or a core of another kind"))
         page.replaceSubrange(0..<4, with: [0x1f, 0x8b, 8, 0])
         #expect(problem(page) == .unsupportedFormat("gzip-compressed: decompress it first (gunzip, or savecore -u)"))
         page.replaceSubrange(0..<4, with: [0x28, 0xb5, 0x2f, 0xfd])

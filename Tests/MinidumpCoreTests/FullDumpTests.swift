@@ -228,7 +228,7 @@ private func probes(_ t: FullDumpTruth) -> [UInt64] {
             guard case .notDumped(let slot) = error else { Issue.record("wrong miss \(error)"); return }
             #expect(slot == 0x9f)
         }
-        #expect(c.reason(.notDumped(bit: 0x9f), PhysicalAddress(0x9f010)) == .pageNotDumped(PhysicalAddress(0x9f000), bit: 0x9f))
+        #expect(c.reason(.notDumped(bit: 0x9f), PhysicalAddress(0x9f010)) == .physicalAddressPastSegmentFileSize(PhysicalAddress(0x9f010)))
         #expect(c.describablePages == c.dumpedPageCount + 1)
     }
 

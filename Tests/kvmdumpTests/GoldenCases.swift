@@ -270,5 +270,42 @@ let goldenCases: [GoldenCase] = {
         c("usage-translate-stdin-and-address", "\(m) translate - \(VA.threadName)"),
         c("usage-pages-unknown-option", "pages --kernel-only \(v3)"),
     ]
+
+    // ELF full dumps (Fixtures/vmcore.full*, see Fixtures/README.md): without the kernel image only
+    // physical memory; with -N every subcommand, and the rule that found the page tables.
+    let full = "-M Fixtures/vmcore.full", fk = "-N Fixtures/kernel.full"
+    let full16 = "-M Fixtures/vmcore.full16m", delta = "-M Fixtures/vmcore.fulldelta"
+    cases += [
+        c("full-header", "header Fixtures/vmcore.full"), c("full-header-json", "header --json Fixtures/vmcore.full"),
+        c("full-header-delta", "header Fixtures/vmcore.fulldelta"),
+        c("full-stats", "\(full) stats"), c("full-stats-json", "\(full) stats --json"),
+        c("full-stats-kernel", "\(full) \(fk) stats"), c("full-stats-16m-kernel", "\(full16) \(fk) stats"),
+        c("full-stats-delta-kernel-json", "\(delta) \(fk) stats --json"),
+        c("full-read-physical", "\(full) read --physical 0x7fe000 --len 64"),
+        c("full-read-physical-json", "\(full) read --physical 0x7fe000 --len 16 --json"),
+        c("read-physical-v3", "-M \(v3) read --physical 0x7fe000 --len 32"),
+        c("read-physical-v3-not-dumped", "-M \(v3) read --physical 0x50000 --len 16"),
+        c("full-read-physical-partial-hole", "\(full) read --physical 0x28ff8 --len 16"),
+        c("error-full-translate-needs-kernel", "\(full) translate 0xffffffff80202340"),
+        c("error-full-read-needs-kernel", "\(full) read 0xfffff800007fe000 --len 16"),
+        c("full-translate-kernel-explain", "\(full) \(fk) translate --explain hostname 0xffffffff80202340 0xfffff800007fe000"),
+        c("full-translate-kernel-explain-json", "\(full) \(fk) translate --explain --json hostname 0xfffff800007fe000"),
+        c("full-translate-16m-kernel-explain", "\(full16) \(fk) translate --explain hostname 0xffffffff80202340"),
+        c("full-read-kernel-string", "\(full16) \(fk) read hostname --string"),
+        c("full-read-kernel-dmap", "\(delta) \(fk) read 0xfffff800007fe000 --len 32"),
+        c("error-full-pages-needs-kernel", "\(full) pages"),
+        c("full-pages-kernel", "\(full) \(fk) pages"), c("full-pages-kernel-json", "\(full) \(fk) pages --json"),
+        c("error-full-msgbuf-needs-kernel", "\(full) msgbuf"),
+        c("full-msgbuf-kernel", "\(full) \(fk) msgbuf --unread"), c("full-msgbuf-kernel-json", "\(full16) \(fk) msgbuf --unread --json"),
+        c("full-info-no-kernel", "\(full) info --lines 2"),
+        c("full-info-kernel", "\(full16) \(fk) info --lines 2"), c("full-info-kernel-json", "\(delta) \(fk) info --json --lines 2"),
+        c("full-sym", "\(full) \(fk) sym hostname KPML4phys kernbase"),
+        c("full-ps", "-M Fixtures/vmcore.full2 -N Fixtures/kernel.full2 ps"),
+        c("full-bt", "-M Fixtures/vmcore.full2 -N Fixtures/kernel.full2 bt"),
+        c("error-full-kernel-without-kpml4phys", "\(full) -N Fixtures/kernel.1 stats"),
+        c("error-full-export-needs-kernel", "\(full) export -o -"),
+        c("usage-read-physical-symbol", "\(full) \(fk) read --physical hostname --len 4"),
+        c("usage-read-physical-stdin", "\(full) read --physical -"),
+    ]
     return cases
 }()
