@@ -171,38 +171,53 @@ fuzz-export: fuzz-export-build
 
 # The decoders (Fuzz/FuzzDecompress.swift, compiled with Sources/Decompress as one module): gzip, zstd and
 # raw deflate by magic. Seeds are small files compressed by the system gzip and zstd. Not part of `make test`.
-DZ_DIR = $(FUZZ_DIR)/decompress
+# DZ_ONLY=zstd or DZ_ONLY=gzip builds a target that sends every input to that one decoder (gzip: raw
+# deflate when the input has no gzip magic), with its own binary, corpus and log: one campaign per decoder.
+# DZ_RUNS=N stops after N executions (or SECONDS, whichever comes first).
+DZ_DIR  = $(FUZZ_DIR)/decompress
+DZ_ONLY ?=
+DZ_RUNS ?=
+DZ_NAME = fuzz-decompress$(if $(DZ_ONLY),-$(DZ_ONLY))
+DZ_DEF  = $(if $(filter zstd,$(DZ_ONLY)),-D FUZZ_ZSTD)$(if $(filter gzip,$(DZ_ONLY)),-D FUZZ_GZIP)
 fuzz-decompress-build:
-	mkdir -p $(DZ_DIR)/corpus $(DZ_DIR)/seeds
-	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name DecompressFuzz \
-		Sources/Decompress/*.swift Fuzz/FuzzDecompress.swift -o $(DZ_DIR)/fuzz-decompress
+	mkdir -p $(DZ_DIR)/corpus$(if $(DZ_ONLY),-$(DZ_ONLY)) $(DZ_DIR)/seeds
+	swiftc -O -sanitize=$(FUZZ_SAN) -use-ld=lld -parse-as-library -module-name DecompressFuzz $(DZ_DEF) \
+		Sources/Decompress/*.swift Fuzz/FuzzDecompress.swift -o $(DZ_DIR)/$(DZ_NAME)
 	head -c 12000 Fixtures/vmcore.0 > $(DZ_DIR)/seed.raw
 	for l in 1 6 9; do gzip -$$l -c $(DZ_DIR)/seed.raw > $(DZ_DIR)/seeds/vmcore.$$l.gz; done
 	for l in 1 6 19; do zstd -q -$$l -c < $(DZ_DIR)/seed.raw > $(DZ_DIR)/seeds/vmcore.$$l.zst; done
+	zstd -q -6 --long -T0 -c < $(DZ_DIR)/seed.raw > $(DZ_DIR)/seeds/vmcore.long.zst
 	zstd -q -3 --no-check -c < Fixtures/vmcore.msgbuf40 | head -c 20000 > $(DZ_DIR)/seeds/msgbuf.zst
 	printf 'hello hello hello hello\n' | gzip -c > $(DZ_DIR)/seeds/hello.gz
 	printf 'hello hello hello hello\n' | zstd -q -c > $(DZ_DIR)/seeds/hello.zst
 
 fuzz-decompress: fuzz-decompress-build
-	$(FUZZ_ENV) $(DZ_DIR)/fuzz-decompress -max_len=65536 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
-		-artifact_prefix=$(DZ_DIR)/crash- -max_total_time=$(SECONDS) \
-		$(DZ_DIR)/corpus $(DZ_DIR)/seeds > $(DZ_DIR)/fuzz.log 2>&1 \
-		|| { grep -v '^#[0-9]' $(DZ_DIR)/fuzz.log | tail -60; exit 1; }
-	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(DZ_DIR)/fuzz.log
+	$(FUZZ_ENV) $(DZ_DIR)/$(DZ_NAME) -max_len=65536 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
+		-artifact_prefix=$(DZ_DIR)/crash$(if $(DZ_ONLY),-$(DZ_ONLY))- -max_total_time=$(SECONDS) $(if $(DZ_RUNS),-runs=$(DZ_RUNS)) \
+		$(DZ_DIR)/corpus$(if $(DZ_ONLY),-$(DZ_ONLY)) $(DZ_DIR)/seeds > $(DZ_DIR)/$(DZ_NAME).log 2>&1 \
+		|| { grep -v '^#[0-9]' $(DZ_DIR)/$(DZ_NAME).log | tail -60; exit 1; }
+	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(DZ_DIR)/$(DZ_NAME).log
 
 # Decoder throughput on a 200 MB dump-like file, beside gzip -dc and zstd -dc on the same files (level 6,
-# the kernel's default). Files are cached in .bench-decompress/.
-BD_DIR = .bench-decompress
+# the kernel's default; and zstd -6 --long -T0: a 128 MiB window, multi-threaded compression). Each line
+# gives wall and CPU (user + system) seconds, best of BD_RUNS: on a shared machine compare the CPU figures.
+# Files are cached in .bench-decompress/.
+BD_DIR  = .bench-decompress
+BD_RUNS ?= 3
+BD_TIME = /usr/bin/time -f "%C: %e s wall, %U + %S s CPU"
 bench-decompress:
 	$(RELEASE) --product decompress-bench
 	mkdir -p $(BD_DIR)
 	test -s $(BD_DIR)/dump || $(RELEASE_BIN)/decompress-bench --generate $(BD_DIR)/dump 200
 	test -s $(BD_DIR)/dump.gz || gzip -6 -c $(BD_DIR)/dump > $(BD_DIR)/dump.gz
 	test -s $(BD_DIR)/dump.zst || zstd -q -6 -c < $(BD_DIR)/dump > $(BD_DIR)/dump.zst
-	@for t in 1 2 3; do /usr/bin/time -f "gzip -dc: %e s" gzip -dc $(BD_DIR)/dump.gz > /dev/null; done
-	$(RELEASE_BIN)/decompress-bench gzip $(BD_DIR)/dump.gz 3
-	@for t in 1 2 3; do /usr/bin/time -f "zstd -dc: %e s" zstd -q -dc $(BD_DIR)/dump.zst > /dev/null; done
-	$(RELEASE_BIN)/decompress-bench zstd $(BD_DIR)/dump.zst 3
+	test -s $(BD_DIR)/dump.long.zst || zstd -q -6 --long -T0 -c < $(BD_DIR)/dump > $(BD_DIR)/dump.long.zst
+	@for t in $$(seq $(BD_RUNS)); do $(BD_TIME) gzip -dc $(BD_DIR)/dump.gz > /dev/null; done
+	$(RELEASE_BIN)/decompress-bench gzip $(BD_DIR)/dump.gz $(BD_RUNS)
+	@for t in $$(seq $(BD_RUNS)); do $(BD_TIME) zstd -q -dc $(BD_DIR)/dump.zst > /dev/null; done
+	$(RELEASE_BIN)/decompress-bench zstd $(BD_DIR)/dump.zst $(BD_RUNS)
+	@for t in $$(seq $(BD_RUNS)); do $(BD_TIME) zstd -q -dc --long=27 $(BD_DIR)/dump.long.zst > /dev/null; done
+	$(RELEASE_BIN)/decompress-bench zstd $(BD_DIR)/dump.long.zst $(BD_RUNS)
 
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

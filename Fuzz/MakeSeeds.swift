@@ -1,5 +1,5 @@
-/// Writes the fuzzer's seed corpus: small valid v1/v2/v3 dumps (a few pages each, so libFuzzer can
-/// mutate them quickly) in several msgbuf states, and every corrupt variant of each; small ELF full
+/// Writes the fuzzer's seed corpus: small valid amd64 v1/v2/v3 and riscv v1/v2 dumps (a few pages each, so
+/// libFuzzer can mutate them quickly) in several msgbuf states, and every corrupt variant of each; small ELF full
 /// dumps and their corrupt variants.
 /// Built by `make fuzz-build` against the VMCoreBuilder library (not part of the package).
 ///
@@ -32,6 +32,27 @@ private func smallDump(version: UInt32, seed: UInt64, structState: MessageBuffer
                                    wrap: wrap),
         overlays: [Overlay(va: kb + 0x1ff0, cString: "a string across two kernel pages")],
         stampPages: false)
+}
+
+/// A riscv dump of a few pages: 128 KiB of RAM at 0x80200000 (dmapphys 0x80000000), one 2 MiB region of
+/// L3 entries with 4 KiB leaves (one with a reserved bit, one to a device), an invalid and a non-leaf
+/// entry, a string across two pages and a one-page msgbuf. v1's bitmap covers PA 0 to the end of RAM.
+private func smallRISCVDump(version: UInt32, seed: UInt64) -> RISCVDumpDescription {
+    let kb = RISCVDumpDescription.defaultKernbase
+    let msgbuf = MessageBufferDescription(reservedSize: 4096, text: Array("<6>riscv seed\npanic: seed\n".utf8),
+                                          unreadLength: 12, physicalAddress: 0x8021_f000)
+    return RISCVDumpDescription(
+        version: version, seed: seed, physicalRanges: [0x8020_0000..<0x8022_0000], dmapPhys: 0x8000_0000,
+        kernelMapChunks: 1,
+        mappings: [
+            RISCVMapping(virtualAddress: kb + 0x1000, pageSize: .size4K, count: 3, executable: true),
+            RISCVMapping(virtualAddress: kb + 0x5000, pageSize: .size4K, reservedBits: 1 << 62),
+            RISCVMapping(virtualAddress: kb + 0x6000, pageSize: .size4K, placement: .physical(0x1000_0000)),
+        ],
+        rawEntries: [RISCVRawEntry(virtualAddress: kb + 0x7000, entry: 0x2008_0006),
+                     RISCVRawEntry(virtualAddress: kb + 0x8000, entry: 0x2008_0401)],
+        directMapOnlyPages: 3, messageBuffer: msgbuf,
+        overlays: [Overlay(va: kb + 0x1ff0, cString: "a string across two kernel pages")], stampPages: false)
 }
 
 /// Writes `bytes` to `path`, exiting on failure.
@@ -75,6 +96,21 @@ struct MakeSeeds {
                     write(bytes, to: "\(base).\(name)")
                     count += 1
                 }
+            }
+        }
+        for version: UInt32 in 1...2 {
+            let generated: RISCVGeneratedDump
+            do {
+                generated = try generateRISCVDump(smallRISCVDump(version: version, seed: UInt64(version)))
+            } catch {
+                fatal("riscv v\(version): \(error)")
+            }
+            let base = "\(directory)/small.riscv.v\(version)"
+            write(generated.bytes, to: base)
+            count += 1
+            for (name, bytes) in corruptVariants(of: generated) {
+                write(bytes, to: "\(base).\(name)")
+                count += 1
             }
         }
         // ELF full dumps of the small v3 machine: the kernel at 2 MiB and elsewhere, with and without

@@ -235,6 +235,9 @@ public struct CrashSummary: Sendable {
            firstLine(trimTrailingNewlines(infoVersion)) != firstLine(running) {
             warnings.append("WARNING: the info file's Version String does not match the dump: it may belong to another dump")
         }
+        if let memory, let warning = CrashSummary.kernelMapShortfall(memory: memory, dump: dump) {
+            warnings.append("WARNING: " + warning)
+        }
         if dump.isTruncated {
             warnings.append("WARNING: the dump is truncated (\(dump.fileSize) of \(dump.layout.expectedFileSize) bytes): some values may be unreadable")
         }
@@ -242,6 +245,15 @@ public struct CrashSummary: Sendable {
             warnings.append("note: " + note + "; using the msgbuf section")
         }
         self.warnings = warnings
+    }
+
+    /// Why the dump's kernel map ends before the kernel's `kernel_vm_end` (the map grew while it was
+    /// written, or the header's pmapsize is short), or nil when it does not or the variable cannot be read.
+    static func kernelMapShortfall(memory: KernelMemory, dump: Dump) -> String? {
+        guard let end = try? memory.u64("kernel_vm_end"), let map = dump.kernelMapRange,
+              end > map.lowerBound, end - 1 > map.upperBound else { return nil }
+        return "kernel_vm_end is \(hex16(end)) but the dump's kernel map (header pmapsize \(dump.header.pageTableMapSize)) "
+            + "ends at \(hex16(map.upperBound &+ 1)): kernel addresses from there are not in the dump"
     }
 
     /// The image's own `version` string (its initialised `.data`).

@@ -84,11 +84,12 @@ public struct XXH64: Sendable {
             tail.removeAll(keepingCapacity: true)
         }
         var a = v1, b = v2, c = v3, d = v4
+        let sp = bytes.span
         while end - i >= 32 {
-            a = XXH64.round(a, XXH64.load64(bytes, i))
-            b = XXH64.round(b, XXH64.load64(bytes, i + 8))
-            c = XXH64.round(c, XXH64.load64(bytes, i + 16))
-            d = XXH64.round(d, XXH64.load64(bytes, i + 24))
+            a = XXH64.round(a, loadLE64(sp, i))
+            b = XXH64.round(b, loadLE64(sp, i + 8))
+            c = XXH64.round(c, loadLE64(sp, i + 16))
+            d = XXH64.round(d, loadLE64(sp, i + 24))
             i += 32
         }
         v1 = a; v2 = b; v3 = c; v4 = d

@@ -30,22 +30,35 @@ struct BackwardBits {
         refill()
     }
 
+    /// Top up `acc` to at least 57 valid bits (fewer only near the stream's first byte): whole bytes
+    /// with one 8-byte load while 8 or more bytes are left, else byte by byte.
     @inline(__always) mutating func refill() {
-        while count <= 56 && pos > start {
-            pos -= 1
-            acc |= UInt64(bytes[pos]) << UInt64(56 - count)
-            count += 8
+        guard count <= 56 else { return }
+        if pos - start >= 8 && count >= 0 {
+            let k = (64 - count) >> 3                 // whole bytes that fit: 1...8
+            let w = loadLE64(bytes.span, pos - 8)     // bytes[pos-1] is the most significant
+            let nb = UInt64(k << 3)
+            acc |= (w &>> (64 &- nb)) &<< UInt64(64 - count - Int(nb))
+            count &+= Int(nb)
+            pos &-= k
+        } else {
+            while count <= 56 && pos > start {
+                pos -= 1
+                acc |= UInt64(bytes[pos]) << UInt64(56 - count)
+                count += 8
+            }
         }
     }
 
     /// The next `n` (0...56) bits without consuming them; zeros past the start.
     @inline(__always) func peek(_ n: Int) -> Int {
-        Int(truncatingIfNeeded: acc >> UInt64(64 - n))
+        Int(truncatingIfNeeded: (acc &>> 1) &>> UInt64(truncatingIfNeeded: 63 &- n))
     }
 
+    /// Drop the next `n` (0...63) bits.
     @inline(__always) mutating func consume(_ n: Int) {
-        acc <<= UInt64(n)
-        count -= n
+        acc &<<= UInt64(truncatingIfNeeded: n)
+        count &-= n
     }
 
     @inline(__always) mutating func read(_ n: Int) -> Int {
@@ -57,6 +70,20 @@ struct BackwardBits {
     var overflowed: Bool { count < 0 }
     /// Every bit read, none beyond.
     var finishedExactly: Bool { count == 0 && pos == start }
+}
+
+/// Little-endian 8 bytes at `i`; traps (like a subscript) unless `i...i+7` is inside the span. With
+/// the one range check in front, the compiler drops the eight per-byte checks and emits one 64-bit load.
+@inline(__always) func loadLE64(_ s: Span<UInt8>, _ i: Int) -> UInt64 {
+    guard i >= 0, i <= s.count &- 8 else { fatalError("8-byte load at \(i) outside a span of \(s.count)") }
+    return UInt64(s[i]) | UInt64(s[i &+ 1]) << 8 | UInt64(s[i &+ 2]) << 16 | UInt64(s[i &+ 3]) << 24
+        | UInt64(s[i &+ 4]) << 32 | UInt64(s[i &+ 5]) << 40 | UInt64(s[i &+ 6]) << 48 | UInt64(s[i &+ 7]) << 56
+}
+
+/// Store 8 bytes little-endian at `i` (one 64-bit store, bounds-checked).
+@inline(__always) func storeLE64(_ o: inout MutableSpan<UInt8>, _ i: Int, _ v: UInt64) {
+    var raw = o.mutableBytes
+    raw.storeBytes(of: v.littleEndian, toByteOffset: i, as: UInt64.self)
 }
 
 enum FSE {

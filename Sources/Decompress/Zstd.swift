@@ -6,7 +6,7 @@
 /// concatenated frames and skippable frames. Not supported: dictionaries (a frame naming a dictionary
 /// ID is refused with `.unsupported`; the kernel and the zstd tool do not use them by default).
 ///
-/// Memory: the output history buffer grows with the output up to about window + max(window, 4 MiB)
+/// Memory: the output history buffer grows with the output up to about window + max(window, 16 MiB)
 /// + 128 KiB, plus 128 KiB of literals and a compressed block; windows above `maxWindowSize` (default
 /// 128 MiB = 2^27, what `zstd --long` uses and libzstd's own default limit) are refused with
 /// `.windowTooLarge` before anything is allocated for them.
@@ -28,6 +28,9 @@ public struct ZstdStream {
     public private(set) var statistics = Statistics()
     public static let defaultMaxWindowSize = 1 << 27
     static let blockMaxLimit = 1 << 17
+    /// Bytes kept writable past the end of a block's output: sequence execution copies 8 bytes at a
+    /// time and may write up to 15 bytes beyond what a copy needs (overwritten by what follows).
+    static let slack = 32
 
     let maxWindow: Int
     var input: InputBuffer
@@ -198,7 +201,7 @@ public struct ZstdStream {
         }
         window = Int(windowSize)
         blockMax = min(window, ZstdStream.blockMaxLimit)
-        let wanted = window + max(window, 1 << 22) + ZstdStream.blockMaxLimit
+        let wanted = window + max(window, 1 << 24) + ZstdStream.blockMaxLimit + ZstdStream.slack
         if capacity != wanted {
             // Keep what the caller has not read; the history of an earlier frame is not needed.
             slide(keep: 0)
@@ -218,10 +221,7 @@ public struct ZstdStream {
     mutating func slide(keep: Int) {
         let from = min(outPos - keep, delivered)
         guard from > 0 else { return }
-        var b = buf
-        buf = []
-        for i in 0..<(outPos - from) { b[i] = b[from + i] }
-        buf = b
+        moveDown(&buf, from: from, count: outPos - from)
         outBase &+= UInt64(from)
         outPos -= from
         delivered -= from
@@ -230,11 +230,12 @@ public struct ZstdStream {
 
     /// Room for one more block of output.
     mutating func makeRoom() {
-        if outPos + blockMax <= buf.count { return }
+        let need = blockMax + ZstdStream.slack
+        if outPos + need <= buf.count { return }
         if buf.count < capacity {
-            let grow = min(capacity, max(buf.count * 2, outPos + blockMax, 1 << 20)) - buf.count
+            let grow = min(capacity, max(buf.count * 2, outPos + need, 1 << 20)) - buf.count
             buf.append(contentsOf: repeatElement(0, count: grow))
-            if outPos + blockMax <= buf.count { return }
+            if outPos + need <= buf.count { return }
         }
         slide(keep: window)
     }
@@ -252,21 +253,13 @@ public struct ZstdStream {
         case 0:  // raw
             guard size <= blockMax else { throw error(.badBlock, "raw block of \(size) bytes above the block maximum \(blockMax)", at: at) }
             guard try input.ensure(size) else { throw error(.truncated, "the compressed stream ends inside a raw block of \(size) bytes") }
-            var b = buf
-            buf = []
-            let src = input.bytes
-            var p = input.pos
-            for i in outPos..<(outPos + size) { b[i] = src[p]; p += 1 }
-            buf = b
-            input.pos = p
+            copyBytes(&buf, at: outPos, from: input.bytes, input.pos, count: size)
+            input.pos += size
             outPos += size
         case 1:  // RLE
             guard size <= blockMax else { throw error(.badBlock, "RLE block of \(size) bytes above the block maximum \(blockMax)", at: at) }
             let v = try bytes(1, "an RLE block")[0]
-            var b = buf
-            buf = []
-            for i in outPos..<(outPos + size) { b[i] = v }
-            buf = b
+            fillBytes(&buf, at: outPos, count: size, with: v)
             outPos += size
         case 2:
             guard size <= blockMax else { throw error(.badBlock, "compressed block of \(size) bytes above the block maximum \(blockMax)", at: at) }
@@ -320,19 +313,12 @@ public struct ZstdStream {
             guard size <= blockMax else { throw blockError(.badLength, "\(size) literals above the block maximum \(blockMax)", at: 0) }
             if type == 0 {
                 guard hdr + size <= b.count else { throw blockError(.badLength, "\(size) raw literals past the end of the block", at: hdr) }
-                var l = lits
-                lits = []
-                for i in 0..<size { l[i] = b[hdr + i] }
-                lits = l
+                copyBytes(&lits, at: 0, from: b, hdr, count: size)
                 litCount = size
                 return hdr + size
             }
             guard hdr < b.count else { throw blockError(.badLength, "RLE literal past the end of the block", at: hdr) }
-            let v = b[hdr]
-            var l = lits
-            lits = []
-            for i in 0..<size { l[i] = v }
-            lits = l
+            fillBytes(&lits, at: 0, count: size, with: b[hdr])
             litCount = size
             return hdr + 1
         }
@@ -378,10 +364,27 @@ public struct ZstdStream {
             guard q + s1 + s2 + s3 <= end else { throw blockError(.badLength, "literal streams of \(s1)+\(s2)+\(s3) bytes past the end of the literals", at: p) }
             let per = (regen + 3) / 4
             guard 3 * per <= regen else { throw blockError(.badLength, "\(regen) literals too few for four streams", at: 0) }
-            try decodeStream(huf, q..<(q + s1), into: 0, count: per)
-            try decodeStream(huf, (q + s1)..<(q + s1 + s2), into: per, count: per)
-            try decodeStream(huf, (q + s1 + s2)..<(q + s1 + s2 + s3), into: 2 * per, count: per)
-            try decodeStream(huf, (q + s1 + s2 + s3)..<end, into: 3 * per, count: regen - 3 * per)
+            let ranges = [q..<(q + s1), (q + s1)..<(q + s1 + s2), (q + s1 + s2)..<(q + s1 + s2 + s3), (q + s1 + s2 + s3)..<end]
+            var rs: [BackwardBits] = []
+            for range in ranges {
+                do { rs.append(try BackwardBits(block, range)) } catch let e as EntropyError {
+                    throw blockError(.badLength, "Huffman literal stream: \(e.detail)", at: range.lowerBound)
+                }
+            }
+            let last = regen - 3 * per
+            // The four streams in lockstep (independent chains the processor overlaps), then each one's rest.
+            var (r0, r1, r2, r3) = (rs[0], rs[1], rs[2], rs[3])
+            let done = ZstdStream.huffmanStreams4(&r0, &r1, &r2, &r3, huf.table.span, huf.maxBits,
+                                                  into: &lits, per: per, count: min(per, last))
+            rs = [r0, r1, r2, r3]
+            for k in 0..<4 {
+                let count = k == 3 ? last : per
+                var r = rs[k]
+                ZstdStream.huffmanStream(&r, huf.table.span, huf.maxBits, into: &lits, k * per + done, count: count - done)
+                guard r.finishedExactly else {
+                    throw blockError(.badCode, "Huffman literal stream \(k + 1) does not end where its \(count) literals do", at: ranges[k].lowerBound)
+                }
+            }
         }
         litCount = regen
         return end
@@ -392,13 +395,45 @@ public struct ZstdStream {
         do { r = try BackwardBits(block, range) } catch let e as EntropyError {
             throw blockError(.badLength, "Huffman literal stream: \(e.detail)", at: range.lowerBound)
         }
-        let table = huf.table
-        let mb = huf.maxBits
-        var out = lits
-        lits = []
+        ZstdStream.huffmanStream(&r, huf.table.span, huf.maxBits, into: &lits, o, count: count)
+        guard r.finishedExactly else {
+            throw blockError(.badCode, "Huffman literal stream does not end where its \(count) literals do", at: range.lowerBound)
+        }
+    }
+
+    /// Four literal streams at once: symbol `j` of stream `k` goes to `lits[k * per + j]`, for `j` up to
+    /// about `count` (stops early when a stream runs low on bits); returns how many of each were decoded.
+    static func huffmanStreams4(_ a: inout BackwardBits, _ b: inout BackwardBits, _ c: inout BackwardBits, _ d: inout BackwardBits,
+                                _ table: Span<UInt16>, _ mb: Int, into lits: inout [UInt8], per: Int, count: Int) -> Int {
+        var ra = a, rb = b, rc = c, rd = d   // local copies stay in registers
+        defer { a = ra; b = rb; c = rc; d = rd }
+        var out = lits.mutableSpan
+        var i = 0
+        let need = 4 * mb
+        while count - i >= 4 {
+            ra.refill(); rb.refill(); rc.refill(); rd.refill()
+            if ra.count < need || rb.count < need || rc.count < need || rd.count < need { break }
+            for k in 0..<4 {
+                let ea = table[ra.peek(mb)], eb = table[rb.peek(mb)], ec = table[rc.peek(mb)], ed = table[rd.peek(mb)]
+                ra.consume(Int(ea >> 8)); rb.consume(Int(eb >> 8)); rc.consume(Int(ec >> 8)); rd.consume(Int(ed >> 8))
+                out[i + k] = UInt8(truncatingIfNeeded: ea)
+                out[per + i + k] = UInt8(truncatingIfNeeded: eb)
+                out[2 * per + i + k] = UInt8(truncatingIfNeeded: ec)
+                out[3 * per + i + k] = UInt8(truncatingIfNeeded: ed)
+            }
+            i += 4
+        }
+        return i
+    }
+
+    /// The hot loop of literals: `count` symbols from `r` into `lits[o...]`.
+    static func huffmanStream(_ reader: inout BackwardBits, _ table: Span<UInt16>, _ mb: Int, into lits: inout [UInt8], _ o: Int, count: Int) {
+        var r = reader   // a local copy stays in registers
+        defer { reader = r }
+        var out = lits.mutableSpan
         var i = o
         let end = o + count
-        // Four symbols of at most 11 bits per refill while the refill can bring 57 bits or more.
+        // Four symbols of at most 11 bits per refill while the refill brings 57 bits or more.
         while end - i >= 4 {
             r.refill()
             if r.count < 4 * mb { break }
@@ -422,10 +457,6 @@ public struct ZstdStream {
             out[i] = UInt8(truncatingIfNeeded: e)
             r.consume(Int(e >> 8))
             i += 1
-        }
-        lits = out
-        guard r.finishedExactly else {
-            throw blockError(.badCode, "Huffman literal stream does not end where its \(count) literals do", at: range.lowerBound)
         }
     }
 
@@ -490,95 +521,196 @@ public struct ZstdStream {
             do { r = try BackwardBits(block, p..<end) } catch let e as EntropyError {
                 throw blockError(.badLength, "sequence bit stream: \(e.detail)", at: p)
             }
-            let llE = ll.entries, ofE = of.entries, mlE = ml.entries
-            var llS = r.read(ll.log)
-            var ofS = r.read(of.log)
-            var mlS = r.read(ml.log)
-            r.refill()
-            var out = buf
-            buf = []
-            let lit = lits
-            var lp = 0
-            let lc = litCount
-            let histStart = frameStart
-            let win = window
-            var r0 = rep0, r1 = rep1, r2 = rep2
-            var failure: DecompressError? = nil
-            var repeats = 0
-            for i in 0..<nbSeq {
-                let oe = ofE[ofS], me = mlE[mlS], le = llE[llS]
-                let ofCode = Int((oe >> 24) & 0xFF)
-                let offVal = Int(oe >> 32) + r.read(ofCode)
-                if ofCode > 24 { r.refill() }
-                let matchLen = Int(me >> 32) + r.read(Int((me >> 24) & 0xFF))
-                let litLen = Int(le >> 32) + r.read(Int((le >> 24) & 0xFF))
-                r.refill()
-                var offset: Int
-                if offVal > 3 {
-                    offset = offVal - 3
-                    r2 = r1; r1 = r0; r0 = offset
-                } else {
-                    repeats += 1
-                    switch offVal + (litLen == 0 ? 1 : 0) {
-                    case 1: offset = r0
-                    case 2: offset = r1; r1 = r0; r0 = offset
-                    case 3: offset = r2; r2 = r1; r1 = r0; r0 = offset
-                    default:
-                        offset = r0 - 1
-                        r2 = r1; r1 = r0; r0 = offset
-                    }
-                }
-                if i + 1 < nbSeq {
-                    llS = Int(le & 0xFFFF) + r.read(Int((le >> 16) & 0xFF))
-                    mlS = Int(me & 0xFFFF) + r.read(Int((me >> 16) & 0xFF))
-                    ofS = Int(oe & 0xFFFF) + r.read(Int((oe >> 16) & 0xFF))
-                    r.refill()
-                }
-                // Execute: literals, then the match.
-                guard litLen <= lc - lp, matchLen <= limit - op - litLen else {
-                    failure = blockError(.badLength, "sequence \(i) (\(litLen) literals, match of \(matchLen)) runs past the literals or the block maximum", at: start)
-                    break
-                }
-                for k in 0..<litLen { out[op + k] = lit[lp + k] }
-                op += litLen
-                lp += litLen
-                guard offset > 0, offset <= op - histStart, offset <= win else {
-                    failure = blockError(.badDistance, "sequence \(i) has offset \(offset) with \(op - histStart) bytes of history (window \(win))", at: start)
-                    break
-                }
-                let e = op + matchLen
-                if offset == 1 {
-                    let v = out[op - 1]
-                    for k in op..<e { out[k] = v }
-                    op = e
-                } else {
-                    var s = op - offset
-                    while op < e { out[op] = out[s]; op += 1; s += 1 }
+            var st = SequenceState(rep0: rep0, rep1: rep1, rep2: rep2, op: outPos)
+            let fault = ZstdStream.executeSequences(&r, ll, of, ml, count: nbSeq, state: &st, out: &buf, lits: lits,
+                                                    litCount: litCount, historyStart: frameStart, window: window, limit: limit)
+            rep0 = st.rep0; rep1 = st.rep1; rep2 = st.rep2
+            statistics.repeatOffsets += st.repeats
+            statistics.newOffsets += st.sequences - st.repeats
+            if let fault {
+                switch fault {
+                case .pastLiterals(let i, let litLen, let matchLen):
+                    throw blockError(.badLength, "sequence \(i) (\(litLen) literals, match of \(matchLen)) runs past the literals or the block maximum", at: start)
+                case .badOffset(let i, let offset, let history):
+                    throw blockError(.badDistance, "sequence \(i) has offset \(offset) with \(history) bytes of history (window \(window))", at: start)
                 }
             }
-            buf = out
-            rep0 = r0; rep1 = r1; rep2 = r2
-            statistics.repeatOffsets += repeats
-            statistics.newOffsets += nbSeq - repeats
-            if let failure { throw failure }
             guard r.finishedExactly else {
                 throw blockError(.badCode, "sequence bit stream does not end with its \(nbSeq) sequences", at: p)
             }
-            let rest = lc - lp
-            guard rest <= limit - op else { throw blockError(.badLength, "literals run past the block maximum", at: start) }
-            var o = buf
-            buf = []
-            for k in 0..<rest { o[op + k] = lit[lp + k] }
-            buf = o
-            outPos = op + rest
+            let rest = litCount - st.lp
+            guard rest <= limit - st.op else { throw blockError(.badLength, "literals run past the block maximum", at: start) }
+            copyBytes(&buf, at: st.op, from: lits, st.lp, count: rest)
+            outPos = st.op + rest
             return
         }
         guard litCount <= limit - op else { throw blockError(.badLength, "literals run past the block maximum", at: start) }
-        var o = buf
-        buf = []
-        for k in 0..<litCount { o[op + k] = lits[k] }
-        buf = o
+        copyBytes(&buf, at: op, from: lits, 0, count: litCount)
         op += litCount
         outPos = op
     }
+
+    /// Where sequence execution stands: repeat offsets, output and literal positions, counts.
+    struct SequenceState {
+        var rep0: Int, rep1: Int, rep2: Int
+        var op: Int
+        var lp = 0
+        var repeats = 0
+        var sequences = 0
+    }
+
+    enum SequenceFault {
+        case pastLiterals(Int, Int, Int)
+        case badOffset(Int, Int, Int)
+    }
+
+    /// The hot loop of a block: decode `count` sequences from `r` and execute each (literals from
+    /// `lits`, then the match from the output itself) into `out`, writing at most `limit` + 15.
+    /// Copies go 8 bytes at a time; the output keeps `slack` bytes past `limit` for the overshoot.
+    static func executeSequences(_ reader: inout BackwardBits, _ ll: SequenceTable, _ of: SequenceTable, _ ml: SequenceTable,
+                                 count nbSeq: Int, state st: inout SequenceState, out buf: inout [UInt8], lits litArray: [UInt8],
+                                 litCount lc: Int, historyStart hs: Int, window win: Int, limit: Int) -> SequenceFault? {
+        let llE = ll.entries.span, ofE = of.entries.span, mlE = ml.entries.span
+        let lit = litArray.span
+        var r = reader   // a local copy stays in registers
+        defer { reader = r }
+        var llS = r.read(ll.log)
+        var ofS = r.read(of.log)
+        var mlS = r.read(ml.log)
+        r.refill()
+        var out = buf.mutableSpan
+        var op = st.op, lp = st.lp
+        var r0 = st.rep0, r1 = st.rep1, r2 = st.rep2
+        var repeats = 0
+        var fault: SequenceFault? = nil
+        var i = 0
+        while i < nbSeq {
+            let oe = ofE[ofS], me = mlE[mlS], le = llE[llS]
+            // Table values are below 2^32 and reads below 2^31: the sums cannot overflow.
+            let ofCode = Int((oe >> 24) & 0xFF)
+            let offVal = Int(oe >> 32) &+ r.read(ofCode)
+            if ofCode > 24 { r.refill() }
+            let matchLen = Int(me >> 32) &+ r.read(Int((me >> 24) & 0xFF))
+            let litLen = Int(le >> 32) &+ r.read(Int((le >> 24) & 0xFF))
+            if r.count < 26 { r.refill() }   // the next three states take at most 9 + 9 + 8 bits
+            var offset: Int
+            if offVal > 3 {
+                offset = offVal - 3
+                r2 = r1; r1 = r0; r0 = offset
+            } else {
+                repeats += 1
+                switch offVal + (litLen == 0 ? 1 : 0) {
+                case 1: offset = r0
+                case 2: offset = r1; r1 = r0; r0 = offset
+                case 3: offset = r2; r2 = r1; r1 = r0; r0 = offset
+                default:
+                    offset = r0 - 1
+                    r2 = r1; r1 = r0; r0 = offset
+                }
+            }
+            if i &+ 1 < nbSeq {
+                llS = Int(le & 0xFFFF) &+ r.read(Int((le >> 16) & 0xFF))
+                mlS = Int(me & 0xFFFF) &+ r.read(Int((me >> 16) & 0xFF))
+                ofS = Int(oe & 0xFFFF) &+ r.read(Int((oe >> 16) & 0xFF))
+                r.refill()
+            }
+            // Execute: literals, then the match.
+            guard litLen <= lc - lp, matchLen <= limit - op - litLen else {
+                fault = .pastLiterals(i, litLen, matchLen)
+                break
+            }
+            // Literals: 8 at a time (`lits` has 64 bytes of slack past the block maximum).
+            storeLE64(&out, op, loadLE64(lit, lp))
+            if litLen > 8 {
+                storeLE64(&out, op + 8, loadLE64(lit, lp + 8))
+                var k = 16
+                while k < litLen {
+                    storeLE64(&out, op + k, loadLE64(lit, lp + k))
+                    k += 8
+                }
+            }
+            op &+= litLen
+            lp &+= litLen
+            guard offset > 0, offset <= op - hs, offset <= win else {
+                fault = .badOffset(i, offset, op - hs)
+                break
+            }
+            var s = op &- offset
+            let e = op &+ matchLen
+            if offset >= 16 {
+                // Each source chunk ends at or before the chunk being written: chunk copies are exact.
+                while op < e {
+                    storeLE64(&out, op, loadLE64(out.span, s))
+                    storeLE64(&out, op &+ 8, loadLE64(out.span, s &+ 8))
+                    op &+= 16
+                    s &+= 16
+                }
+                op = e
+            } else if offset >= 8 {
+                while op < e {
+                    storeLE64(&out, op, loadLE64(out.span, s))
+                    op &+= 8
+                    s &+= 8
+                }
+                op = e
+            } else if offset == 1 && matchLen >= 16 {
+                let v = out[op - 1]
+                var run = out.extracting(op..<e)
+                run.update(repeating: v)
+                op = e
+            } else {
+                // A short period: the first 8 bytes one by one, then 8 at a time from the same phase of
+                // the pattern a multiple of `offset` (8...14) back, where the bytes are final.
+                let first = min(e, op &+ 8)
+                while op < first { out[op] = out[s]; op &+= 1; s &+= 1 }
+                if op < e {
+                    s = op &- offset &* ((8 &+ offset &- 1) / offset)
+                    while op < e {
+                        storeLE64(&out, op, loadLE64(out.span, s))
+                        op &+= 8
+                        s &+= 8
+                    }
+                    op = e
+                }
+            }
+            i &+= 1
+        }
+        st.op = op; st.lp = lp
+        st.rep0 = r0; st.rep1 = r1; st.rep2 = r2
+        st.repeats = repeats
+        st.sequences = i
+        return fault
+    }
+
+}
+
+/// Copy `count` bytes of `src` from `from` into `dst` at `at`, 8 at a time while 8 remain.
+func copyBytes(_ dst: inout [UInt8], at: Int, from src: [UInt8], _ from: Int, count: Int) {
+    var o = dst.mutableSpan
+    let s = src.span
+    var k = 0
+    while count - k >= 8 {
+        storeLE64(&o, at + k, loadLE64(s, from + k))
+        k += 8
+    }
+    while k < count { o[at + k] = s[from + k]; k += 1 }
+}
+
+/// Set `count` bytes of `dst` from `at` on to `value`.
+func fillBytes(_ dst: inout [UInt8], at: Int, count: Int, with value: UInt8) {
+    var o = dst.mutableSpan
+    var part = o.extracting(at..<(at + count))
+    part.update(repeating: value)
+}
+
+/// Move `buf[from..<(from + count)]` to the front of `buf` (front to back, 8 bytes at a time: each
+/// chunk is loaded before it is stored, so overlapping ranges move correctly).
+func moveDown(_ buf: inout [UInt8], from: Int, count: Int) {
+    var o = buf.mutableSpan
+    var k = 0
+    while count - k >= 8 {
+        storeLE64(&o, k, loadLE64(o.span, from + k))
+        k += 8
+    }
+    while k < count { o[k] = o[from + k]; k += 1 }
 }

@@ -129,7 +129,7 @@ public struct KernelMapCensus: Sendable, Equatable {
 
 /// Every architecture this build can read; the minidump's magic names one of them. Adding an
 /// architecture is one file and one line here.
-let registeredArchitectures: [any MinidumpArchitecture.Type] = [AMD64Minidump.self]
+let registeredArchitectures: [any MinidumpArchitecture.Type] = [AMD64Minidump.self, RISCVMinidump.self]
 
 /// One step of a walk as `translate --explain` prints it.
 public struct WalkStep: Sendable, Equatable {

@@ -80,6 +80,8 @@ public struct KernelELFDescription: Sendable, Hashable {
     public var bssBase: UInt64
     /// Size of `.bss` in bytes (SHT_NOBITS: no file bytes).
     public var bssSize: UInt64
+    /// `e_machine`: EM_X86_64 (62) by default, EM_AARCH64 (183) for an arm64 kernel.
+    public var machine: UInt16 = 62
 
     /// A description; the default bases are FreeBSD amd64-like kernel addresses.
     public init(symbols: [KernelELFSymbol] = [],
@@ -110,7 +112,7 @@ private struct ELFBytes {
     }
 }
 
-/// Writes `d` as an ELF64 little-endian x86-64 ET_EXEC file (EI_OSABI FreeBSD).
+/// Writes `d` as an ELF64 little-endian ET_EXEC file (EI_OSABI FreeBSD) for `d.machine`.
 ///
 /// Layout, deterministic for a given description: ELF header; three PT_LOAD program
 /// headers (`.text` R+X, `.data` R+W, `.bss` R+W with `p_filesz` 0); `.text` and `.data`
@@ -179,7 +181,7 @@ public func makeKernelELF(_ d: KernelELFDescription) -> [UInt8] {
     var header = ELFBytes()
     header.bytes = [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 9] + [UInt8](repeating: 0, count: 8)
     header.u16(2)
-    header.u16(62)
+    header.u16(d.machine)
     header.u32(1)
     header.u64(d.textBase)
     header.u64(64)

@@ -15,8 +15,8 @@ func prepareFullDump(in directory: String, ram: UInt64) throws(BenchError) -> (d
     let stampPath = base + ".stamp"
     let machine = DumpDescription(
         version: 3, seed: 5, physicalRanges: [0x1000..<0x9_f000, 0x10_0000..<ram], kernelMapSlots: 4,
-        mappings: [KernelMapping(virtualAddress: 0xffff_fe00_0020_0000, pageSize: .size4K, count: 256),
-                   KernelMapping(virtualAddress: 0xffff_fe00_0100_0000, pageSize: .size2M, count: 4)],
+        mappings: [KernelMapping(virtualAddress: 0xffff_fe00_0100_0000, pageSize: .size2M, count: ram >= 64 << 20 ? 4 : 1),
+                   KernelMapping(virtualAddress: 0xffff_fe00_0020_0000, pageSize: .size4K, count: 256)],
         messageBuffer: .panicDmesg(seed: 5, physicalMemory: ram, reservedSize: 8192), stampPages: false)
     let description = FullDumpOfMachine(machine: machine, kernelPhysicalBase: ram / 4, ram: .dumpAvail)
     let stamp = "\(cacheFormatVersion) full \(String(fingerprint(String(reflecting: description)), radix: 16))"
@@ -45,7 +45,7 @@ func benchmarkFullDump(directory: String, settings: RunSettings) throws(BenchErr
     let commands: [(String, [String])] = [
         ("kvmdump stats -N (full dump, \(ram >> 20) MiB, tables searched)", ["stats", "-N", kernel]),
         ("kvmdump read --physical --raw (full dump, \(length >> 20) MiB)",
-         ["read", "--physical", "0x100000", "--len", String(length), "--raw"]),
+         ["read", "--physical", String(ram / 2), "--len", String(length), "--raw"]),
         ("kvmdump translate -N KPML4phys (full dump)", ["translate", "-N", kernel, "KPML4phys"]),
     ]
     var figures: [Figure] = []

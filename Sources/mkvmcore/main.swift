@@ -1,4 +1,4 @@
-// mkvmcore: writes deterministic FreeBSD amd64 minidumps (fixtures, fuzz corpora, benchmark dumps).
+// mkvmcore: writes deterministic FreeBSD amd64 (and riscv golden) minidumps (fixtures, fuzz corpora, benchmark dumps).
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,7 +14,8 @@ let usage = """
            mkvmcore --threads N OUTPUT
     presets: \(DumpDescription.presetNames.joined(separator: ", ")) (default standard)
     --description-only prints what the dump contains instead of writing it (OUTPUT is then optional).
-    --goldens regenerates every golden fixture into DIR; --corrupt writes damaged v1/v2/v3 dumps (fuzz seeds);
+    --goldens regenerates every golden fixture into DIR (amd64 and riscv); --corrupt writes damaged amd64 v1/v2/v3
+    and riscv v1/v2 dumps (fuzz seeds);
     --describe-goldens prints what each golden fixture contains.
     --threads writes the thread benchmark dump with N threads to OUTPUT and its kernel to OUTPUT.kernel.
     """
@@ -92,13 +93,16 @@ func run(_ o: Options) throws(GeneratorError) {
             try dump.write(to: dir + "/" + golden.fileName)
             print("\(dir)/\(golden.fileName): \(dump.bytes.count) bytes")
         }
-        for file in try goldenKernelFiles() + goldenCompressedFiles() + goldenFullDumpFiles() {
+        for file in try goldenKernelFiles() + goldenCompressedFiles() + goldenFullDumpFiles() + RISCVFixture.goldenFiles() {
             try writeFile(file.bytes, toPath: dir + "/" + file.fileName)
             print("\(dir)/\(file.fileName): \(file.bytes.count) bytes")
         }
     case .describeGoldens:
         for golden in goldenFixtures() {
             print("== \(golden.fileName)\n" + (try groundTruth(for: golden.description).summary()))
+        }
+        for version: UInt32 in 1...2 {
+            print("== vmcore.riscv.v\(version)\n" + (try generateRISCVDump(RISCVFixture.description(version: version)).truth.summary()))
         }
         for file in try goldenCompressedFiles() {
             let what = file.fileName.hasSuffix(".gz") ? "one gzip member of stored deflate blocks, the kernel's 10-byte header, CRC-32 and ISIZE"
@@ -115,6 +119,13 @@ func run(_ o: Options) throws(GeneratorError) {
             let dump = try generateDump(.standard(version: v, seed: 0))
             for variant in corruptVariants(of: dump) {
                 try GeneratedDump(bytes: variant.bytes, truth: dump.truth).write(to: "\(dir)/vmcore.v\(v).\(variant.name)")
+                count += 1
+            }
+        }
+        for v: UInt32 in 1...2 {
+            let dump = try generateRISCVDump(RISCVFixture.description(version: v))
+            for variant in corruptVariants(of: dump) {
+                try RISCVGeneratedDump(bytes: variant.bytes, truth: dump.truth).write(to: "\(dir)/vmcore.riscv.v\(v).\(variant.name)")
                 count += 1
             }
         }

@@ -308,3 +308,21 @@ private let fixtureInfo = SavecoreInfo(text: KernelFixture.infoFile(dumpLength: 
 }
 
 private func hexString(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+/// A kernel map shorter than `kernel_vm_end` (the riscv corruption that cuts the map's last 2 MiB
+/// region) is said in the summary, naming the variable, the header's pmapsize and both ends.
+@Suite struct KernelMapShorterThanKernelVMEnd {
+    @Test func theSummaryWarnsWithBothEnds() throws {
+        let kernel = try KernelImage(bytes: makeKernelELF(RISCVFixture.kernelDescription()), name: "kernel.riscv")
+        let good = try generateRISCVDump(RISCVFixture.description(version: 2))
+        let intact = try Dump(contents: good.bytes, name: "vmcore.riscv.v2")
+        let summary = CrashSummary(dump: intact, kernel: kernel, info: nil, infoPath: nil, infoNote: nil)
+        #expect(!summary.warnings.contains { $0.contains("kernel_vm_end") })
+        let short = try #require(corrupt(good, with: .mapShorterThanKernelVMEnd))
+        let dump = try Dump(contents: short, name: "vmcore.riscv.short")
+        let warned = CrashSummary(dump: dump, kernel: kernel, info: nil, infoPath: nil, infoNote: nil)
+        #expect(warned.warnings.contains(
+            "WARNING: kernel_vm_end is 0xffffffc001000000 but the dump's kernel map (header pmapsize 28672) "
+            + "ends at 0xffffffc000e00000: kernel addresses from there are not in the dump"))
+    }
+}

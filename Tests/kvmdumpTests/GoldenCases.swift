@@ -307,5 +307,6 @@ let goldenCases: [GoldenCase] = {
         c("usage-read-physical-symbol", "\(full) \(fk) read --physical hostname --len 4"),
         c("usage-read-physical-stdin", "\(full) read --physical -"),
     ]
+    cases += riscvGoldenCases
     return cases
 }()
