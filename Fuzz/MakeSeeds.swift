@@ -1,6 +1,6 @@
 /// Writes the fuzzer's seed corpus: small valid amd64 v1/v2/v3 and riscv v1/v2 dumps (a few pages each, so
 /// libFuzzer can mutate them quickly) in several msgbuf states, and every corrupt variant of each; small ELF full
-/// dumps and their corrupt variants.
+/// dumps and their corrupt variants; small i386 dumps (v1/v2, PAE and non-PAE) and theirs.
 /// Built by `make fuzz-build` against the VMCoreBuilder library (not part of the package).
 ///
 /// Usage: `make-seeds DIR`.
@@ -98,6 +98,22 @@ struct MakeSeeds {
                 }
             }
         }
+        // i386: v1/v2, PAE and not, and every corrupt variant of each.
+        for version: UInt32 in 1...2 {
+            for pae in [false, true] {
+                let generated: GeneratedI386Dump
+                do {
+                    generated = try generateI386Dump(I386Fixture.smallDescription(version: version, pae: pae))
+                } catch {
+                    fatal("i386 v\(version): \(error)")
+                }
+                let base = "\(directory)/i386.v\(version)\(pae ? ".pae" : "")"
+                write(generated.bytes, to: base)
+                count += 1
+                for variant in i386CorruptVariants(of: generated) {
+                    write(variant.bytes, to: "\(base).\(variant.name)")
+                    count += 1
+                }
         for version: UInt32 in 1...2 {
             let generated: RISCVGeneratedDump
             do {

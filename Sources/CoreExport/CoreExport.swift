@@ -63,6 +63,8 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
         case output(OutputFileError)
         /// More segments than ELF can count (sh_info is 32 bits).
         case tooManySegments(count: Int)
+        /// The dump's architecture has no core layout here (only amd64 cores, ELF64 x86-64, are written).
+        case unsupportedArchitecture(String)
     }
 
     /// The output path ("-" for standard output).
@@ -86,6 +88,8 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
         case .output(.truncate(let e, let size)): return "\(path): cannot set the file size to \(size): \(errorText(e))"
         case .tooManySegments(let count):
             return "\(path): \(count) segments: more than an ELF core can count (\(UInt32.max - 1)); nothing written"
+        case .unsupportedArchitecture(let architecture):
+            return "\(path): the dump is \(architecture): only amd64 dumps are exported (as ELF64 x86-64 cores); nothing written"
         }
     }
 }
@@ -163,6 +167,14 @@ func forEachSegment(_ dump: Dump, _ body: (LoadSegment) -> Void) -> (direct: Int
     return (direct, kernel, leftOut, outside)
 }
 
+/// Throws `.unsupportedArchitecture` unless `dump` is one `exportCore` can write (amd64); call it
+/// before creating the output.
+public func checkExportable(_ dump: Dump, path: String) throws(CoreExportError) {
+    guard dump.header.architecture == "amd64" else {
+        throw CoreExportError(path: path, problem: .unsupportedArchitecture(dump.header.architecture))
+    }
+}
+
 /// Writes `dump` as an ELF core to `output`: notes for `threads` (the first is the one debuggers
 /// select: put the crashed thread first), the data pages and the segments mapping them.
 /// `progress` is called with (bytes of data written, bytes of data in all) now and then.
@@ -170,6 +182,7 @@ func forEachSegment(_ dump: Dump, _ body: (LoadSegment) -> Void) -> (direct: Int
 public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
                        options: CoreExportOptions = CoreExportOptions(),
                        progress: ((UInt64, UInt64) -> Void)? = nil) throws(CoreExportError) -> CoreExportReport {
+    try checkExportable(dump, path: output.path)
     var report = CoreExportReport()
     let counts = forEachSegment(dump) { _ in }
     report.directMapSegments = counts.direct

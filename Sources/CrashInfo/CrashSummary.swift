@@ -60,7 +60,7 @@ public struct TimeValue: Sendable, Equatable {
 /// Kernel variables used (all read from the dump at their symbol's address): `panicstr`
 /// (`const char *`), `version` (`char[]`), `hostname` (`char[256]`; in FreeBSD a macro for
 /// `prison0.pr_hostname`, so a real kernel needs a `hostname` symbol or the value comes from
-/// info.N), `osreldate` (`int`), `hz` (`int`), `boottime` (`struct timeval`: two 64-bit words,
+/// info.N), `osreldate` (`int`), `hz` (`int`), `boottime` (`struct timeval`: two words of the pointer size (64-bit; 32-bit on i386),
 /// seconds and microseconds; current FreeBSD keeps the boot time in the timehands instead, so
 /// without this symbol it is `time_second - time_uptime`), `time_second` and `time_uptime`
 /// (`time_t`), `panic_cpu` (`int`, NOCPU = -1), `dumptid` (`lwpid_t`), `msgbufp`.
@@ -203,14 +203,19 @@ public struct CrashSummary: Sendable {
             .or(fromInfo(info?.hostname, "Hostname"))
         osreldate = read { m throws(VariableError) in Int64(Int32(bitPattern: try m.u32("osreldate"))) }
         hz = read { m throws(VariableError) in Int64(Int32(bitPattern: try m.u32("hz"))) }
-        dumpTime = read { m throws(VariableError) in Int64(bitPattern: try m.u64("time_second")) }
-        let uptimeFromKernel = read { m throws(VariableError) in Int64(bitPattern: try m.u64("time_uptime")) }
+        dumpTime = read { m throws(VariableError) in try m.long("time_second") }
+        let uptimeFromKernel = read { m throws(VariableError) in try m.long("time_uptime") }
         uptime = uptimeFromKernel
             .or(lines.uptime.map { Fact.found($0, .messageBuffer, "'Uptime:' line") } ?? .missing("no 'Uptime:' line in the message buffer"))
         let bootFromKernel: Fact<TimeValue> = read { m throws(VariableError) in
-            let words = try m.bytes("boottime", count: 16)
-            func word(_ at: Int) -> Int64 { Int64(bitPattern: words[at..<(at + 8)].reversed().reduce(0) { $0 << 8 | UInt64($1) }) }
-            return TimeValue(seconds: word(0), microseconds: word(8))
+            // Two `time_t`/`long` words: 8 bytes each, 4 on i386.
+            let size = m.dump.pointerSize
+            let words = try m.bytes("boottime", count: 2 * size)
+            func word(_ at: Int) -> Int64 {
+                let raw = words[at..<(at + size)].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+                return size == 4 ? Int64(Int32(truncatingIfNeeded: raw)) : Int64(bitPattern: raw)
+            }
+            return TimeValue(seconds: word(0), microseconds: word(size))
         }
         if bootFromKernel.value == nil, let now = dumpTime.value, let up = uptimeFromKernel.value {
             bootTime = .found(TimeValue(seconds: now &- up, microseconds: 0), .kernel, "time_second - time_uptime")

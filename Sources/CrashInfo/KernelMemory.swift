@@ -68,6 +68,18 @@ public struct KernelMemory: Sendable {
         try bytes(name, count: 8).reversed().reduce(0) { $0 << 8 | UInt64($1) }
     }
 
+    /// Variable `name` as a pointer or `long` of the dump's pointer size (8 bytes, 4 on i386),
+    /// zero-extended.
+    public func pointer(_ name: String) throws(VariableError) -> UInt64 {
+        dump.pointerSize == 4 ? UInt64(try u32(name)) : try u64(name)
+    }
+
+    /// Variable `name` as a signed `long` or `time_t` of the dump's pointer size (`time_t` is
+    /// 32 bits only on i386, where `long` is too), sign-extended.
+    public func long(_ name: String) throws(VariableError) -> Int64 {
+        dump.pointerSize == 4 ? Int64(Int32(bitPattern: try u32(name))) : Int64(bitPattern: try u64(name))
+    }
+
     /// The NUL-terminated bytes at `address` (without the NUL), at most `maxLength` of them;
     /// read page by page so a string ending just before an unreadable page is still found.
     public func cString(at address: UInt64, maxLength: Int, what: String) throws(VariableError) -> [UInt8] {
@@ -97,7 +109,7 @@ public struct KernelMemory: Sendable {
 
     /// The string the `char *` variable `name` points to (like `panicstr`), or nil if the pointer is NULL.
     public func stringPointer(_ name: String, maxLength: Int = 4096) throws(VariableError) -> [UInt8]? {
-        let pointer = try u64(name)
+        let pointer = try pointer(name)
         guard pointer != 0 else { return nil }
         return try cString(at: pointer, maxLength: maxLength, what: "*\(name)")
     }
@@ -144,7 +156,7 @@ public func locateMessageBuffer(dump: Dump, kernel: KernelImage?) -> LocatedMess
 
 private func messageBufferThroughPointer(_ memory: KernelMemory, layout: MsgbufLayout) throws(VariableError) -> LocatedMessageBuffer {
     let shape = memory.dump.msgbufShape
-    let pointer = shape.pointerSize == 4 ? UInt64(try memory.u32("msgbufp")) : try memory.u64("msgbufp")
+    let pointer = try memory.pointer("msgbufp")
     let raw = try memory.bytes(at: pointer, count: shape.size(of: layout), what: "struct msgbuf (*msgbufp)")
     let what = "struct msgbuf (*msgbufp)"
     guard let structure = MsgbufStructure(bytes: raw, layout: layout, shape: shape) else {

@@ -9,8 +9,9 @@
 ///     symbol     := (letter | "_" | "." | "$") { letter | digit | "_" | "." | "$" }
 ///
 /// Semantics: an expression denotes an address. A symbol stands for its address (`st_value`),
-/// so `hz` and `&hz` are the same thing (gdb's `&hz`). `*E` reads the 8-byte little-endian
-/// pointer stored at address `E` in the dump (gdb's `*(void **)E`); at most one `*` is allowed.
+/// so `hz` and `&hz` are the same thing (gdb's `&hz`). `*E` reads the little-endian pointer
+/// stored at address `E` in the dump (gdb's `*(void **)E`): 8 bytes, or 4 on an i386 dump (the
+/// dump's pointer size); at most one `*` is allowed.
 /// Offsets bind looser than `*`, as in C: `*msgbufp+8` is `(*msgbufp) + 8`, while
 /// `*(allproc+0x10)` reads the pointer at `allproc + 0x10`. Arithmetic that leaves the 64-bit
 /// range is an error, not a wrap.
@@ -23,7 +24,7 @@ public indirect enum SymbolExpression: Sendable, Equatable, CustomStringConverti
     case number(UInt64)
     /// The address of a kernel symbol (written `NAME` or `&NAME`).
     case symbol(String)
-    /// The 8-byte pointer stored at the inner expression's address.
+    /// The pointer (the dump's pointer size: 8 bytes, 4 on i386) stored at the inner expression's address.
     case dereference(SymbolExpression)
     /// The inner expression plus (or minus, when `subtract`) `delta` bytes.
     case offset(SymbolExpression, delta: UInt64, subtract: Bool)
@@ -101,7 +102,7 @@ public indirect enum SymbolExpression: Sendable, Equatable, CustomStringConverti
             let address = try inner.evaluate(kernel: kernel, dump: dump)
             guard let dump else { throw .needsDump(expression: description) }
             do {
-                return try dump.readUInt64(VirtualAddress(address))
+                return try dump.readPointer(VirtualAddress(address))
             } catch {
                 throw .dereferenceFailed(expression: description, address: address, error: error)
             }
@@ -132,7 +133,7 @@ public enum SymbolExpressionError: Error, Sendable, Equatable, CustomStringConve
     case undefinedSymbol(name: String, kernel: String)
     /// The expression dereferences a pointer but no dump was given.
     case needsDump(expression: String)
-    /// Reading the 8-byte pointer at `address` for `expression` failed.
+    /// Reading the pointer at `address` for `expression` failed.
     case dereferenceFailed(expression: String, address: UInt64, error: TranslationError)
     /// Adding or subtracting an offset left the 64-bit address range.
     case outOfRange(expression: String, base: UInt64)

@@ -1,6 +1,6 @@
 import MappedBytes
 
-/// One section header (`Elf64_Shdr`) with its resolved name.
+/// One section header (`Elf64_Shdr` or `Elf32_Shdr`, widened) with its resolved name.
 public struct Section: Sendable, Hashable {
     /// SHT_PROGBITS: initialised contents stored in the file.
     public static let typeProgBits: UInt32 = 1
@@ -42,7 +42,7 @@ public struct Section: Sendable, Hashable {
     public var isAllocated: Bool { flags & Section.flagAlloc != 0 }
 }
 
-/// One program header (`Elf64_Phdr`).
+/// One program header (`Elf64_Phdr` or `Elf32_Phdr`, widened).
 public struct Segment: Sendable, Hashable {
     /// PT_LOAD: a loadable segment.
     public static let typeLoad: UInt32 = 1
@@ -72,6 +72,7 @@ public struct Segment: Sendable, Hashable {
 
 /// Everything decoded from the file, validated.
 struct ParsedELF {
+    var elfClass: ELFClass = .elf64
     var fileType: UInt16 = 0
     var machine: UInt16 = 0
     var osABI: UInt8 = 0
@@ -100,17 +101,47 @@ private struct StringTable {
     }
 }
 
-private let elfHeaderSize: UInt64 = 64
-private let sectionHeaderSize: UInt64 = 64
-private let programHeaderSize: UInt64 = 56
-private let symbolSize: UInt64 = 24
+/// The two ELF classes the reader takes, and where their headers keep each field: ELF64
+/// (amd64 and every 64-bit kernel) and ELF32 (i386). Every offset is checked like the other.
+public enum ELFClass: UInt8, Sendable {
+    /// ELFCLASS32: 32-bit addresses, offsets and sizes.
+    case elf32 = 1
+    /// ELFCLASS64.
+    case elf64 = 2
+
+    /// Bytes of an address, offset or size field (`Elf32_Addr`/`Elf64_Addr`): 4 or 8.
+    public var wordSize: UInt64 { self == .elf64 ? 8 : 4 }
+    var headerSize: UInt64 { self == .elf64 ? 64 : 52 }
+    var sectionHeaderSize: UInt64 { self == .elf64 ? 64 : 40 }
+    var programHeaderSize: UInt64 { self == .elf64 ? 56 : 32 }
+    var symbolSize: UInt64 { self == .elf64 ? 24 : 16 }
+    var name: String { self == .elf64 ? "Elf64" : "Elf32" }
+
+    /// `e_entry`, `e_phoff`, `e_shoff`, then the 16-bit fields from `e_phentsize` on.
+    var entryOffset: UInt64 { 24 }
+    var phoffOffset: UInt64 { self == .elf64 ? 32 : 28 }
+    var shoffOffset: UInt64 { self == .elf64 ? 40 : 32 }
+    var phentsizeOffset: UInt64 { self == .elf64 ? 54 : 42 }
+}
+
 private let shnXIndex: UInt16 = 0xffff
 private let pnXNum: UInt16 = 0xffff
 
-/// Decodes and validates an ELF64 little-endian image held in `view`.
+/// Decodes and validates an ELF64 or ELF32 little-endian image held in `view`.
 struct ELFParser {
     let view: ByteView
     let file: String
+    /// Set from `EI_CLASS` before any other field is read.
+    private var elfClass: ELFClass = .elf64
+
+    init(view: ByteView, file: String) {
+        self.view = view
+        self.file = file
+    }
+
+    private var sectionHeaderSize: UInt64 { elfClass.sectionHeaderSize }
+    private var programHeaderSize: UInt64 { elfClass.programHeaderSize }
+    private var symbolSize: UInt64 { elfClass.symbolSize }
 
     private var fileSize: UInt64 { UInt64(view.count) }
 
@@ -133,15 +164,31 @@ struct ELFParser {
     private func u16(_ o: UInt64) throws(KernelImageError) -> UInt16 { try load(o, view.uint16(at: o)) }
     private func u32(_ o: UInt64) throws(KernelImageError) -> UInt32 { try load(o, view.uint32(at: o)) }
     private func u64(_ o: UInt64) throws(KernelImageError) -> UInt64 { try load(o, view.uint64(at: o)) }
+    /// An address, offset or size field of the class: 8 bytes, or 4 zero-extended.
+    private func word(_ o: UInt64) throws(KernelImageError) -> UInt64 {
+        elfClass == .elf64 ? try u64(o) : UInt64(try u32(o))
+    }
+    /// The largest address of the class plus one, as a bound for `address + size` (2^32 for ELF32).
+    private func addressOverflows(_ base: UInt64, _ size: UInt64) -> Bool {
+        let (end, overflow) = base.addingReportingOverflow(size)
+        return overflow || (elfClass == .elf32 && end > 1 << 32)
+    }
 
     /// Decodes the whole image; every offset and size is checked against the file first.
     func parse() throws(KernelImageError) -> ParsedELF {
+        var parser = self
+        return try parser.parseImage()
+    }
+
+    private mutating func parseImage() throws(KernelImageError) -> ParsedELF {
         var elf = ParsedELF()
         let magic = view.bytes(at: 0, length: min(4, fileSize)) ?? []
         guard magic == [0x7f, 0x45, 0x4c, 0x46] else { throw .badMagic(file: file, found: magic) }
         try requireFits("ELF identification", offset: 0, entrySize: 16, count: 1)
-        let elfClass = try u8(4)
-        guard elfClass == 2 else { throw .unsupportedClass(file: file, value: elfClass) }
+        let elfClassByte = try u8(4)
+        guard let known = ELFClass(rawValue: elfClassByte) else { throw .unsupportedClass(file: file, value: elfClassByte) }
+        elfClass = known
+        elf.elfClass = known
         let data = try u8(5)
         guard data == 1 else { throw .unsupportedByteOrder(file: file, value: data) }
         let identVersion = try u8(6)
@@ -149,17 +196,19 @@ struct ELFParser {
             throw .badField(file: file, field: "EI_VERSION", value: UInt64(identVersion), reason: "expected EV_CURRENT (1)")
         }
         elf.osABI = try u8(7)
-        try requireFits("ELF header", offset: 0, entrySize: elfHeaderSize, count: 1)
+        try requireFits("ELF header", offset: 0, entrySize: elfClass.headerSize, count: 1)
         elf.fileType = try u16(16)
         elf.machine = try u16(18)
-        elf.entry = try u64(24)
-        let phoff = try u64(32)
-        let shoff = try u64(40)
-        let phentsize = try u16(54)
-        var phnum = UInt64(try u16(56))
-        let shentsize = try u16(58)
-        var shnum = UInt64(try u16(60))
-        var shstrndx = UInt64(try u16(62))
+        elf.entry = try word(elfClass.entryOffset)
+        let phoff = try word(elfClass.phoffOffset)
+        let shoff = try word(elfClass.shoffOffset)
+        let fields = elfClass.phentsizeOffset  // e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+        let phentsize = try u16(fields)
+        var phnum = UInt64(try u16(fields + 2))
+        let shentsize = try u16(fields + 4)
+        var shnum = UInt64(try u16(fields + 6))
+        var shstrndx = UInt64(try u16(fields + 8))
+        let w = elfClass.wordSize  // section 0: sh_size, sh_link, sh_info follow sh_offset
 
         if shoff == 0 {
             guard shnum == 0 else {
@@ -167,14 +216,15 @@ struct ELFParser {
             }
         } else {
             guard shentsize == sectionHeaderSize else {
-                throw .badField(file: file, field: "e_shentsize", value: UInt64(shentsize), reason: "expected 0x40 (sizeof Elf64_Shdr)")
+                throw .badField(file: file, field: "e_shentsize", value: UInt64(shentsize),
+                                reason: "expected \(hex(sectionHeaderSize)) (sizeof \(elfClass.name)_Shdr)")
             }
             // Section 0 holds the real counts when they do not fit in the header (extended numbering).
             if shnum == 0 || shstrndx == UInt64(shnXIndex) || phnum == UInt64(pnXNum) {
                 try requireFits("section header 0", offset: shoff, entrySize: sectionHeaderSize, count: 1)
-                if shnum == 0 { shnum = try u64(shoff + 32) }
-                if shstrndx == UInt64(shnXIndex) { shstrndx = UInt64(try u32(shoff + 40)) }
-                if phnum == UInt64(pnXNum) { phnum = UInt64(try u32(shoff + 44)) }
+                if shnum == 0 { shnum = try word(shoff + 8 + 3 * w) }
+                if shstrndx == UInt64(shnXIndex) { shstrndx = UInt64(try u32(shoff + 8 + 4 * w)) }
+                if phnum == UInt64(pnXNum) { phnum = UInt64(try u32(shoff + 12 + 4 * w)) }
             }
             try requireFits("section header table", offset: shoff, entrySize: sectionHeaderSize, count: shnum)
         }
@@ -184,7 +234,8 @@ struct ELFParser {
 
         if phnum > 0 {
             guard phentsize == programHeaderSize else {
-                throw .badField(file: file, field: "e_phentsize", value: UInt64(phentsize), reason: "expected 0x38 (sizeof Elf64_Phdr)")
+                throw .badField(file: file, field: "e_phentsize", value: UInt64(phentsize),
+                                reason: "expected \(hex(programHeaderSize)) (sizeof \(elfClass.name)_Phdr)")
             }
             try requireFits("program header table", offset: phoff, entrySize: programHeaderSize, count: phnum)
         }
@@ -227,17 +278,22 @@ struct ELFParser {
         segments.reserveCapacity(count)
         for i in 0..<count {
             let h = phoff + UInt64(i) * programHeaderSize
-            let segment = Segment(
-                index: i, type: try u32(h), flags: try u32(h + 4), offset: try u64(h + 8),
-                virtualAddress: try u64(h + 16), physicalAddress: try u64(h + 24),
-                fileSize: try u64(h + 32), memorySize: try u64(h + 40), alignment: try u64(h + 48))
+            // Elf64_Phdr puts p_flags after p_type; Elf32_Phdr puts it after p_memsz.
+            let segment = elfClass == .elf64
+                ? Segment(index: i, type: try u32(h), flags: try u32(h + 4), offset: try u64(h + 8),
+                          virtualAddress: try u64(h + 16), physicalAddress: try u64(h + 24),
+                          fileSize: try u64(h + 32), memorySize: try u64(h + 40), alignment: try u64(h + 48))
+                : Segment(index: i, type: try u32(h), flags: try u32(h + 24), offset: UInt64(try u32(h + 4)),
+                          virtualAddress: UInt64(try u32(h + 8)), physicalAddress: UInt64(try u32(h + 12)),
+                          fileSize: UInt64(try u32(h + 16)), memorySize: UInt64(try u32(h + 20)),
+                          alignment: UInt64(try u32(h + 28)))
             if segment.isLoad {
                 try requireFits("PT_LOAD segment \(i) contents", offset: segment.offset, entrySize: segment.fileSize, count: 1)
                 guard segment.fileSize <= segment.memorySize else {
                     throw .badField(file: file, field: "p_filesz of segment \(i)", value: segment.fileSize,
                                     reason: "larger than p_memsz \(hex(segment.memorySize))")
                 }
-                guard !segment.virtualAddress.addingReportingOverflow(segment.memorySize).overflow else {
+                guard !addressOverflows(segment.virtualAddress, segment.memorySize) else {
                     throw .badField(file: file, field: "p_memsz of segment \(i)", value: segment.memorySize,
                                     reason: "p_vaddr \(hex(segment.virtualAddress)) + p_memsz overflows")
                 }
@@ -268,16 +324,17 @@ struct ELFParser {
             if names != nil {
                 name = try string(in: &names!, at: nameOffset, field: "sh_name of section \(i)")
             }
+            let w = elfClass.wordSize  // sh_flags, sh_addr, sh_offset, sh_size; sh_link, sh_info; two words
             let section = Section(
-                index: i, name: name, type: try u32(h + 4), flags: try u64(h + 8),
-                address: try u64(h + 16), offset: try u64(h + 24), size: try u64(h + 32),
-                link: try u32(h + 40), info: try u32(h + 44),
-                addressAlignment: try u64(h + 48), entrySize: try u64(h + 56))
+                index: i, name: name, type: try u32(h + 4), flags: try word(h + 8),
+                address: try word(h + 8 + w), offset: try word(h + 8 + 2 * w), size: try word(h + 8 + 3 * w),
+                link: try u32(h + 8 + 4 * w), info: try u32(h + 12 + 4 * w),
+                addressAlignment: try word(h + 16 + 4 * w), entrySize: try word(h + 16 + 5 * w))
             if section.isAllocated && i != 0 {
                 if section.type != Section.typeNoBits {
                     try requireFits("section \(label(section)) contents", offset: section.offset, entrySize: section.size, count: 1)
                 }
-                guard !section.address.addingReportingOverflow(section.size).overflow else {
+                guard !addressOverflows(section.address, section.size) else {
                     throw .badField(file: file, field: "sh_size of section \(label(section))", value: section.size,
                                     reason: "sh_addr \(hex(section.address)) + sh_size overflows")
                 }
@@ -293,8 +350,8 @@ struct ELFParser {
 
     /// The string table whose section header is at `h`, checked to lie in the file.
     private func stringTable(at h: UInt64, label: String) throws(KernelImageError) -> StringTable {
-        let offset = try u64(h + 24)
-        let size = try u64(h + 32)
+        let offset = try word(h + 8 + 2 * elfClass.wordSize)
+        let size = try word(h + 8 + 3 * elfClass.wordSize)
         try requireFits("string table \(label)", offset: offset, entrySize: size, count: 1)
         return StringTable(label: label, offset: offset, size: size)
     }
@@ -323,13 +380,14 @@ struct ELFParser {
     private func parseSymbols(_ section: Section, sections: [Section], tableBytes: inout UInt64,
                               into symbols: inout [Symbol]) throws(KernelImageError) {
         let name = label(section)
+        let sym = "\(hex(symbolSize)) (sizeof \(elfClass.name)_Sym)"
         guard section.entrySize == symbolSize else {
             throw .badField(file: file, field: "sh_entsize of section \(name)", value: section.entrySize,
-                            reason: "expected 0x18 (sizeof Elf64_Sym)")
+                            reason: "expected \(sym)")
         }
         guard section.size % symbolSize == 0 else {
             throw .badField(file: file, field: "sh_size of section \(name)", value: section.size,
-                            reason: "not a multiple of 0x18 (sizeof Elf64_Sym)")
+                            reason: "not a multiple of \(sym)")
         }
         let count = section.size / symbolSize
         try requireFits("symbol table \(name)", offset: section.offset, entrySize: symbolSize, count: count)
@@ -353,12 +411,15 @@ struct ELFParser {
         let dynamic = section.type == Section.typeDynSym
         for i in 0..<count {
             let e = section.offset + i * symbolSize
-            let info = try u8(e + 4)
+            // Elf64_Sym: name, info, other, shndx, value, size; Elf32_Sym: name, value, size, info, other, shndx.
+            let wide = elfClass == .elf64
+            let info = try u8(wide ? e + 4 : e + 12)
             symbols.append(Symbol(
                 name: try string(in: &strings, at: try u32(e), field: "st_name of symbol \(i) in \(name)"),
-                value: try u64(e + 8), size: try u64(e + 16),
+                value: wide ? try u64(e + 8) : UInt64(try u32(e + 4)),
+                size: wide ? try u64(e + 16) : UInt64(try u32(e + 8)),
                 kind: Symbol.Kind(rawValue: info & 0xf), binding: Symbol.Binding(rawValue: info >> 4),
-                sectionIndex: try u16(e + 6), isDynamic: dynamic))
+                sectionIndex: try u16(wide ? e + 6 : e + 14), isDynamic: dynamic))
         }
     }
 }

@@ -1,6 +1,6 @@
 import MappedBytes
 
-/// A FreeBSD amd64 kernel image (`/boot/kernel/kernel`): an ELF64 little-endian file,
+/// A FreeBSD kernel image (`/boot/kernel/kernel`): an ELF64 (amd64) or ELF32 (i386) little-endian file,
 /// opened read-only, with its sections, loadable segments and symbols, and reads of the
 /// initialised data it carries, by virtual address.
 ///
@@ -13,8 +13,10 @@ public final class KernelImage: Sendable {
     public let fileSize: Int
     /// `e_type` (ET_EXEC = 2 for a kernel, ET_DYN = 3, ET_REL = 1).
     public let fileType: UInt16
-    /// `e_machine`; EM_X86_64 (62) for an amd64 kernel, but any value is accepted.
+    /// `e_machine`; EM_X86_64 (62) for an amd64 kernel, EM_386 (3) for i386, but any value is accepted.
     public let machine: UInt16
+    /// `EI_CLASS`: ELF64, or ELF32 (an i386 kernel).
+    public let elfClass: ELFClass
     /// `EI_OSABI` (ELFOSABI_FREEBSD = 9).
     public let osABI: UInt8
     /// `e_entry`: the entry point's virtual address.
@@ -40,7 +42,7 @@ public final class KernelImage: Sendable {
     /// Opens and parses the file at `path` (mapped read-only, never written).
     ///
     /// Throws `KernelImageError` if the file cannot be opened or mapped, or is not a
-    /// well-formed ELF64 little-endian file (see the error cases).
+    /// well-formed ELF64 or ELF32 little-endian file (see the error cases).
     public convenience init(path: String) throws(KernelImageError) {
         let file: MappedFile
         do {
@@ -65,6 +67,7 @@ public final class KernelImage: Sendable {
         fileSize = storage.bytes.count
         fileType = elf.fileType
         machine = elf.machine
+        elfClass = elf.elfClass
         osABI = elf.osABI
         entry = elf.entry
         sections = elf.sections

@@ -22,7 +22,7 @@ public enum KernelImageError: Error, Sendable, Equatable, CustomStringConvertibl
     case truncated(file: String, what: String, offset: UInt64, entrySize: UInt64, count: UInt64, fileSize: UInt64)
     /// The first four bytes are not `7f 45 4c 46`.
     case badMagic(file: String, found: [UInt8])
-    /// `EI_CLASS` is not ELFCLASS64 (2).
+    /// `EI_CLASS` is neither ELFCLASS64 (2) nor ELFCLASS32 (1).
     case unsupportedClass(file: String, value: UInt8)
     /// `EI_DATA` is not ELFDATA2LSB (1).
     case unsupportedByteOrder(file: String, value: UInt8)
@@ -81,7 +81,7 @@ public enum KernelImageError: Error, Sendable, Equatable, CustomStringConvertibl
             let bytes = found.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined(separator: " ")
             return "\(file): not an ELF file (magic \(bytes.isEmpty ? "<none>" : bytes), expected 7f 45 4c 46)"
         case let .unsupportedClass(file, value):
-            return "\(file): EI_CLASS is \(value), only ELFCLASS64 (2) is supported"
+            return "\(file): EI_CLASS is \(value), only ELFCLASS64 (2) and ELFCLASS32 (1) are supported"
         case let .unsupportedByteOrder(file, value):
             return "\(file): EI_DATA is \(value), only ELFDATA2LSB (1) is supported"
         case let .badField(file, field, value, reason):

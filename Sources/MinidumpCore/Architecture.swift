@@ -40,6 +40,9 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     static var pointerSize: Int { get }
     /// The layout of `struct msgbuf` on this architecture.
     static var msgbufShape: MsgbufShape { get }
+    /// Bits of a kernel virtual address (64, or 32 on i386); 64 unless the architecture says.
+    static var addressBits: Int { get }
+
     /// Decodes and validates the header page (`page` holds its first 4096 bytes); the header's
     /// `fields` list every field after the version, named as the architecture's header names them,
     /// and its `pageSize` is the page the dump is written in (header page, section rounding, data
@@ -73,6 +76,9 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     /// Entries of the page-table map past the top of the address space (cut off; 0 normally).
     var kernelMapEntriesCut: UInt64 { get }
 
+    /// Bytes of one entry of the page-table map section (8 unless the architecture says).
+    var mapEntrySize: UInt64 { get }
+
     /// The direct map's virtual range, or nil if the architecture or dump has none.
     var directMapRange: ClosedRange<UInt64>? { get }
 
@@ -105,6 +111,18 @@ extension MinidumpArchitecture {
 }
 
 extension MinidumpArchitecture {
+    static var addressBits: Int { 64 }
+    var mapEntrySize: UInt64 { 8 }
+
+    /// Why `va` is in none of the architecture's maps: `.outsideMaps`, or `.outsideKernelMap` when
+    /// the architecture has no direct map (so the message can say so).
+    func outsideReason(_ va: VirtualAddress) -> TranslationError.Reason {
+        guard directMapRange == nil else { return .outsideMaps(kernelMap: kernelMapRange, directMap: directMapRange) }
+        let bits = Self.addressBits
+        return .outsideKernelMap(kernelMap: kernelMapRange, architecture: Self.name, addressBits: bits,
+                                 beyondAddressSpace: bits < 64 && va.rawValue >> UInt64(bits) != 0)
+    }
+
     static func validate(header: MinidumpHeader, memory: [PhysicalRange]) throws(DumpError.Problem) {}
 }
 
@@ -129,7 +147,7 @@ public struct KernelMapCensus: Sendable, Equatable {
 
 /// Every architecture this build can read; the minidump's magic names one of them. Adding an
 /// architecture is one file and one line here.
-let registeredArchitectures: [any MinidumpArchitecture.Type] = [AMD64Minidump.self, RISCVMinidump.self]
+let registeredArchitectures: [any MinidumpArchitecture.Type] = [AMD64Minidump.self, I386Minidump.self, RISCVMinidump.self]
 
 /// One step of a walk as `translate --explain` prints it.
 public struct WalkStep: Sendable, Equatable {

@@ -89,8 +89,7 @@ func translateAddress(
         throw file.hasShrunk ? file.shrankError(va) : error
     }
     guard let walk = found else {
-        throw TranslationError(virtualAddress: va, reason: .outsideMaps(
-            kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange))
+        throw TranslationError(virtualAddress: va, reason: architecture.outsideReason(va))
     }
     let mask = pageSize &- 1
     let pa = PhysicalAddress(walk.physicalAddress.rawValue | (va.rawValue & mask))

@@ -317,8 +317,7 @@ public final class Dump: Sendable {
             let (next, overflow) = cursor.addingReportingOverflow(UInt64(chunk))
             if overflow && remaining > 0 {
                 return ReadResult(bytes: bytes, error: TranslationError(
-                    virtualAddress: VirtualAddress(0), reason: .outsideMaps(
-                        kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange)))
+                    virtualAddress: VirtualAddress(0), reason: architecture.outsideReason(VirtualAddress(0))))
             }
             cursor = next
         }
@@ -335,6 +334,16 @@ public final class Dump: Sendable {
             return word
         }
         let result = read(va, count: 8)
+        if let error = result.error { throw error }
+        return result.bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// Reads the little-endian kernel pointer at `va`: `pointerSize` bytes (8, or 4 on i386),
+    /// zero-extended to 64 bits.
+    /// - Throws: `TranslationError` for the first unreadable byte.
+    public func readPointer(_ va: VirtualAddress) throws(TranslationError) -> UInt64 {
+        guard pointerSize == 4 else { return try readUInt64(va) }
+        let result = read(va, count: 4)
         if let error = result.error { throw error }
         return result.bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }
     }

@@ -144,6 +144,10 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
     public enum Reason: Sendable, Equatable, CustomStringConvertible {
         /// The address is in neither the kernel map nor the direct map.
         case outsideMaps(kernelMap: ClosedRange<UInt64>?, directMap: ClosedRange<UInt64>?)
+        /// The address is outside the kernel map of an architecture that has no direct map (i386);
+        /// `beyondAddressSpace` when it does not even fit in the architecture's `addressBits`.
+        case outsideKernelMap(kernelMap: ClosedRange<UInt64>?, architecture: String, addressBits: Int,
+                              beyondAddressSpace: Bool)
         /// The kernel-map entry (PDE for v2+, PTE for v1) has its valid bit clear.
         case mapEntryInvalid(index: UInt64, entry: UInt64, kind: String)
         /// The kernel-map entry lies in the part of the page-table map section cut off by truncation.
@@ -181,6 +185,10 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
                 let k = kernel.map { "[\(hex($0.lowerBound)), \(hex($0.upperBound))]" } ?? "(empty)"
                 let d = direct.map { "[\(hex($0.lowerBound)), \(hex($0.upperBound))]" } ?? "(empty)"
                 return "not in the kernel map \(k) or the direct map \(d)"
+            case .outsideKernelMap(let kernel, let architecture, let bits, let beyond):
+                let k = kernel.map { "[\(hex($0.lowerBound)), \(hex($0.upperBound))]" } ?? "(empty)"
+                let width = beyond ? "not a \(bits)-bit address, so " : ""
+                return "\(width)not in the kernel map \(k); \(architecture) has no direct map (only kernel-map addresses translate)"
             case .mapEntryInvalid(let index, let entry, let kind):
                 return "\(kind) \(index) is not valid (\(hex(entry)))"
             case .mapEntryPastEndOfFile(let index, let offset):

@@ -110,15 +110,15 @@ enum MinidumpFormat: DumpFormat {
                                                 pages: .bitmap(container))
         let fileSize = file.size
         let kernelMap = architecture.kernelMapRange, directMap = architecture.directMapRange
-        let entriesCut = architecture.kernelMapEntriesCut
+        let entriesCut = architecture.kernelMapEntriesCut, entrySize = architecture.mapEntrySize
         let counted = CountedParts {
             // Cannot fail: at most 2^35 pages of 4 KiB after a data offset below 2^33.
             let layout = (try? uncounted.withDataPages(index.population)) ?? uncounted
             var found = findings(layout: layout, fileSize: fileSize, pages: container, mapPresent: mapPresent,
-                                 kernelMap: kernelMap, directMap: directMap)
+                                 mapEntrySize: entrySize, kernelMap: kernelMap, directMap: directMap)
             if entriesCut > 0 {
                 found.append(.kernelMapPastTopOfAddressSpace(kernbase: header.kernbase.rawValue,
-                                                             entries: layout.pageTableMap.length / 8,
+                                                             entries: layout.pageTableMap.length / entrySize,
                                                              entriesCut: entriesCut))
             }
             return (layout, found)
@@ -128,6 +128,7 @@ enum MinidumpFormat: DumpFormat {
     }
 
     private static func findings(layout: SectionLayout, fileSize: UInt64, pages: BitmapContainer, mapPresent: UInt64,
+                                 mapEntrySize: UInt64,
                                  kernelMap: ClosedRange<UInt64>?, directMap: ClosedRange<UInt64>?) -> [IntegrityFinding] {
         var findings: [IntegrityFinding] = []
         let expected = layout.expectedFileSize
@@ -138,7 +139,8 @@ enum MinidumpFormat: DumpFormat {
             findings.append(.trailingBytes(expectedSize: expected, fileSize: fileSize))
         }
         if mapPresent < layout.pageTableMap.length {
-            findings.append(.pageTableMapTruncated(entriesPresent: mapPresent / 8, entries: layout.pageTableMap.length / 8))
+            findings.append(.pageTableMapTruncated(entriesPresent: mapPresent / mapEntrySize,
+                                                   entries: layout.pageTableMap.length / mapEntrySize))
         }
         let beyond = pages.bitsBeyondRanges
         if beyond.count > 0 { findings.append(.bitsBeyondRanges(count: beyond.count, firstBit: beyond.first)) }

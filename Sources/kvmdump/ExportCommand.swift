@@ -74,6 +74,11 @@ struct ExportCommand: Subcommand {
             throw CommandFailure(message: "\(scriptPath): file exists (use --force to overwrite it)")
         }
         let dump = try shared.openDump(console)
+        do throws(CoreExportError) {
+            try checkExportable(dump, path: outputPath)
+        } catch {
+            throw CommandFailure(message: error.description)
+        }
         if dump.needsKernelTables, let reason = dump.kernelTables?.reason {
             throw CommandFailure(message: "\(dump.path): \(reason)")
         }

@@ -1,4 +1,4 @@
-// mkvmcore: writes deterministic FreeBSD amd64 (and riscv golden) minidumps (fixtures, fuzz corpora, benchmark dumps).
+// mkvmcore: writes deterministic FreeBSD amd64 (and i386 and riscv golden) minidumps (fixtures, fuzz corpora, benchmark dumps).
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,8 +14,8 @@ let usage = """
            mkvmcore --threads N OUTPUT
     presets: \(DumpDescription.presetNames.joined(separator: ", ")) (default standard)
     --description-only prints what the dump contains instead of writing it (OUTPUT is then optional).
-    --goldens regenerates every golden fixture into DIR (amd64 and riscv); --corrupt writes damaged amd64 v1/v2/v3
-    and riscv v1/v2 dumps (fuzz seeds);
+    --goldens regenerates every golden fixture into DIR (amd64, i386 and riscv); --corrupt writes damaged amd64
+    v1/v2/v3, i386 v1/v2 (PAE and non-PAE) and riscv v1/v2 dumps (fuzz seeds);
     --describe-goldens prints what each golden fixture contains.
     --threads writes the thread benchmark dump with N threads to OUTPUT and its kernel to OUTPUT.kernel.
     """
@@ -93,7 +93,7 @@ func run(_ o: Options) throws(GeneratorError) {
             try dump.write(to: dir + "/" + golden.fileName)
             print("\(dir)/\(golden.fileName): \(dump.bytes.count) bytes")
         }
-        for file in try goldenKernelFiles() + goldenCompressedFiles() + goldenFullDumpFiles() + RISCVFixture.goldenFiles() {
+        for file in try goldenKernelFiles() + goldenCompressedFiles() + goldenFullDumpFiles() + I386Fixture.goldenFiles() + RISCVFixture.goldenFiles() {
             try writeFile(file.bytes, toPath: dir + "/" + file.fileName)
             print("\(dir)/\(file.fileName): \(file.bytes.count) bytes")
         }
@@ -113,6 +113,8 @@ func run(_ o: Options) throws(GeneratorError) {
         for (name, d) in try goldenFullDumps() {
             print("== \(name)\n" + (try describeFullDump(d)))
         }
+        print("== vmcore.i386.pae\n" + (try I386Fixture.summary(version: 2, pae: true)))
+        print("== vmcore.i386.nopae\n" + (try I386Fixture.summary(version: 1, pae: false)))
     case .corrupt(let dir):
         var count = 0
         for v: UInt32 in 1...3 {
@@ -120,6 +122,15 @@ func run(_ o: Options) throws(GeneratorError) {
             for variant in corruptVariants(of: dump) {
                 try GeneratedDump(bytes: variant.bytes, truth: dump.truth).write(to: "\(dir)/vmcore.v\(v).\(variant.name)")
                 count += 1
+            }
+        }
+        for v: UInt32 in 1...2 {
+            for pae in [false, true] {
+                let dump = try generateI386Dump(I386Fixture.description(version: v, pae: pae))
+                for variant in i386CorruptVariants(of: dump) {
+                    try writeFile(variant.bytes, toPath: "\(dir)/vmcore.i386.v\(v)\(pae ? ".pae" : "").\(variant.name)")
+                    count += 1
+                }
             }
         }
         for v: UInt32 in 1...2 {

@@ -270,6 +270,22 @@ let goldenCases: [GoldenCase] = {
         c("usage-translate-stdin-and-address", "\(m) translate - \(VA.threadName)"),
         c("usage-pages-unknown-option", "pages --kernel-only \(v3)"),
     ]
+    // i386: PAE v2 and non-PAE v1, every subcommand that needs no kernel (sym and info in SymbolGoldenCases).
+    for (tag, path) in [("i386-pae", "Fixtures/vmcore.i386.pae"), ("i386-nopae", "Fixtures/vmcore.i386.nopae")] {
+        let some = "0xc00010 0xc20000 0xc06000 0xc07000 0xc08000 0x1000 0xfffff80000001000"
+        cases += [
+            c("header-\(tag)", "header \(path)"), c("header-\(tag)-json", "header --json \(path)"),
+            c("stats-\(tag)", "stats \(path)"), c("stats-\(tag)-json", "stats --json \(path)"),
+            c("pages-\(tag)", "pages \(path)"), c("pages-\(tag)-json", "pages --json \(path)"),
+            c("translate-\(tag)-explain", "-M \(path) translate --explain \(some)"),
+            c("translate-\(tag)-json-explain", "-M \(path) translate --json --explain \(some)"),
+            c("read-\(tag)", "-M \(path) read 0xc00000 --len 0x50"),
+            c("read-\(tag)-json-u32", "-M \(path) read 0xc01100 --len 8 --u32 --json"),
+            c("read-\(tag)-no-direct-map", "-M \(path) read 0xfffff80000001000 --len 16"),
+            c("msgbuf-\(tag)", "msgbuf \(path)"), c("msgbuf-\(tag)-json", "msgbuf --json \(path)"),
+        ]
+    }
+    cases.append(c("error-export-i386", "-M Fixtures/vmcore.i386.pae export -o -"))
 
     // ELF full dumps (Fixtures/vmcore.full*, see Fixtures/README.md): without the kernel image only
     // physical memory; with -N every subcommand, and the rule that found the page tables.

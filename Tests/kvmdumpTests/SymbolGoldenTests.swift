@@ -62,6 +62,12 @@ let symbolGoldenCases: [SymbolGoldenCase] = {
         s("usage-sym-no-kernel", words("sym hz")),
         s("usage-sym-missing-argument", k + ["sym"]),
         s("usage-sym-malformed", k + ["sym", "hz+"]),
+        // i386: 4-byte pointers through the ELF32 kernel
+        s("sym-i386", words("-N Fixtures/kernel.i386 -M Fixtures/vmcore.i386.pae sym *msgbufp *panicstr panic+4 hz --json")),
+        s("info-i386-pae", words("-N Fixtures/kernel.i386 info Fixtures/vmcore.i386.pae")),
+        s("info-i386-pae-json", words("-N Fixtures/kernel.i386 info --json Fixtures/vmcore.i386.pae")),
+        s("info-i386-nopae", words("-N Fixtures/kernel.i386 info Fixtures/vmcore.i386.nopae")),
+        s("read-i386-string-through-pointer", words("-N Fixtures/kernel.i386 -M Fixtures/vmcore.i386.nopae read *panicstr --string")),
         // info
         s("info-kernel", k + words("info Fixtures/vmcore.1")),
         s("info-kernel-json", k + words("info --json Fixtures/vmcore.1")),
