@@ -37,7 +37,7 @@ test-asan:
 		$(SWIFT) test --sanitize=address --scratch-path .build-asan 2>&1 | $(LD_NOISE)
 
 # Tests where many tasks share one dump.
-TSAN_TESTS = manyTasksReadingOneDumpSeeTheSameBytes
+TSAN_TESTS = manyTasksReadingOneDumpSeeTheSameBytes|manyTasksBuildingTheIndexSeeTheSameCounts|manyTasksTranslatingAFreshDumpSeeTheSameAnswers
 
 test-tsan:
 	set -o pipefail; $(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter '$(TSAN_TESTS)' 2>&1 | $(LD_NOISE)

@@ -9,6 +9,7 @@ import Darwin
 #endif
 import CBitCount
 import CMappingGuard
+import Synchronization
 
 /// Why a file could not be opened and mapped.
 public enum FileError: Error, Sendable, Equatable {
@@ -328,10 +329,12 @@ public final class OutputBuffer {
     @usableFromInline let storage: UnsafeMutablePointer<UInt8>
     /// The buffer's size in bytes.
     public let capacity: Int
-    /// Bytes buffered and not yet written; always in `0...capacity`.
-    @usableFromInline var count = 0
+    /// Bytes buffered and not yet written; always in `0...capacity`. Only this class and its span
+    /// touch it, never across a call that could reach it again, so it needs no dynamic exclusivity
+    /// check (which cost about 150 instructions per `translate -` line: swift_beginAccess and its TLS).
+    @exclusivity(unchecked) @usableFromInline var count = 0
     /// True once the reader has closed the pipe or a write failed.
-    public private(set) var isClosed = false
+    @exclusivity(unchecked) public private(set) var isClosed = false
     /// The errno of a failed write other than EPIPE.
     public private(set) var failure: Int32?
 
@@ -473,16 +476,16 @@ public struct OutputSpan {
     @inlinable @inline(__always)
     public mutating func put(hex value: UInt64, width: Int) {
         let digits = min(max(width, 0), 16)
-        guard makeRoom(digits) else {
+        guard makeRoom(16) else {
             for index in stride(from: digits &- 1, through: 0, by: -1) { put(hexDigit(value, index)) }
             return
         }
-        var index = digits
-        while index > 0 {
-            index &-= 1
-            storage[position] = hexDigit(value, index)
-            position &+= 1
-        }
+        // All 16 digits at once (two words), then the last `digits` of them moved to the position.
+        let raw = UnsafeMutableRawPointer(storage + position)
+        raw.storeBytes(of: hexDigits8(UInt32(truncatingIfNeeded: value >> 32)), as: UInt64.self)
+        raw.storeBytes(of: hexDigits8(UInt32(truncatingIfNeeded: value)), toByteOffset: 8, as: UInt64.self)
+        if digits < 16 { (storage + position).update(from: storage + position + (16 &- digits), count: digits) }  // may overlap
+        position &+= digits
     }
 
     /// Appends `0x` and the lowercase hex digits of `value` without padding.
@@ -497,12 +500,7 @@ public struct OutputSpan {
         storage[position] = UInt8(ascii: "0")
         storage[position &+ 1] = UInt8(ascii: "x")
         position &+= 2
-        var index = digits
-        while index > 0 {
-            index &-= 1
-            storage[position] = hexDigit(value, index)
-            position &+= 1
-        }
+        put(hex: value, width: digits)
     }
 
     /// Appends `value` in decimal, with a minus sign when negative.
@@ -517,6 +515,20 @@ public struct OutputSpan {
             divisor /= 10
         }
     }
+}
+
+/// The 8 lowercase hex digits of `value`, most significant first, as the bytes of a word in memory
+/// order (for an unaligned store): nibbles spread one to a byte, then `'0'` or `'a' - 10` added
+/// to each byte without a branch.
+@inlinable @inline(__always)
+func hexDigits8(_ value: UInt32) -> UInt64 {
+    var x = UInt64(value)
+    x = (x | x << 16) & 0x0000_ffff_0000_ffff
+    x = (x | x << 8) & 0x00ff_00ff_00ff_00ff
+    x = (x | x << 4) & 0x0f0f_0f0f_0f0f_0f0f          // byte k = nibble k
+    let letters = ((x &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101   // 1 where nibble >= 10
+    let ascii = x &+ 0x3030_3030_3030_3030 &+ letters &* 39   // '0' + n, or 'a' + n - 10
+    return ascii.byteSwapped.littleEndian     // numeric byte 7 - k = nibble k, stored most significant first
 }
 
 /// The lowercase hex digit `index` (0 = least significant) of `value`.
@@ -1079,5 +1091,140 @@ extension MappedFile {
             (base + Int(offset)).copyMemory(from: source + range.lowerBound, byteCount: range.count)
         }
         return true
+    }
+}
+
+// MARK: - Lazily filled tables and prefetch hints (issue 15: lazy page index, batch translation)
+
+/// A table of 64-bit words filled in ascending order, on demand, by whichever thread first needs an
+/// entry; read by any thread without a lock. Entries below `filled` are final: a reader checks the
+/// index against `filled` (one acquiring load, a plain load on x86-64) and reads; a filler takes the
+/// lock, appends, and publishes the new count with a releasing store. Memory is reserved at creation
+/// but only the pages written become resident.
+public final class FillOnceTable: @unchecked Sendable {
+    @usableFromInline let storage: UnsafeMutablePointer<UInt64>
+    /// Entries the table can hold.
+    public let capacity: Int
+    @usableFromInline let published = Atomic<Int>(0)
+    /// Serialises fillers; guards the filler's running state (`state`).
+    private let lock: Mutex<UInt64>
+
+    /// A table of `capacity` words, none filled; `state` is the filler's first running value.
+    public init(capacity: Int, state: UInt64 = 0) {
+        self.capacity = max(capacity, 0)
+        storage = UnsafeMutablePointer<UInt64>.allocate(capacity: max(capacity, 1))
+        lock = Mutex(state)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Number of final entries.
+    @inlinable @inline(__always)
+    public var filled: Int { published.load(ordering: .acquiring) }
+
+    /// Entries `first` and `second` if both are filled (one load of the count), else nil.
+    @inlinable @inline(__always)
+    public func words(_ first: Int, _ second: Int) -> (UInt64, UInt64)? {
+        let limit = published.load(ordering: .acquiring)
+        guard first >= 0, second >= 0, first < limit, second < limit else { return nil }
+        return (storage[first], storage[second])
+    }
+
+    /// Entry `index` if it is filled, else nil.
+    @inlinable @inline(__always)
+    public func word(_ index: Int) -> UInt64? {
+        guard index >= 0, index < published.load(ordering: .acquiring) else { return nil }
+        return storage[index]
+    }
+
+    /// Appends entries under the lock until `body` returns: `body` gets the writer (its `count` is
+    /// the number filled so far) and the running state it may update. New entries are published
+    /// when `body` returns and each time it calls `publish`. Appends past `capacity` are dropped.
+    public func fill(_ body: (inout FillOnceWriter, inout UInt64) -> Void) {
+        lock.withLock { state in
+            var writer = FillOnceWriter(table: self, count: published.load(ordering: .acquiring))
+            body(&writer, &state)
+            writer.publish()
+        }
+    }
+}
+
+/// Appends to a `FillOnceTable` while its lock is held (see `FillOnceTable.fill`).
+public struct FillOnceWriter {
+    let table: FillOnceTable
+    /// Entries filled, including those appended and not yet published.
+    public private(set) var count: Int
+
+    init(table: FillOnceTable, count: Int) {
+        self.table = table
+        self.count = count
+    }
+
+    /// True once the table is full.
+    public var isFull: Bool { count >= table.capacity }
+
+    /// Appends `value` (dropped if the table is full).
+    @inline(__always)
+    public mutating func append(_ value: UInt64) {
+        guard count < table.capacity else { return }
+        (table.storage + count).initialize(to: value)
+        count += 1
+    }
+
+    /// Entry `index` below `count` (appended earlier, published or not), else nil.
+    public func entry(_ index: Int) -> UInt64? {
+        index >= 0 && index < count ? table.storage[index] : nil
+    }
+
+    /// Makes the entries appended so far visible to readers.
+    public func publish() {
+        table.published.store(count, ordering: .releasing)
+    }
+}
+
+extension ByteView {
+    /// A hint that the 8 bytes at `offset` will be read soon; no effect if they are outside the view.
+    @inlinable @inline(__always)
+    public func prefetch(_ offset: UInt64) {
+        guard offset < UInt64(count), let base else { return }
+        kvmdump_prefetch(base + Int(offset))
+    }
+}
+
+extension FillOnceTable {
+    /// A hint that entry `index` will be read soon; no effect if it is not filled.
+    @inlinable @inline(__always)
+    public func prefetch(_ index: Int) {
+        guard index >= 0, index < published.load(ordering: .acquiring) else { return }
+        kvmdump_prefetch(storage + index)
+    }
+}
+
+extension MappedFile {
+    /// The first offset at or after `offset` holding data (`SEEK_DATA`), the file's size if only a
+    /// hole follows, or `offset` itself when the file system cannot say or the bytes are in memory.
+    public func dataStart(from offset: UInt64) -> UInt64 {
+        guard isMapped, descriptor >= 0, offset < size else { return offset }
+        #if os(Linux)
+        let seekData: Int32 = 3
+        #else
+        let seekData: Int32 = SEEK_DATA
+        #endif
+        let result = lseek(descriptor, off_t(offset), seekData)
+        if result >= 0 { return UInt64(result) }
+        return errno == ENXIO ? size : offset
+    }
+
+    /// The first offset at or after `offset` in a hole (`SEEK_HOLE`; the end of the file counts as
+    /// one), or the file's size when the file system cannot say or the bytes are in memory.
+    public func holeStart(from offset: UInt64) -> UInt64 {
+        guard isMapped, descriptor >= 0, offset < size else { return size }
+        #if os(Linux)
+        let seekHole: Int32 = 4
+        #else
+        let seekHole: Int32 = SEEK_HOLE
+        #endif
+        let result = lseek(descriptor, off_t(offset), seekHole)
+        return result >= 0 ? UInt64(result) : size
     }
 }

@@ -49,11 +49,13 @@ final class AMD64Minidump: MinidumpArchitecture {
     let mapOffset: UInt64
     /// log2 of the VA span of one map entry: 12 for v1 PTEs, 21 for v2+ PDEs.
     let entryShift: UInt64
-    /// File offsets of the page-table pages named by valid non-PS PDEs (v2+), one array of 512 per
-    /// 1 GiB slot that has any, found once at open (spec §9 rule 10) so a 4 KiB translation does one
-    /// index lookup instead of two. `.max` (and a slot past the table) means "look it up": absent,
-    /// cut by truncation, or beyond the first `tableSlotLimit` slots of the map.
-    private let tablePages: [[UInt64]?]
+    /// File offsets of the page-table pages named by valid non-PS PDEs (v2+), 512 per 1 GiB slot
+    /// that has any, found by `buildIndex()` (spec §9 rule 10) so a 4 KiB translation does one index
+    /// lookup instead of two: `tableSlots` gives a slot's first entry in `tableOffsets`, or `.max`.
+    /// An entry of `.max`, a slot past the table, or a table not built yet means "look it up":
+    /// absent, cut by truncation, beyond the first `tableSlotLimit` slots, or a one-shot command.
+    private let tableSlots: FillOnceTable
+    private let tableOffsets: FillOnceTable
     /// Only the first this many 1 GiB slots are scanned at open (16 MiB of map, at most 16 MiB of
     /// tables): a real 2 TiB kernel map has 2048.
     static let tableSlotLimit = 4096
@@ -128,23 +130,78 @@ final class AMD64Minidump: MinidumpArchitecture {
         entryShift = header.version == 1 ? 12 : 21
         usableEntryCount = mapEntriesBelowTop(kernbase: header.kernbase.rawValue, entries: entryCount, shift: entryShift)
         self.map = map
-        tablePages = header.version == 1 ? [] : Self.findTablePages(map: map, pages: pages)
+        let entries = header.version == 1 ? 0 : min(map.count / 8, Self.tableSlotLimit * 512)
+        tableSlots = FillOnceTable(capacity: (entries + 511) / 512)
+        tableOffsets = FillOnceTable(capacity: entries)
     }
 
-    /// Locates the page-table page of every valid non-PS PDE in `map`, slot by slot.
-    private static func findTablePages(map: ByteView, pages: ContainerStorage) -> [[UInt64]?] {
-        var slots: [[UInt64]?] = []
-        var index = 0
-        while index < tableSlotLimit * 512, let pde = map.word(index) {
-            if index % 512 == 0 { slots.append(nil) }
-            if pde & valid != 0, pde & pageSizeBit == 0, let offset = pages.offset(of: PhysicalAddress(pde & frame4K)) {
-                if slots[slots.count - 1] == nil { slots[slots.count - 1] = [UInt64](repeating: .max, count: 512) }
-                slots[slots.count - 1]![index % 512] = offset.rawValue
+    /// Locates the page-table page of every valid non-PS PDE in the map, slot by slot (once).
+    func buildIndex() {
+        let map = map, pages = pages, limit = tableSlots.capacity
+        tableSlots.fill { slots, _ in
+            guard slots.count == 0 else { return }
+            var firsts: [UInt64] = []
+            tableOffsets.fill { offsets, _ in
+                for slot in 0..<limit {
+                    var located: [UInt64]?
+                    for index in (slot * 512)..<(slot * 512 + 512) {
+                        guard let pde = map.word(index) else { break }
+                        guard pde & Self.valid != 0, pde & Self.pageSizeBit == 0,
+                              let offset = pages.offset(of: PhysicalAddress(pde & Self.frame4K)) else { continue }
+                        if located == nil { located = [UInt64](repeating: .max, count: 512) }
+                        located![index % 512] = offset.rawValue
+                    }
+                    if let located {
+                        firsts.append(UInt64(offsets.count))
+                        for offset in located { offsets.append(offset) }
+                    } else {
+                        firsts.append(.max)
+                    }
+                }
             }
-            index += 1
+            for first in firsts { slots.append(first) }
         }
-        while let last = slots.last, last == nil { slots.removeLast() }
-        return slots
+    }
+
+    /// The file offset of the page-table page named by PDE `index`, if `buildIndex()` located it.
+    @inline(__always)
+    private func knownTablePage(_ index: UInt64) -> UInt64? {
+        guard let first = tableSlots.word(Int(truncatingIfNeeded: index >> 9)), first != .max,
+              let known = tableOffsets.word(Int(truncatingIfNeeded: first &+ (index & 511))), known != .max else { return nil }
+        return known
+    }
+
+    /// Prefetch stage `stage` of the walk of `va` (see `MinidumpArchitecture.prefetch`): 0 the map
+    /// entry and the located page-table page's slot, 1 the PTE; returns the physical address whose
+    /// index entries the caller prefetches (stage 1: a 2 MiB page or the direct map; stage 2: a
+    /// 4 KiB page, from its PTE), or nil.
+    @inline(__always)
+    func prefetch(_ va: VirtualAddress, stage: Int) -> PhysicalAddress? {
+        let v = va.rawValue
+        guard v >= kernbase, version >= 2 else {
+            return stage == 1 && v >= directMapBase && v < directMapEnd ? PhysicalAddress(v &- directMapBase) : nil
+        }
+        let index = (v &- kernbase) >> entryShift
+        guard index < usableEntryCount else { return nil }
+        if stage == 0 {
+            map.prefetch(index &* 8)
+            if let first = tableSlots.word(Int(truncatingIfNeeded: index >> 9)), first != .max {
+                tableOffsets.prefetch(Int(truncatingIfNeeded: first &+ (index & 511)))
+            }
+            return nil
+        }
+        guard let entry = entry(index), entry & Self.valid != 0 else { return nil }
+        if entry & Self.pageSizeBit != 0 {
+            return stage == 1 ? PhysicalAddress((entry & Self.frame2M) | (v & 0x1f_f000)) : nil
+        }
+        guard let table = knownTablePage(index) else { return nil }
+        let slot = ((v >> 12) & 511) &* 8
+        if stage == 1 {
+            bytes.prefetch(table &+ slot)
+            return nil
+        }
+        guard let pte = bytes.uint64(at: table &+ slot), pte & Self.valid != 0 else { return nil }
+        return PhysicalAddress(pte & Self.frame4K)
     }
 
     var kernelMapRange: ClosedRange<UInt64>? {
@@ -203,8 +260,7 @@ final class AMD64Minidump: MinidumpArchitecture {
         let table = PhysicalAddress(entry & Self.frame4K)
         let slot = ((va.rawValue >> 12) & 511) * 8
         let located: FileOffset
-        let group = Int(truncatingIfNeeded: index >> 9)
-        if group < tablePages.count, let known = tablePages[group]?[Int(index & 511)], known != .max {
+        if let known = knownTablePage(index) {
             located = FileOffset(known)
         } else {
             do throws(ContainerMiss) {

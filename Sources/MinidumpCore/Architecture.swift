@@ -99,6 +99,21 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     /// Calls `body` for every mapped page of the kernel map in VA order until it returns false;
     /// counts what it saw into `census`.
     func forEachKernelPage(census: inout KernelMapCensus, _ body: (MappedPage) -> Bool)
+
+    /// Builds whatever the walk caches (amd64: where each page-table page is), for batch work;
+    /// until then the walk finds things as it goes.
+    func buildIndex()
+
+    /// A hint for the batch translation (`Dump.translate(_:_:)`): stages 0, 1, 2 of the walk of `va`
+    /// prefetch what the next stage will read, each reading only what the stage before prefetched,
+    /// and may return the physical address of the final page, whose index entries the container
+    /// prefetches; no effect on results.
+    func prefetch(_ va: VirtualAddress, stage: Int) -> PhysicalAddress?
+}
+
+extension MinidumpArchitecture {
+    func buildIndex() {}
+    func prefetch(_ va: VirtualAddress, stage: Int) -> PhysicalAddress? { nil }
 }
 
 extension MinidumpArchitecture {

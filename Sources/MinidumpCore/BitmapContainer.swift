@@ -41,6 +41,12 @@ struct BitmapContainer: PhysicalContainer {
         return (FileOffset(offset), lookup)
     }
 
+    /// A hint that the lookup of `pa` will read its bitmap word and bin counts soon.
+    @inline(__always)
+    func prefetch(_ pa: PhysicalAddress) {
+        if let bit = memory.bit(for: pa) { index.prefetch(bit) }
+    }
+
     /// The page's offset, with `locate` inlined (the lookup path of `Dump.fileOffset(ofPhysical:)`).
     @inline(__always)
     func offset(of pa: PhysicalAddress) -> FileOffset? {

@@ -161,6 +161,11 @@ enum ContainerStorage: Sendable {
     }
 
     /// `PhysicalContainer.presentPages`, called on the concrete type.
+    /// Builds the container's whole index now (see `Dump.buildIndex()`).
+    func buildIndex() {
+        if case .bitmap(let container) = self { container.index.buildAll() }
+    }
+
     func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int {
         switch self {
         case .bitmap(let container): container.presentPages(from: pa, length: length)

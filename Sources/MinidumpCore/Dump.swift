@@ -66,22 +66,30 @@ public final class Dump: Sendable {
     public let path: String
     /// The header fields.
     public let header: MinidumpHeader
-    /// Where each section is; `layout.data.length` counts every page the bitmap lists.
-    public let layout: SectionLayout
+    /// Where each section is; `layout.data.length` counts every page the bitmap lists (the first
+    /// use counts them: a pass over the whole bitmap).
+    public var layout: SectionLayout { counted?.parts.layout ?? openedLayout }
     /// The physical ranges the bitmap describes (v3: dump_avail; v1/v2: one range from 0).
     public var physicalRanges: [PhysicalRange] { pages.physicalRanges }
-    /// Non-fatal problems found while opening.
-    public let findings: [IntegrityFinding]
+    /// Non-fatal problems found in the file (the first use counts the dumped pages, as `layout`).
+    public var findings: [IntegrityFinding] { notes + (counted?.parts.findings ?? openedFindings) }
+    private let openedLayout: SectionLayout
+    private let openedFindings: [IntegrityFinding]
+    private let notes: [IntegrityFinding]
+    /// The layout and findings that need the dumped pages counted, when opening left them to first use.
+    private let counted: CountedParts?
 
-    private let file: MappedFile
+    let file: MappedFile
     /// The architecture's table of operations (page-table walk, direct map, names).
-    private let architecture: any MinidumpArchitecture
+    let architecture: any MinidumpArchitecture
     /// Where each dumped physical page is in the file.
     private let pages: any PhysicalContainer
     /// The same container, for the translation path.
-    private let storage: ContainerStorage
+    let storage: ContainerStorage
     /// The container, for the physical reads (PhysicalReads.swift).
     var containerStorage: ContainerStorage { storage }
+    /// The bitmap container, for the batch interfaces' prefetch hints (nil for other containers).
+    let bitmapPages: BitmapPrefetcher?
 
     /// Size of the file in bytes.
     public var fileSize: UInt64 { file.size }
@@ -157,11 +165,14 @@ public final class Dump: Sendable {
         do throws(DumpError.Problem) {
             let opened = try format(of: file).open(file)
             header = opened.header
-            layout = opened.layout
+            openedLayout = opened.layout
             storage = opened.container
+            if case .bitmap(let container) = opened.container { bitmapPages = BitmapPrefetcher(container) } else { bitmapPages = nil }
             pages = opened.container.container
             architecture = opened.architecture
-            findings = notes + opened.findings
+            self.notes = notes
+            openedFindings = opened.findings
+            counted = opened.counted
         } catch {
             throw DumpError(path: path, problem: error)
         }
@@ -172,10 +183,13 @@ public final class Dump: Sendable {
         path = dump.path
         file = dump.file
         header = dump.header
-        layout = dump.layout
+        openedLayout = dump.openedLayout
         storage = dump.storage
+        bitmapPages = dump.bitmapPages
         pages = dump.pages
-        findings = dump.findings
+        notes = dump.notes
+        openedFindings = dump.openedFindings
+        counted = dump.counted
         self.architecture = architecture
     }
 
@@ -215,13 +229,29 @@ public final class Dump: Sendable {
 
     // MARK: Translation and reads
 
+    /// Builds the whole page index now: the popcount bins over the whole bitmap and where each
+    /// page-table page of the kernel map is. Without it they are built as lookups need them, which
+    /// suits a one-shot command; batch work (many lookups anywhere) calls this first, once.
+    /// Thread-safe; later calls return at once.
+    public func buildIndex() {
+        storage.buildIndex()
+        architecture.buildIndex()
+    }
+
     /// Translates a kernel virtual address to its physical address and file offset.
     /// - Throws: `TranslationError` saying which step failed: outside both maps, invalid PDE/PTE,
     ///   page-table page missing, physical page not dumped, or past the end of a truncated file.
     @inline(__always)
     public func translate(_ va: VirtualAddress) throws(TranslationError) -> Translation {
+        // A minidump's container through the class that holds it: switching over `storage` copied
+        // the whole enum payload (two memcpy calls per translation) into the closures.
+        if let pages = bitmapPages {
+            return try translateAddress(va, through: architecture, file: file, pageSize: pages.container.pageSize,
+                                        locate: { pa throws(ContainerMiss) in try pages.container.locate(pa, bytes: 1) },
+                                        reason: { pages.container.reason($0, $1) })
+        }
         // One call into the container, specialised for its type (see `PhysicalContainer.translate`).
-        try storage.translate(va, through: architecture, file: file)
+        return try storage.translate(va, through: architecture, file: file)
     }
 
     /// The steps of `translation`'s walk, named by the architecture (its page-table entries) and by

@@ -1,4 +1,5 @@
 import MappedBytes
+import Synchronization
 
 /// The format layer: a format recognises a file by its first page, reads its header and sections,
 /// builds the container (`PhysicalContainer`) and picks the architecture (`MinidumpArchitecture`).
@@ -27,6 +28,29 @@ struct OpenedDump {
     let architecture: any MinidumpArchitecture
     /// Non-fatal problems the format and the architecture found.
     let findings: [IntegrityFinding]
+    /// When set, `layout` and `findings` are what opening knew before counting the dumped pages,
+    /// and this gives the counted ones on first use (see `CountedParts`).
+    var counted: CountedParts? = nil
+}
+
+/// What opening leaves to first use because it needs every dumped page counted (a pass over the
+/// whole bitmap): the data section's size and the findings. Computed once, under a lock.
+final class CountedParts: Sendable {
+    typealias Parts = (layout: SectionLayout, findings: [IntegrityFinding])
+    private let compute: @Sendable () -> Parts
+    private let value = Mutex<Parts?>(nil)
+
+    init(_ compute: @escaping @Sendable () -> Parts) { self.compute = compute }
+
+    /// The counted layout and findings.
+    var parts: Parts {
+        value.withLock { value in
+            if let value { return value }
+            let computed = compute()
+            value = computed
+            return computed
+        }
+    }
 }
 
 /// One file format.

@@ -92,28 +92,39 @@ enum MinidumpFormat: DumpFormat {
                              physicalRanges: opening.memory.ranges, dumpedPageCount: count)
     }
 
+    /// Opens without counting the bitmap: the popcount bins are built as lookups need them, and
+    /// the data section's size and the findings that need it are computed on first use.
     static func open(_ file: MappedFile) throws(DumpError.Problem) -> OpenedDump {
         let bytes = file.bytes
         let opening = try begin(file)
         let header = opening.header
-        let index = PageIndex(bitmap: opening.bitmap)
-        let layout = try opening.layout.withDataPages(index.population)
-        let mapStart = layout.pageTableMap.offset.rawValue
-        let mapPresent = mapStart >= file.size ? 0 : min(layout.pageTableMap.length, file.size - mapStart)
+        let index = PageIndex(bitmap: opening.bitmap, file: file, offset: opening.layout.bitmap.offset.rawValue)
+        let uncounted = opening.layout
+        let dataOffset = uncounted.data.offset
+        let mapStart = uncounted.pageTableMap.offset.rawValue
+        let mapPresent = mapStart >= file.size ? 0 : min(uncounted.pageTableMap.length, file.size - mapStart)
         let map = bytes.slice(offset: mapStart, length: mapPresent) ?? .empty
-        let container = BitmapContainer(memory: opening.memory, index: index, dataOffset: layout.data.offset.rawValue,
+        let container = BitmapContainer(memory: opening.memory, index: index, dataOffset: dataOffset.rawValue,
                                         fileSize: file.size, bytes: bytes, supplier: file.supplier)
-        let architecture = opening.backend.init(header: header, map: map, mapOffset: layout.pageTableMap.offset,
+        let architecture = opening.backend.init(header: header, map: map, mapOffset: uncounted.pageTableMap.offset,
                                                 pages: .bitmap(container))
-        var found = findings(layout: layout, fileSize: file.size, pages: container, mapPresent: mapPresent,
-                             mapEntrySize: architecture.mapEntrySize,
-                             kernelMap: architecture.kernelMapRange, directMap: architecture.directMapRange)
-        if architecture.kernelMapEntriesCut > 0 {
-            found.append(.kernelMapPastTopOfAddressSpace(kernbase: header.kernbase.rawValue,
-                                                         entries: layout.pageTableMap.length / architecture.mapEntrySize,
-                                                         entriesCut: architecture.kernelMapEntriesCut))
+        let fileSize = file.size
+        let kernelMap = architecture.kernelMapRange, directMap = architecture.directMapRange
+        let entriesCut = architecture.kernelMapEntriesCut, entrySize = architecture.mapEntrySize
+        let counted = CountedParts {
+            // Cannot fail: at most 2^35 pages of 4 KiB after a data offset below 2^33.
+            let layout = (try? uncounted.withDataPages(index.population)) ?? uncounted
+            var found = findings(layout: layout, fileSize: fileSize, pages: container, mapPresent: mapPresent,
+                                 mapEntrySize: entrySize, kernelMap: kernelMap, directMap: directMap)
+            if entriesCut > 0 {
+                found.append(.kernelMapPastTopOfAddressSpace(kernbase: header.kernbase.rawValue,
+                                                             entries: layout.pageTableMap.length / entrySize,
+                                                             entriesCut: entriesCut))
+            }
+            return (layout, found)
         }
-        return OpenedDump(header: header, layout: layout, container: .bitmap(container), architecture: architecture, findings: found)
+        return OpenedDump(header: header, layout: uncounted, container: .bitmap(container), architecture: architecture,
+                          findings: [], counted: counted)
     }
 
     private static func findings(layout: SectionLayout, fileSize: UInt64, pages: BitmapContainer, mapPresent: UInt64,

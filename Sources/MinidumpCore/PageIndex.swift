@@ -21,14 +21,23 @@ struct PageLookup: Sendable {
     let pagesBefore: UInt64
 }
 
-/// Popcount bins over the bitmap. Immutable after construction; safe to share between threads.
+/// Popcount bins over the bitmap, built lazily: a lookup builds the blocks (64 bins, 8 KiB of
+/// bitmap) up to the one it needs, in order, the first time it needs them; `buildAll()` builds the
+/// rest. A one-shot command therefore reads the bitmap only up to the pages it looks up, and the
+/// 4 KiB pages of bitmap the file holds as holes (savecore writes zero runs as holes) not at all.
+/// Safe to share between threads: built blocks are published through a `FillOnceTable`.
 struct PageIndex: Sendable {
     /// Bits per bin.
     static let binBits = 1024
     /// Words per bin.
     static let binWords = binBits / 64
-    /// Edges per absolute (64-bit) count.
+    /// Edges per absolute (64-bit) count: one block.
     static let edgesPerBlock = 64
+    /// Table words per block: the absolute count at the block's first edge, then 64 relative
+    /// 16-bit counts packed four to a word (edge `e` of the block in word `1 + e / 4`, bits `16 × (e % 4)`).
+    static let blockWords = 17
+    /// Bitmap bytes per block.
+    static let blockBytes = UInt64(edgesPerBlock * binWords * 8)
 
     /// The bitmap, as little-endian 64-bit words.
     let bitmap: ByteView
@@ -36,50 +45,133 @@ struct PageIndex: Sendable {
     let wordCount: Int
     /// Number of bits in the bitmap (`wordCount * 64`).
     var bitCount: UInt64 { UInt64(wordCount) * 64 }
-    /// Total number of set bits: the number of data pages.
-    let population: UInt64
-    private let relative: [UInt16]
-    private let absolute: [UInt64]
+    /// Number of bins.
+    var binCount: Int { shape.binCount }
+    /// Blocks, including the one holding the final edge (`binCount`).
+    var blockCount: Int { shape.blockCount }
+    /// The built blocks.
+    private let table: FillOnceTable
+    /// What only the build needs, held by reference so that the index (and every container and
+    /// translation path that holds it) stays small enough to be copied in registers.
+    private let shape: Shape
 
-    /// Builds the bins with one pass over the bitmap.
-    init(bitmap: ByteView) {
+    /// The bin and block counts, and the mapped file and where the bitmap is in it (to skip its
+    /// holes and let the bitmap pages a lazy build has counted leave the resident set; nil for a
+    /// bitmap not in a file).
+    private final class Shape: Sendable {
+        let binCount: Int
+        let blockCount: Int
+        let file: MappedFile?
+        let bitmapOffset: UInt64
+        init(binCount: Int, blockCount: Int, file: MappedFile?, bitmapOffset: UInt64) {
+            self.binCount = binCount
+            self.blockCount = blockCount
+            self.file = file
+            self.bitmapOffset = bitmapOffset
+        }
+    }
+
+    /// An index over `bitmap` with no block built. `file` (holding the bitmap at `offset`) lets the
+    /// build skip holes and release counted pages.
+    init(bitmap: ByteView, file: MappedFile? = nil, offset: UInt64 = 0) {
         self.bitmap = bitmap
         wordCount = bitmap.count / 8
-        let bins = (wordCount + Self.binWords - 1) / Self.binWords
-        var relative = [UInt16](repeating: 0, count: bins + 1)
-        var absolute = [UInt64](repeating: 0, count: bins / Self.edgesPerBlock + 1)
-        var total: UInt64 = 0
-        var blockBase: UInt64 = 0
-        for bin in 0..<bins {
-            if bin % Self.edgesPerBlock == 0 {
-                blockBase = total
-                absolute[bin / Self.edgesPerBlock] = total
+        let binCount = (wordCount + Self.binWords - 1) / Self.binWords
+        let blockCount = binCount / Self.edgesPerBlock + 1
+        // The last block only as far as the word holding the final edge.
+        table = FillOnceTable(capacity: (blockCount - 1) * Self.blockWords + 2 + (binCount % Self.edgesPerBlock) / 4)
+        shape = Shape(binCount: binCount, blockCount: blockCount, file: file, bitmapOffset: offset)
+    }
+
+    /// Builds every block (for batch work: afterwards no lookup takes the build path).
+    func buildAll() { build(through: blockCount - 1, releasing: false) }
+
+    /// Blocks built so far.
+    var blocksBuilt: Int { table.filled == table.capacity ? blockCount : table.filled / Self.blockWords }
+
+    /// Total number of set bits: the number of data pages (builds every block).
+    var population: UInt64 {
+        if blocksBuilt < blockCount { buildAll() }
+        return edgeCount(binCount)
+    }
+
+    /// Builds blocks in order until block `last` is built. A lazy build (`releasing`) lets the
+    /// bitmap pages it counted leave the resident set every 1 MiB, so the high-water RSS of a
+    /// one-shot command does not grow with the bitmap; pages in file holes are not read.
+    private func build(through last: Int, releasing: Bool) {
+        let bitmap = bitmap, wordCount = wordCount, binCount = binCount, blockCount = blockCount
+        let file = shape.file, bitmapOffset = shape.bitmapOffset
+        table.fill { writer, total in
+            var block = writer.count / Self.blockWords
+            // The file's next data extent [dataFrom, dataTo) at or after the cursor (0, 0: not asked yet).
+            var dataFrom: UInt64 = 0, dataTo: UInt64 = 0
+            var releasedTo = UInt64(block) * Self.blockBytes
+            while block <= last, block < blockCount {
+                writer.append(total)
+                let firstBin = block * Self.edgesPerBlock
+                let start = UInt64(block) * Self.blockBytes
+                var hole = false
+                if let file, firstBin < binCount {
+                    let at = bitmapOffset &+ start
+                    if at >= dataTo {
+                        dataFrom = file.dataStart(from: at)
+                        dataTo = dataFrom >= file.size ? .max : file.holeStart(from: dataFrom)
+                    }
+                    hole = at &+ Self.blockBytes <= dataFrom
+                }
+                var packed: UInt64 = 0
+                let blockBase = total
+                for edge in 0..<Self.edgesPerBlock {
+                    let bin = firstBin + edge
+                    packed |= (total &- blockBase) << (16 * UInt64(edge & 3))
+                    if edge & 3 == 3 {
+                        writer.append(packed)
+                        packed = 0
+                    }
+                    guard bin < binCount, !hole else { continue }
+                    let first = bin * Self.binWords
+                    total &+= UInt64(bitmap.popcount(words: first..<min(first + Self.binWords, wordCount)))
+                }
+                block += 1
+                // Only a file's pages come back by themselves: anonymous memory (a compressed dump's) would read as zeros.
+                if releasing, let file, file.isFileMapped, UInt64(block) * Self.blockBytes - releasedTo >= 1 << 20 {
+                    file.release(offset: bitmapOffset &+ releasedTo, length: UInt64(block) * Self.blockBytes - releasedTo)
+                    releasedTo = UInt64(block) * Self.blockBytes
+                }
+                if block & 127 == 0 { writer.publish() }
             }
-            relative[bin] = UInt16(truncatingIfNeeded: total - blockBase)
-            let first = bin * Self.binWords
-            let last = min(first + Self.binWords, wordCount)
-            total += UInt64(bitmap.popcount(words: first..<last))
         }
-        if bins % Self.edgesPerBlock == 0 {
-            blockBase = total
-            absolute[bins / Self.edgesPerBlock] = total
-        }
-        relative[bins] = UInt16(truncatingIfNeeded: total - blockBase)
-        population = total
-        self.relative = relative
-        self.absolute = absolute
+    }
+
+    /// The slow path of a lookup whose block is not built yet.
+    @inline(never)
+    private func buildLazily(through block: Int, _ first: Int, _ second: Int) -> (UInt64, UInt64) {
+        build(through: block, releasing: true)
+        return table.words(first, second) ?? (0, 0)
     }
 
     /// Bytes of memory the bins occupy (the bitmap itself is mapped, not copied).
-    var memoryBytes: Int { relative.count * 2 + absolute.count * 8 }
+    var memoryBytes: Int { table.capacity * 8 }
 
-    /// Number of bins.
-    var binCount: Int { relative.count - 1 }
-
-    /// Set bits below edge `edge` (edge × 1024, capped at the bitmap's end).
+    /// Set bits below edge `edge` (edge × 1024, capped at the bitmap's end; 0 <= edge <= binCount),
+    /// building the blocks up to it the first time.
     @inline(__always)
     func edgeCount(_ edge: Int) -> UInt64 {
-        absolute[edge / Self.edgesPerBlock] &+ UInt64(relative[edge])
+        let at = (edge >> 6) &* Self.blockWords
+        let slot = at &+ 1 &+ (edge & 63) >> 2
+        let (base, packed) = table.words(at, slot) ?? buildLazily(through: edge >> 6, at, slot)
+        return base &+ (packed >> (16 &* UInt64(edge & 3)) & 0xffff)
+    }
+
+    /// A hint that the lookup of `bit` will read its bitmap word and bin counts soon (no effect on results).
+    @inline(__always)
+    func prefetch(_ bit: UInt64) {
+        guard bit < bitCount else { return }
+        let word = Int(bit >> 6)
+        bitmap.prefetch(UInt64(word) &* 8)
+        let edge = word / Self.binWords + (word % Self.binWords < Self.binWords / 2 ? 0 : 1)
+        table.prefetch((edge >> 6) &* Self.blockWords &+ 1 &+ (edge & 63) >> 2)
+        table.prefetch((edge >> 6) &* Self.blockWords)
     }
 
     /// True if bit `bit` is set; false for bits past the bitmap.

@@ -44,6 +44,9 @@ struct Samples: Sendable {
     static func exact(_ value: Double) -> Samples { Samples(values: [value]) }
 
     /// Element-wise `self[i] / other[i]`, for ratios of paired runs.
+    /// Every value times `factor`.
+    func scaled(by factor: Double) -> Samples { Samples(values: values.map { $0 * factor }) }
+
     func dividedBy(_ other: Samples) -> Samples {
         Samples(values: zip(values, other.values).map { $0 / $1 })
     }
@@ -74,4 +77,15 @@ struct Checksum: Sendable {
     /// Mixes `x` into the checksum.
     @inline(__always)
     mutating func add(_ x: UInt64) { value = (value &+ x) &* 0x100_0000_01b3 }
+}
+
+/// Published figures the targets are ratios of (issue 15; not measured by this benchmark).
+enum Reference {
+    /// libfbsdvmcore's random 8-byte reads (pread per page): the top of the 0.4–0.8 M/s it was
+    /// measured at on these dumps; the target is 10× it.
+    static let cReads = 0.8e6
+    /// A 100-line mmap + popcount probe's random 8-byte reads, best of the 3.6–7.8 M/s it reached on one core.
+    static let probeReads = 7.8e6
+    /// The same probe's kernel-map translations, best of 20–25 M/s.
+    static let probeTranslations = 25e6
 }

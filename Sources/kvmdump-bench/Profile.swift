@@ -5,7 +5,8 @@
 import MinidumpCore
 
 /// The workloads `--profile` accepts.
-let profileWorkloads = ["translate-kernel", "translate-dmap", "translate-miss", "read8", "lookup", "lookup-hash"]
+let profileWorkloads = ["translate-kernel", "translate-dmap", "translate-miss", "read8", "lookup", "lookup-hash",
+                        "translate-kernel-batch", "read8-batch", "open-lazy-read"]
 
 /// Opens dump `options.dump`, draws `options.ops` operations, runs `workload` once and prints its checksum.
 func runProfile(_ workload: String, options: BenchOptions) throws(BenchError) {
@@ -21,6 +22,15 @@ func runProfile(_ workload: String, options: BenchOptions) throws(BenchError) {
     defer { if options.smoke { removeDirectory(directory, files: paths) } }
     let dump: Dump
     do { dump = try Dump(path: paths[0]) } catch { throw BenchError("\(error)") }
+    if workload == "open-lazy-read" {
+        // What one `kvmdump read` costs the library: open, one translation and read, nothing built before.
+        let va = VirtualAddress(dump.kernelPages()[0].virtualAddress.rawValue)
+        let fresh: Dump
+        do { fresh = try Dump(path: paths[0]) } catch { throw BenchError("\(error)") }
+        print("open-lazy-read: \(fresh.read(va, count: 64).bytes.count) bytes")
+        return
+    }
+    dump.buildIndex()
     let bitmap = try MappedBitmap(path: paths[0], dump: dump)
     let ops = options.ops
     let counts = OperationCounts(translations: ops, reads: ops, pipeAddresses: 1, physicalLookups: ops,
@@ -29,18 +39,24 @@ func runProfile(_ workload: String, options: BenchOptions) throws(BenchError) {
     var sum = Checksum()
     var failures = 0
     let clock = ContinuousClock()
+    var best = Double.infinity
+    for _ in 0..<options.repeats {
     let start = clock.now
     switch workload {
     case "translate-kernel": failures = translateHits(dump, sets.kernel, &sum)
     case "translate-dmap": failures = translateHits(dump, sets.directMap, &sum)
     case "translate-miss": failures = translateMisses(dump, sets.misses, &sum)
     case "read8": failures = readWords(dump, sets.reads, &sum)
+    case "translate-kernel-batch": failures = translateBatch(dump, sets.kernel.map { VirtualAddress($0) }, &sum)
+    case "read8-batch": failures = readWordsBatch(dump, sets.reads.map { VirtualAddress($0) }, &sum)
     case "lookup": failures = lookupPopcount(dump, sets.physical, &sum)
     default:
         let table = HashTableIndex(bitmap: bitmap, ranges: dump.physicalRanges, dataOffset: dump.layout.data.offset.rawValue)
         failures = lookupHashTable(table, sets.physical, count: ops, &sum)
     }
-    let seconds = (clock.now - start).seconds
+    best = min(best, (clock.now - start).seconds)
+    }
+    let seconds = best
     print("\(workload) on \(paths[0]): \(ops) operations in \(formatValue(seconds, .seconds))"
         + " (\(formatValue(Double(ops) / seconds, .rate)), cold pages included), \(failures) unexpected,"
         + " checksum \(String(sum.value, radix: 16))")

@@ -80,14 +80,24 @@ func benchmarkDump(_ dataset: BenchDataset, path: String, settings: RunSettings,
     note("[\(dataset.key)] \(dataset.label): open")
     _ = try open()
     var opened: [Dump] = []
-    let openTimes = try repeated(runs) { () throws(BenchError) -> Double in
+    let lazyTimes = try repeated(runs) { () throws(BenchError) -> Double in
         defer { opened.removeAll() }
         return try timeSeconds { () throws(BenchError) in opened.append(try open()) }
     }
+    let openTimes = try repeated(runs) { () throws(BenchError) -> Double in
+        defer { opened.removeAll() }
+        return try timeSeconds { () throws(BenchError) in
+            let dump = try open()
+            dump.buildIndex()
+            opened.append(dump)
+        }
+    }
     let openTarget: Target? = full ? (dataset.key == "b" ? .atMost(0.050) : dataset.key == "c" ? .atMost(0.400) : nil) : nil
+    list.add("open, lazy (header; bins built on use)", .seconds, lazyTimes)
     list.add("open (header + index build)", .seconds, openTimes, openTarget)
 
     let dump = try open()
+    dump.buildIndex()
     let bitmapBytes = Double(dump.layout.bitmap.length)
     let indexBytes = Double(dump.indexMemoryBytes)
     list.add("index memory (bins)", .bytes, .exact(indexBytes))
@@ -122,11 +132,23 @@ func benchmarkDump(_ dataset: BenchDataset, path: String, settings: RunSettings,
     let direct = try rate(runs, count: sets.directMap.count) { failures += translateHits(dump, sets.directMap, &checksum) }
     let misses = try rate(runs, count: sets.misses.count) { failures += translateMisses(dump, sets.misses, &checksum) }
     let reads = try rate(runs, count: sets.reads.count) { failures += readWords(dump, sets.reads, &checksum) }
+    let kernelVAs = sets.kernel.map { VirtualAddress($0) }, readVAs = sets.reads.map { VirtualAddress($0) }
+    let kernelBatch = try rate(runs, count: kernelVAs.count) { failures += translateBatch(dump, kernelVAs, &checksum) }
+    let readBatch = try rate(runs, count: readVAs.count) { failures += readWordsBatch(dump, readVAs, &checksum) }
     try expectNone(failures, "unexpected translation results", path)
-    list.add("translate, kernel map (random)", .rate, kernel, full ? .atLeast(20e6) : nil)
+    list.add("translate, kernel map (random)", .rate, kernel)
+    list.add("translate, kernel map (batch of \(Dump.batchGroup))", .rate, kernelBatch, full ? .atLeast(20e6) : nil)
+    list.add("ratio translate (batch) / probe limit \(formatValue(Reference.probeTranslations, .rate))", .ratio,
+             kernelBatch.scaled(by: 1 / Reference.probeTranslations))
     list.add("translate, direct map (random)", .rate, direct)
     list.add("translate, misses (random)", .rate, misses)
     list.add("read 8 bytes (random, kernel map)", .rate, reads)
+    list.add("read 8 bytes (batch of \(Dump.batchGroup))", .rate, readBatch)
+    let readTarget: Target? = full && dataset.key != "c" ? .atLeast(10) : nil
+    list.add("ratio read 8 bytes (batch) / C reference \(formatValue(Reference.cReads, .rate))", .ratio,
+             readBatch.scaled(by: 1 / Reference.cReads), readTarget)
+    list.add("ratio read 8 bytes (batch) / probe limit \(formatValue(Reference.probeReads, .rate))", .ratio,
+             readBatch.scaled(by: 1 / Reference.probeReads))
 
     note("[\(dataset.key)] sequential read of the kernel map")
     let chunk: UInt64 = 1 << 20

@@ -183,6 +183,33 @@ func readWords(_ dump: Dump, _ addresses: [UInt64], _ sum: inout Checksum) -> In
     return failures
 }
 
+/// Translates every address with the batch interface, which must all succeed; mixes each file
+/// offset into `sum`. Returns the number of failures.
+@inline(never)
+func translateBatch(_ dump: Dump, _ addresses: [VirtualAddress], _ sum: inout Checksum) -> Int {
+    var failures = 0
+    dump.translate(addresses) { _, result in
+        switch result {
+        case .success(let translation): sum.add(translation.fileOffset.rawValue)
+        case .failure: failures += 1
+        }
+    }
+    return failures
+}
+
+/// Reads the 64-bit word at every address with the batch interface; returns the number of failures.
+@inline(never)
+func readWordsBatch(_ dump: Dump, _ addresses: [VirtualAddress], _ sum: inout Checksum) -> Int {
+    var failures = 0
+    dump.readUInt64(addresses) { position, result in
+        switch result {
+        case .success(let word): sum.add(word &+ addresses[position].rawValue)
+        case .failure: failures += 1
+        }
+    }
+    return failures
+}
+
 /// Reads every run front to back in `chunk`-byte `Dump.read` calls; returns the bytes read.
 @inline(never)
 func readSequentially(_ dump: Dump, _ runs: [VirtualRun], chunk: UInt64, _ sum: inout Checksum) -> UInt64 {

@@ -8,11 +8,12 @@ import Darwin
 
 let usage = """
     usage: kvmdump-bench [--smoke] [--cache DIR] [--runs N]
-           kvmdump-bench --profile WORKLOAD [--smoke] [--cache DIR] [--dump a|b|c] [--ops N]
+           kvmdump-bench --profile WORKLOAD [--smoke] [--cache DIR] [--dump a|b|c] [--ops N] [--repeat N]
     --smoke     tiny dumps in a temporary folder and a few thousand operations (seconds)
     --cache     where the full-size dumps are generated once (default .bench-cache)
     --runs      runs per figure; each figure is the median, with min and max (default 5; smoke 2)
     --profile   run one workload once, for valgrind --tool=callgrind: \(profileWorkloads.joined(separator: ", "))
+    --repeat    with --profile: run it N times and report the fastest
     """
 
 /// Parsed command line.
@@ -23,6 +24,7 @@ struct BenchOptions {
     var profile: String?
     var dump = "a"
     var ops = 200_000
+    var repeats = 1
     var probe: (runs: Int, argv: [String])?
 
     init(_ arguments: [String]) throws(BenchError) {
@@ -43,6 +45,7 @@ struct BenchOptions {
             case "--profile": profile = try value(argument)
             case "--dump": dump = try value(argument)
             case "--ops": ops = try number(argument)
+            case "--repeat": repeats = try number(argument)
             case "--probe-child":
                 let count = try number(argument)
                 guard args.popFirst() == "--", !args.isEmpty else { throw BenchError("--probe-child N -- ARGV...") }

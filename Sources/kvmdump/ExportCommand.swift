@@ -82,6 +82,7 @@ struct ExportCommand: Subcommand {
         if dump.needsKernelTables, let reason = dump.kernelTables?.reason {
             throw CommandFailure(message: "\(dump.path): \(reason)")
         }
+        dump.buildIndex()  // every page: the whole index once
         let kernel = try shared.openKernel()
         var threads: [CoreThread] = []
         var osreldate: UInt32 = 0

@@ -30,6 +30,7 @@ struct PagesCommand: Subcommand {
         if dump.needsKernelTables, let reason = dump.kernelTables?.reason {
             throw CommandFailure(message: "\(dump.path): \(reason)")
         }
+        dump.buildIndex()  // every page of the kernel map: the whole index once
         // The library coalesces; this command formats.
         let ranges = dump.pageRanges(includeDirectMap: includeDirectMap)
         if shared.json {

@@ -120,7 +120,10 @@ struct ReadCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump(console)
-        if streaming { return try batch(dump, console) }
+        if streaming {
+            dump.buildIndex()  // many reads: the whole index once, not built on the way
+            return try batch(dump, console)
+        }
         if target.constant == nil {
             var resolved = self
             resolved.address = try target.resolve(kernel: try shared.openSymbols(dump: dump, console: console), dump: dump)

@@ -28,6 +28,7 @@ enum ThreadSupport {
     /// Builds the list, or fails with the library's message.
     static func open(_ shared: SharedOptions, offsetsPath: String?, _ console: Console) throws(CommandFailure) -> (ThreadList, Dump) {
         let dump = try shared.openDump(console)
+        dump.buildIndex()  // a walk of every thread and stack: the whole index once
         guard let kernel = try shared.openKernel() else { throw CommandFailure(message: "no kernel image") }
         do throws(ThreadError) {
             let file = try offsetsPath.map { (path: String) throws(ThreadError) in (path: path, values: try KernelOffsets.loadFile(path: path)) }

@@ -58,7 +58,10 @@ struct TranslateCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let dump = try shared.openDump(console)
-        guard let addresses else { return try stream(dump, console) }
+        guard let addresses else {
+            dump.buildIndex()  // many addresses: the whole index once, not built on the way
+            return try stream(dump, console)
+        }
         let kernel = addresses.allSatisfy { $0.constant != nil } ? nil : try shared.openSymbols(dump: dump, console: console)
         var failed = false
         var answers: [JSON] = []

@@ -228,6 +228,63 @@ let allVersions: [UInt32] = [1, 2, 3]
         #expect(results.count == 16)
         for result in results { #expect(result == expected) }
     }
+
+    /// The lazy index and the page-table page table are built by whichever task needs them first.
+    @Test func manyTasksTranslatingAFreshDumpSeeTheSameAnswers() async throws {
+        let subject = try Subject(.standard(version: 3, seed: 8))
+        var rng = SplitMix64(seed: 2)
+        let addresses = subject.probeAddresses(count: 300, rng: &rng)
+        let expected = addresses.map { subject.dump.read(VirtualAddress($0), count: 16) }
+        for round in 0..<3 {
+            let dump = try Dump(contents: subject.generated.bytes, name: "vmcore.test")
+            let results = await withTaskGroup(of: [ReadResult].self) { group in
+                for task in 0..<12 {
+                    group.addTask {
+                        if task % 4 == round { dump.buildIndex() }
+                        return task % 2 == 0
+                            ? addresses.map { dump.read(VirtualAddress($0), count: 16) }
+                            : dump.read(addresses.map { (VirtualAddress($0), 16) })
+                    }
+                }
+                var all: [[ReadResult]] = []
+                for await result in group { all.append(result) }
+                return all
+            }
+            #expect(results.count == 12)
+            for result in results { #expect(result == expected) }
+        }
+    }
+
+    /// The batch interfaces give what one address at a time gives, hits and every kind of miss.
+    @Test(arguments: allVersions)
+    func batchTranslationsAndReadsAgreeWithSingleOnes(version: UInt32) throws {
+        let subject = try Subject(.standard(version: version, seed: 9))
+        var rng = SplitMix64(seed: 4)
+        let addresses = subject.probeAddresses(count: 500, rng: &rng).map { VirtualAddress($0) }
+        let fresh = try Dump(contents: subject.generated.bytes, name: "vmcore.test")
+        let single = addresses.map { va in Result { () throws(TranslationError) in try subject.dump.translate(va) } }
+        let batch = fresh.translate(addresses)
+        #expect(batch.count == addresses.count)
+        for (one, many) in zip(single, batch) { #expect(one == many) }
+        var seen: [Int] = []
+        fresh.readUInt64(addresses.map { VirtualAddress($0.rawValue & ~7) }) { position, result in
+            seen.append(position)
+            let va = VirtualAddress(addresses[position].rawValue & ~7)
+            let expected = Result { () throws(TranslationError) in try subject.dump.readUInt64(va) }
+            #expect(result == expected, "\(va)")
+            if case .success(let word) = result {
+                let offset = subject.reference.fileOffset(of: va.rawValue)
+                #expect(offset != nil)
+                if let offset, offset + 8 <= subject.generated.bytes.count {
+                    let bytes = subject.generated.bytes[offset..<(offset + 8)]
+                    #expect(bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) } == word)
+                }
+            }
+        }
+        #expect(seen == Array(addresses.indices))
+        let reads = fresh.read(addresses.map { ($0, 100) })
+        #expect(reads == addresses.map { subject.dump.read($0, count: 100) })
+    }
 }
 
 

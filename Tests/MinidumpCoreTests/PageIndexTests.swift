@@ -91,3 +91,125 @@ func withView<R>(_ words: [UInt64], _ body: (ByteView) -> R) -> R {
         }
     }
 }
+
+/// The lazy build (issue 15): blocks of 64 bins built on first use, in any order of lookups, from
+/// many tasks at once, skipping file holes; every answer as the linear count's.
+@Suite struct LazyPageIndexTests {
+    /// Bitmaps of several blocks (8 KiB of bitmap each), with partial last blocks and bins.
+    static let shapes: [(name: String, words: [UInt64])] = {
+        var rng = SplitMix64(seed: 11)
+        var result: [(String, [UInt64])] = []
+        for count in [1024, 1025, 3 * 1024 - 5, 5 * 1024 + 16 * 3 + 7] {
+            result.append(("random-\(count)", (0..<count).map { _ in rng.next() }))
+            result.append(("sparse-\(count)", (0..<count).map { _ in rng.next() & rng.next() & rng.next() & rng.next() }))
+        }
+        // Zero blocks between dense ones, and a block of all ones (relative counts up to 63 × 1024).
+        result.append(("zero-runs", [UInt64](repeating: 0, count: 2048) + [UInt64](repeating: .max, count: 1024)
+            + [UInt64](repeating: 0, count: 1500) + (0..<600).map { _ in rng.next() }))
+        return result
+    }()
+
+    /// The number of set bits below each bit, and the set bits.
+    static func reference(_ words: [UInt64]) -> (below: [UInt64], set: [UInt64]) {
+        var below: [UInt64] = []
+        var set: [UInt64] = []
+        below.reserveCapacity(words.count * 64)
+        var count: UInt64 = 0
+        for bit in 0..<(words.count * 64) {
+            below.append(count)
+            if words[bit / 64] >> UInt64(bit % 64) & 1 == 1 { count += 1; set.append(UInt64(bit)) }
+        }
+        return (below, set)
+    }
+
+    /// Bits whose lookup disagrees with the reference, looked up in `order`.
+    static func mismatches(_ index: PageIndex, _ words: [UInt64], _ below: [UInt64], order: [Int]) -> [Int] {
+        var wrong: [Int] = []
+        for bit in order {
+            let set = words[bit / 64] >> UInt64(bit % 64) & 1 == 1
+            let lookup = index.lookup(UInt64(bit))
+            let right = set ? lookup?.pagesBefore == below[bit] && lookup?.bin == bit / 1024 : lookup == nil
+            if !right || index.rank(UInt64(bit)) != below[bit] { wrong.append(bit) }
+        }
+        return wrong
+    }
+
+    @Test(arguments: shapes.map(\.name))
+    func lookupsInRandomOrderBuildOnlyWhatTheyNeedAndAgree(name: String) {
+        let words = Self.shapes.first { $0.name == name }!.words
+        let (below, _) = Self.reference(words)
+        var rng = SplitMix64(seed: 3)
+        var order = Array(0..<(words.count * 64))
+        order.shuffle(using: &rng)
+        withView(words) { view in
+            let index = PageIndex(bitmap: view)
+            #expect(index.blocksBuilt == 0)
+            _ = index.lookup(5)
+            _ = index.rank(100)
+            #expect(index.blocksBuilt == 1, "a lookup in the first block builds that block only")
+            #expect(Self.mismatches(index, words, below, order: order).isEmpty)
+            #expect(index.population == below.last! + (words.last! >> 63))
+            #expect(index.blocksBuilt == index.blockCount)
+        }
+    }
+
+    @Test(arguments: shapes.map(\.name))
+    func aFullBuildAgreesWithTheLinearCount(name: String) {
+        let words = Self.shapes.first { $0.name == name }!.words
+        let (below, _) = Self.reference(words)
+        withView(words) { view in
+            let index = PageIndex(bitmap: view)
+            index.buildAll()
+            #expect(index.blocksBuilt == index.blockCount)
+            #expect(Self.mismatches(index, words, below, order: Array(0..<(words.count * 64)).reversed()).isEmpty)
+            #expect(index.lookup(UInt64(words.count * 64)) == nil)
+            #expect(index.rank(.max) == index.population)
+        }
+    }
+
+    @Test func manyTasksBuildingTheIndexSeeTheSameCounts() async {
+        let words = Self.shapes.first { $0.name == "sparse-\(5 * 1024 + 16 * 3 + 7)" }!.words
+        let (below, set) = Self.reference(words)
+        let bytes = words.flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) } }
+        for round in 0..<4 {
+            let file = MappedFile(name: "bitmap", contents: bytes)
+            let index = PageIndex(bitmap: file.bytes)
+            let wrong = await withTaskGroup(of: Int.self) { group in
+                for task in 0..<12 {
+                    group.addTask {
+                        var rng = SplitMix64(seed: UInt64(round * 100 + task))
+                        if task == 0 && round % 2 == 1 { index.buildAll() }
+                        var order = set.map { Int($0) }
+                        order.shuffle(using: &rng)
+                        return Self.mismatches(index, words, below, order: Array(order.prefix(3000))).count
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+            #expect(wrong == 0)
+            #expect(withExtendedLifetime(file) { index.population } == UInt64(set.count))
+        }
+    }
+
+    @Test func holesInTheFileCountAsZeroWithoutBeingRead() throws {
+        // A bitmap file: 2 blocks of data, 5 blocks of hole (never written), 1 block of data, 3 of hole.
+        var rng = SplitMix64(seed: 5)
+        var words = [UInt64](repeating: 0, count: 11 * 1024)
+        for index in 0..<(2 * 1024) { words[index] = rng.next() & rng.next() }
+        for index in (7 * 1024)..<(8 * 1024) { words[index] = rng.next() }
+        let path = "/tmp/kvmdump-pageindex-holes-\(rng.next())"
+        let bytes = words.flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) } }
+        // The generator's sparse writer: its all-zero 4 KiB blocks become holes.
+        try GeneratedDump(bytes: bytes, truth: try generateDump(.standard(version: 3, seed: 0)).truth).write(to: path)
+        defer { removeFile(path) }
+        let file = try MappedFile(path: path)
+        let (below, set) = Self.reference(words)
+        let index = PageIndex(bitmap: file.bytes, file: file, offset: 0)
+        var order = Array(0..<(words.count * 64))
+        order.shuffle(using: &rng)
+        #expect(Self.mismatches(index, words, below, order: order).isEmpty)
+        #expect(index.population == UInt64(set.count))
+        #expect(file.dataStart(from: 3 * 8192) == 7 * 8192 || file.dataStart(from: 3 * 8192) == 3 * 8192,
+                "SEEK_DATA finds the data after the hole, or the file system does not say")
+    }
+}
