@@ -119,6 +119,9 @@ func runBenchmark(_ options: BenchOptions) throws(BenchError) {
     let fullRun = try benchmarkFullDump(directory: directory, settings: settings)
     figures += fullRun.figures
     defer { if options.smoke { for file in fullRun.files { unlink(file); unlink(file + ".stamp") } } }
+    let archRun = try benchmarkArchitectures(directory: directory, settings: settings, checksum: &checksum)
+    figures += archRun.figures
+    defer { if options.smoke { for file in archRun.files { unlink(file); unlink(file + ".stamp") } } }
     figures += try benchmarkExport(dumps: zip(datasets, paths).map { (key: $0.0.key, path: $0.1) },
                                    threadDump: (threadRun.files[0], threadRun.files[1]), directory: directory, settings: settings)
     let elapsed = (ContinuousClock().now - started).seconds
@@ -128,6 +131,7 @@ func runBenchmark(_ options: BenchOptions) throws(BenchError) {
     for (dataset, path) in zip(datasets, paths) { report += "dump \(dataset.key): \(dataset.label): \(path)\n" }
     report += "dump t: \(options.smoke ? smokeThreadCount : benchThreadCount) threads (thread fixture): \(threadRun.files[0])\n"
     report += "dump f: ELF full dump, kernel at a quarter of RAM (tables found by the search): \(fullRun.files[0])\n"
+    for (label, file) in zip(archRun.labels, archRun.files) { report += "\(label): \(file)\n" }
     report += "\n" + renderTable(figures, targetsApply: !options.smoke)
     let missed = figures.filter { $0.met == false }
     if !options.smoke {
