@@ -171,37 +171,36 @@ final class AMD64Minidump: MinidumpArchitecture {
         return known
     }
 
-    /// Prefetch stage `stage` of the walk of `va` (see `MinidumpArchitecture.prefetch`): 0 the map
-    /// entry and the located page-table page's slot, 1 the PTE; returns the physical address whose
-    /// index entries the caller prefetches (stage 1: a 2 MiB page or the direct map; stage 2: a
-    /// 4 KiB page, from its PTE), or nil.
-    @inline(__always)
-    func prefetch(_ va: VirtualAddress, stage: Int) -> PhysicalAddress? {
-        let v = va.rawValue
-        guard v >= kernbase, version >= 2 else {
-            return stage == 1 && v >= directMapBase && v < directMapEnd ? PhysicalAddress(v &- directMapBase) : nil
+    /// The group's walks with their loads interleaved: first every map entry (and the located
+    /// page-table page's slot), then every PTE those entries lead to, then the walks themselves,
+    /// which find what they read in the cache.
+    func walks(_ vas: ArraySlice<VirtualAddress>, into walks: inout [MapWalk?]) {
+        walks.removeAll(keepingCapacity: true)
+        guard version >= 2 else {
+            for va in vas { walks.append(try? walk(va)) }
+            return
         }
-        let index = (v &- kernbase) >> entryShift
-        guard index < usableEntryCount else { return nil }
-        if stage == 0 {
+        for va in vas {
+            guard let index = kernelMapIndex(va) else { continue }
             map.prefetch(index &* 8)
             if let first = tableSlots.word(Int(truncatingIfNeeded: index >> 9)), first != .max {
                 tableOffsets.prefetch(Int(truncatingIfNeeded: first &+ (index & 511)))
             }
-            return nil
         }
-        guard let entry = entry(index), entry & Self.valid != 0 else { return nil }
-        if entry & Self.pageSizeBit != 0 {
-            return stage == 1 ? PhysicalAddress((entry & Self.frame2M) | (v & 0x1f_f000)) : nil
+        for va in vas {
+            guard let index = kernelMapIndex(va), let entry = entry(index), entry & Self.valid != 0,
+                  entry & Self.pageSizeBit == 0, let table = knownTablePage(index) else { continue }
+            bytes.prefetch(table &+ ((va.rawValue >> 12) & 511) &* 8)
         }
-        guard let table = knownTablePage(index) else { return nil }
-        let slot = ((v >> 12) & 511) &* 8
-        if stage == 1 {
-            bytes.prefetch(table &+ slot)
-            return nil
-        }
-        guard let pte = bytes.uint64(at: table &+ slot), pte & Self.valid != 0 else { return nil }
-        return PhysicalAddress(pte & Self.frame4K)
+        for va in vas { walks.append(try? walk(va)) }
+    }
+
+    /// The kernel-map entry index of `va`, or nil if `va` is outside the kernel map.
+    @inline(__always)
+    private func kernelMapIndex(_ va: VirtualAddress) -> UInt64? {
+        guard va.rawValue >= kernbase else { return nil }
+        let index = (va.rawValue &- kernbase) >> entryShift
+        return index < usableEntryCount ? index : nil
     }
 
     var kernelMapRange: ClosedRange<UInt64>? {
@@ -224,6 +223,7 @@ final class AMD64Minidump: MinidumpArchitecture {
     }
 
     /// The kernel map is checked first, as libkvm does (on amd64 the direct map lies below kernbase).
+    @inline(__always)
     func walk(_ va: VirtualAddress) throws(TranslationError) -> MapWalk? {
         if let walk = try walkKernelMap(va) { return walk }
         guard va.rawValue >= directMapBase, va.rawValue < directMapEnd else { return nil }

@@ -104,16 +104,19 @@ protocol MinidumpArchitecture: AnyObject, Sendable {
     /// until then the walk finds things as it goes.
     func buildIndex()
 
-    /// A hint for the batch translation (`Dump.translate(_:_:)`): stages 0, 1, 2 of the walk of `va`
-    /// prefetch what the next stage will read, each reading only what the stage before prefetched,
-    /// and may return the physical address of the final page, whose index entries the container
-    /// prefetches; no effect on results.
-    func prefetch(_ va: VirtualAddress, stage: Int) -> PhysicalAddress?
+    /// The walks of `vas` for batch work (`Dump.translate(_:_:)`), in order, into `walks` (emptied
+    /// first): each what `walk` returns, or nil where `walk` returns nil or throws (the caller asks
+    /// `walk` again for the error). An architecture may interleave the loads of the group's walks
+    /// so that their cache misses overlap; the default walks one address at a time.
+    func walks(_ vas: ArraySlice<VirtualAddress>, into walks: inout [MapWalk?])
 }
 
 extension MinidumpArchitecture {
     func buildIndex() {}
-    func prefetch(_ va: VirtualAddress, stage: Int) -> PhysicalAddress? { nil }
+    func walks(_ vas: ArraySlice<VirtualAddress>, into walks: inout [MapWalk?]) {
+        walks.removeAll(keepingCapacity: true)
+        for va in vas { walks.append(try? walk(va)) }
+    }
 }
 
 extension MinidumpArchitecture {

@@ -1,10 +1,12 @@
 import MappedBytes
 
 /// Batch translation and reads (issue 15): the same answers as `translate(_:)` and `readUInt64(_:)`
-/// one address at a time, but the walks of a group of addresses are interleaved: every stage of the
-/// page-table walk (map entry, PTE, bitmap word and bin counts) is prefetched for the whole group
-/// before any address uses it, so the cache misses of independent addresses overlap instead of
-/// following one another. The prefetches are hints only; each answer comes from the ordinary walk.
+/// one address at a time, but the walks of a group of addresses are interleaved: the architecture
+/// walks the whole group in one call (`MinidumpArchitecture.walks`, amd64 loading every map entry,
+/// then every PTE, before any walk uses them), then the container's bitmap words and bins are
+/// prefetched for every page before any lookup, so the cache misses of independent addresses
+/// overlap. Any address the fast path cannot answer (every failure) goes through the ordinary
+/// `translate(_:)`, so errors are the same.
 
 /// The bitmap container held by reference, so a prefetch hint does not copy it.
 final class BitmapPrefetcher: Sendable {
@@ -16,15 +18,35 @@ extension Dump {
     /// Addresses whose walks are interleaved.
     public static let batchGroup = 16
 
-    /// Issues the prefetch stages of the walks of `group`, then of the data bytes' index entries.
+    /// The fast path's translation of `va`, whose walk is `walk` and whose page is bitmap bit `bit`
+    /// (`.max`: none), as `prefetchGroup` found them; nil where the ordinary walk must answer (for
+    /// the error, or because the file shrank).
     @inline(__always)
-    private func prefetchWalks(_ group: ArraySlice<VirtualAddress>) {
-        guard let pages = bitmapPages else { return }
-        let architecture = architecture
-        for stage in 0..<3 {
-            for va in group {
-                if let pa = architecture.prefetch(va, stage: stage) { pages.container.prefetch(pa) }
+    private func fastTranslation(_ va: VirtualAddress, _ walk: MapWalk?, _ bit: UInt64,
+                                 _ container: BitmapContainer) -> Translation? {
+        guard let walk, bit != .max else { return nil }
+        let pa = PhysicalAddress(walk.physicalAddress.rawValue | (va.rawValue & (container.pageSize &- 1)))
+        // A walk that read zeros where the file lost its bytes must not be believed.
+        guard let located = try? container.locate(pa, bit: bit, bytes: 1), !file.hasShrunk else { return nil }
+        return Translation(va, walk: walk, physicalAddress: pa, located: located, pageSize: container.pageSize)
+    }
+
+    /// The architecture's interleaved walks of `group` into `walks`, then the bitmap bit of every
+    /// page they found into `bits` (`.max`: none), its bitmap word and bins prefetched before any lookup.
+    @inline(__always)
+    private func prefetchGroup(_ group: ArraySlice<VirtualAddress>, _ container: BitmapContainer,
+                               _ walks: inout [MapWalk?], _ bits: inout [UInt64]) {
+        architecture.walks(group, into: &walks)
+        bits.removeAll(keepingCapacity: true)
+        let mask = container.pageSize &- 1
+        var k = 0
+        for va in group {
+            if let walk = walks[k], let bit = container.prefetch(PhysicalAddress(walk.physicalAddress.rawValue | (va.rawValue & mask))) {
+                bits.append(bit)
+            } else {
+                bits.append(.max)
             }
+            k &+= 1
         }
     }
 
@@ -32,13 +54,27 @@ extension Dump {
     /// order. Builds the whole index first (`buildIndex()`), as batch work should.
     public func translate(_ addresses: [VirtualAddress], _ body: (Int, Result<Translation, TranslationError>) -> Void) {
         buildIndex()
+        guard let container = bitmapPages?.container else {
+            for (position, va) in addresses.enumerated() {
+                do { body(position, .success(try translate(va))) } catch { body(position, .failure(error)) }
+            }
+            return
+        }
+        var walks: [MapWalk?] = [], bits: [UInt64] = []
+        walks.reserveCapacity(Self.batchGroup)
+        bits.reserveCapacity(Self.batchGroup)
         var start = 0
         while start < addresses.count {
             let end = min(start + Self.batchGroup, addresses.count)
-            prefetchWalks(addresses[start..<end])
+            prefetchGroup(addresses[start..<end], container, &walks, &bits)
             for position in start..<end {
+                let va = addresses[position]
+                if let translation = fastTranslation(va, walks[position &- start], bits[position &- start], container) {
+                    body(position, .success(translation))
+                    continue
+                }
                 do {
-                    body(position, .success(try translate(addresses[position])))
+                    body(position, .success(try translate(va)))
                 } catch {
                     body(position, .failure(error))
                 }
@@ -60,20 +96,30 @@ extension Dump {
     /// once its translations are known.
     public func readUInt64(_ addresses: [VirtualAddress], _ body: (Int, Result<UInt64, TranslationError>) -> Void) {
         buildIndex()
+        guard let container = bitmapPages?.container else {
+            for (position, va) in addresses.enumerated() {
+                do { body(position, .success(try readUInt64(va))) } catch { body(position, .failure(error)) }
+            }
+            return
+        }
         let bytes = file.bytes
-        var offsets = [UInt64](repeating: .max, count: Self.batchGroup)
+        var walks: [MapWalk?] = [], bits: [UInt64] = [], offsets: [UInt64] = []
+        walks.reserveCapacity(Self.batchGroup)
+        bits.reserveCapacity(Self.batchGroup)
+        offsets.reserveCapacity(Self.batchGroup)
         var start = 0
         while start < addresses.count {
             let end = min(start + Self.batchGroup, addresses.count)
-            prefetchWalks(addresses[start..<end])
+            offsets.removeAll(keepingCapacity: true)
+            prefetchGroup(addresses[start..<end], container, &walks, &bits)
             for position in start..<end {
-                let translation = try? translate(addresses[position])
-                let offset = translation.map { $0.contiguousBytes >= 8 ? $0.fileOffset.rawValue : UInt64.max } ?? .max
-                offsets[position - start] = offset
+                let translation = fastTranslation(addresses[position], walks[position &- start], bits[position &- start], container)
+                let offset = translation.map { $0.contiguousBytes >= 8 ? $0.fileOffset.rawValue : .max } ?? .max
                 if offset != .max { bytes.prefetch(offset) }
+                offsets.append(offset)
             }
             for position in start..<end {
-                let offset = offsets[position - start]
+                let offset = offsets[position &- start]
                 if offset != .max, let word = bytes.uint64(at: offset), !file.hasShrunk {
                     body(position, .success(word))
                     continue
@@ -94,10 +140,12 @@ extension Dump {
         buildIndex()
         var results: [ReadResult] = []
         results.reserveCapacity(requests.count)
+        var walks: [MapWalk?] = []
+        walks.reserveCapacity(Self.batchGroup)
         var start = 0
         while start < requests.count {
             let end = min(start + Self.batchGroup, requests.count)
-            prefetchWalks(ArraySlice(requests[start..<end].map(\.address)))
+            architecture.walks(ArraySlice(requests[start..<end].map(\.address)), into: &walks)
             for position in start..<end { results.append(read(requests[position].address, count: requests[position].count)) }
             start = end
         }

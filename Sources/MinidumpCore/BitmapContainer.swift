@@ -34,6 +34,12 @@ struct BitmapContainer: PhysicalContainer {
     @inline(__always)
     func locate(_ pa: PhysicalAddress, bytes: UInt64) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup) {
         guard let bit = memory.bit(for: pa) else { throw .outsideRanges }
+        return try locate(pa, bit: bit, bytes: bytes)
+    }
+
+    /// `locate(_:bytes:)` for an address whose bitmap bit the caller has (`memory.bit(for: pa)`).
+    @inline(__always)
+    func locate(_ pa: PhysicalAddress, bit: UInt64, bytes: UInt64) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup) {
         guard let lookup = index.lookup(bit) else { throw .notDumped(bit: bit) }
         let offset = dataOffset &+ lookup.pagesBefore << memory.pageShift
         let first = offset &+ (pa.rawValue & (pageSize &- 1))
@@ -41,10 +47,13 @@ struct BitmapContainer: PhysicalContainer {
         return (FileOffset(offset), lookup)
     }
 
-    /// A hint that the lookup of `pa` will read its bitmap word and bin counts soon.
+    /// A hint that the lookup of `pa` will read its bitmap word and bin counts soon; returns the
+    /// page's bitmap bit (for `locate(_:bit:bytes:)`), or nil if `pa` is in no range.
     @inline(__always)
-    func prefetch(_ pa: PhysicalAddress) {
-        if let bit = memory.bit(for: pa) { index.prefetch(bit) }
+    func prefetch(_ pa: PhysicalAddress) -> UInt64? {
+        guard let bit = memory.bit(for: pa) else { return nil }
+        index.prefetch(bit)
+        return bit
     }
 
     /// The page's offset, with `locate` inlined (the lookup path of `Dump.fileOffset(ofPhysical:)`).

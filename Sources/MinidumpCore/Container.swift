@@ -100,13 +100,23 @@ func translateAddress(
         throw file.hasShrunk ? file.shrankError(va) : TranslationError(virtualAddress: va, reason: reason(error, pa))
     }
     guard !file.hasShrunk else { throw file.shrankError(va) }
-    let lookup = located.lookup
-    return Translation(
-        virtualAddress: va, physicalAddress: pa,
-        fileOffset: FileOffset(located.offset.rawValue | (va.rawValue & mask)),
-        map: walk.map, pageSize: walk.pageSize, filePageSize: pageSize,
-        walk: TranslationWalk(bit: lookup.bit, bin: lookup.bin, edgeCount: lookup.edgeCount,
-                              pagesBefore: lookup.pagesBefore, path: walk.path))
+    return Translation(va, walk: walk, physicalAddress: pa, located: located, pageSize: pageSize)
+}
+
+extension Translation {
+    /// The translation of `va` that `walk` and the container's `located` found (`pa`: the walk's
+    /// page with the address's byte in a container page of `pageSize` bytes).
+    @inline(__always)
+    init(_ va: VirtualAddress, walk: MapWalk, physicalAddress pa: PhysicalAddress,
+         located: (offset: FileOffset, lookup: PageLookup), pageSize: UInt64) {
+        let lookup = located.lookup
+        self.init(
+            virtualAddress: va, physicalAddress: pa,
+            fileOffset: FileOffset(located.offset.rawValue | (va.rawValue & (pageSize &- 1))),
+            map: walk.map, pageSize: walk.pageSize, filePageSize: pageSize,
+            walk: TranslationWalk(bit: lookup.bit, bin: lookup.bin, edgeCount: lookup.edgeCount,
+                                  pagesBefore: lookup.pagesBefore, path: walk.path))
+    }
 }
 
 /// The containers this build has, as one value the translation path dispatches on statically.

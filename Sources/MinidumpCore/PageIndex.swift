@@ -182,7 +182,8 @@ struct PageIndex: Sendable {
     }
 
     /// Looks up a set bit: its data-page position. Nil if the bit is clear or past the bitmap.
-    @inline(__always)
+    /// (`@_transparent`: `@inline(__always)` left it an out-of-line call on the translation path.)
+    @_transparent
     func lookup(_ bit: UInt64) -> PageLookup? {
         guard bit < bitCount else { return nil }
         let wordIndex = Int(bit >> 6)

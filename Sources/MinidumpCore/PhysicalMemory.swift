@@ -92,7 +92,7 @@ struct PhysicalMemory: Sendable {
         var low = 0
         var high = ranges.count
         while low < high {
-            let mid = (low + high) / 2
+            let mid = (low &+ high) >> 1  // both < ranges.count
             if ranges[mid].end.rawValue <= pa.rawValue { low = mid + 1 } else { high = mid }
         }
         guard low < ranges.count, ranges[low].start.rawValue <= pa.rawValue else { return nil }
@@ -124,7 +124,7 @@ struct PhysicalMemory: Sendable {
         var low = 0
         var high = ranges.count
         while low < high {
-            let mid = (low + high) / 2
+            let mid = (low &+ high) >> 1  // both < ranges.count
             if ranges[mid].firstBit + ranges[mid].pageCount <= bit { low = mid + 1 } else { high = mid }
         }
         guard low < ranges.count else { return nil }
