@@ -7,7 +7,8 @@ import MappedBytes
 ///
 /// The kernel map is `[VM_MIN_KERNEL_ADDRESS, 2^64)` (PML4 slots 508–511), the direct map
 /// `[DMAP_MIN_ADDRESS, DMAP_MAX_ADDRESS)` (slots 496–503) with 4-level paging; both are walked
-/// through the same tables (LA57 is not read). 1 GiB pages are reported as 512 2 MiB pages.
+/// through the same tables (LA57 is not read). A translation names a 1 GiB page as such; the page
+/// enumeration (`pages`, `stats`, export) lists one as 512 2 MiB pages.
 final class AMD64FullDump: MinidumpArchitecture {
     static let name = "amd64"
     static let pointerSize = 8
@@ -115,7 +116,7 @@ final class AMD64FullDump: MinidumpArchitecture {
             if (level == 1 || level == 2) && e & Self.pageSizeBit != 0 {
                 let size: UInt64 = 1 << shift
                 let pa = (e & Self.frame & ~(size - 1)) | (v & (size - 1) & ~PageSize.mask4K)
-                return MapWalk(physicalAddress: PhysicalAddress(pa), pageSize: .size2M, map: map, path: path)
+                return MapWalk(physicalAddress: PhysicalAddress(pa), pageSize: level == 1 ? .size1G : .size2M, map: map, path: path)
             }
             parent = e
             table = e & Self.frame

@@ -81,8 +81,10 @@ public struct PageSize: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let size4K = PageSize(rawValue: 0x1000)
     /// A 16 KiB page (an arm64 16K-granule page).
     public static let size16K = PageSize(rawValue: 0x4000)
-    /// A 2 MiB page (an amd64 PS page-directory entry; 1 GiB pages are dumped as 512 of these).
+    /// A 2 MiB page (an amd64 PS page-directory entry; a minidump holds 1 GiB pages as 512 of these).
     public static let size2M = PageSize(rawValue: 0x20_0000)
+    /// A 1 GiB page (an amd64 PS PDPE, as a full dump's tables hold it).
+    public static let size1G = PageSize(rawValue: 0x4000_0000)
 
     /// Mask of the offset bits inside a 4 KiB page.
     public static let mask4K: UInt64 = 0xfff

@@ -49,8 +49,8 @@ public struct Translation: Sendable, Equatable {
     public let fileOffset: FileOffset
     /// The map the address was found in.
     public let map: AddressMap
-    /// Size of the page that maps it (amd64: 4 KiB or 2 MiB, 1 GiB pages being dumped as 2 MiB
-    /// ones; arm64: the dump's page size, blocks being dumped as pages).
+    /// Size of the page that maps it (amd64 minidump: 4 KiB or 2 MiB, 1 GiB pages being dumped as
+    /// 2 MiB ones; amd64 full dump: also 1 GiB; arm64: the dump's page size, blocks being dumped as pages).
     public let pageSize: PageSize
     /// Bytes of the dump's page, the unit its file holds pages in (4 KiB, or 16 KiB on arm64).
     public let filePageSize: UInt64

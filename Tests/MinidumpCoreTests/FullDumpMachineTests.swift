@@ -84,6 +84,22 @@ private func probes(_ t: FullDumpOfMachineTruth) -> [UInt64] {
         }
     }
 
+    /// Each translation names the page that maps it: the machine's 4 KiB and 2 MiB kernel pages, and the
+    /// direct map's 1 GiB pages (once reported as 2 MiB).
+    @Test func translationsReportThePageSizeOfTheirMapping() throws {
+        let g = generate()
+        let dump = try withTables(g)
+        for page in g.truth.machine.kernelPages where page.present {
+            let t = try dump.translate(VirtualAddress(page.va + 8))
+            #expect(t.pageSize.bytes == page.size && t.map == .kernelMap, "va 0x\(String(page.va, radix: 16))")
+        }
+        for segment in g.truth.segments {
+            let t = try dump.translate(VirtualAddress(g.truth.machine.dmapBase + segment.range.lowerBound + 0x10))
+            #expect(t.pageSize == PageSize(rawValue: 1 << 30) && t.map == .directMap)
+            #expect(t.physicalAddress.rawValue == segment.range.lowerBound + 0x10)
+        }
+    }
+
     /// The kernel at 16 MiB with a stale image at 2 MiB: libkvm's 2 MiB rule alone takes the stale
     /// KPML4phys and reads wrong bytes; the validated rules reject it and read the right ones.
     @Test func twoMiBRuleAloneReadsWrongBytesWhereTheSearchReadsTheRightOnes() throws {
