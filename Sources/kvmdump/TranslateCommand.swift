@@ -92,6 +92,9 @@ struct TranslateCommand: Subcommand {
         return failed ? .failure : .success
     }
 
+    /// Addresses of `translate -` translated together.
+    static let streamBatch = 256
+
     /// `translate -`: one answer line per input line, output flushed whenever input runs dry.
     private func stream(_ dump: Dump, _ console: Console) throws(CommandFailure) -> ExitStatus {
         let out = console.out
@@ -103,11 +106,35 @@ struct TranslateCommand: Subcommand {
         } catch {
             console.diagnose("warning: \(error.message); symbol expressions in the input will fail")
         }
+        // Numeric lines wait here, in input order, until a batch is full, another kind of line comes or the
+        // input runs dry; then they are translated together (`Dump.translate(_:_:)` interleaves the walks).
+        var pending: [VirtualAddress] = []
+        pending.reserveCapacity(Self.streamBatch)
+        func answer(_ result: Result<Translation, TranslationError>) {
+            switch result {
+            case .success(let translation):
+                if shared.json { json(translation, dump).writeLine(to: out) } else { writeText(translation, dump, to: out) }
+            case .failure(let error):
+                failed = true
+                if shared.json { json(error).writeLine(to: out) } else { out.line("error: \(error)") }
+            }
+        }
+        func drain() {
+            guard !pending.isEmpty else { return }
+            dump.translate(pending) { _, result in answer(result) }
+            pending.removeAll(keepingCapacity: true)
+        }
         let reader = LineReader(fd: 0)
-        let readError = reader.forEachLine(idle: { out.flush() }) { line, overlong in
+        let readError = reader.forEachLine(idle: { drain(); out.flush() }) { line, overlong in
             let trimmed = line.trimmed()
             let parsed = overlong ? nil : ValueParser.address(utf8: trimmed)
-            if !overlong, parsed == nil, let kernel, !trimmed.isEmpty {
+            if let parsed {
+                pending.append(VirtualAddress(parsed))
+                if pending.count == Self.streamBatch { drain() }
+                return !out.isClosed
+            }
+            drain()
+            if !overlong, let kernel, !trimmed.isEmpty {
                 let input = trimmed.text
                 let failure: String
                 do throws(SymbolExpressionError) {
@@ -130,26 +157,17 @@ struct TranslateCommand: Subcommand {
                 }
                 return !out.isClosed
             }
-            guard let address = parsed else {
-                failed = true
-                let input = (overlong ? trimmed.cut(0..<64) : trimmed).text
-                let reason = overlong ? "line too long" : trimmed.isEmpty ? "empty line" : "malformed address"
-                if shared.json {
-                    JSON.object([("input", .string(input)), ("error", .string(reason))]).writeLine(to: out)
-                } else {
-                    out.line("error: '\(input)': \(reason)")
-                }
-                return !out.isClosed
-            }
-            do throws(TranslationError) {
-                let translation = try dump.translate(VirtualAddress(address))
-                if shared.json { json(translation, dump).writeLine(to: out) } else { writeText(translation, dump, to: out) }
-            } catch {
-                failed = true
-                if shared.json { json(error).writeLine(to: out) } else { out.line("error: \(error)") }
+            failed = true
+            let input = (overlong ? trimmed.cut(0..<64) : trimmed).text
+            let reason = overlong ? "line too long" : trimmed.isEmpty ? "empty line" : "malformed address"
+            if shared.json {
+                JSON.object([("input", .string(input)), ("error", .string(reason))]).writeLine(to: out)
+            } else {
+                out.line("error: '\(input)': \(reason)")
             }
             return !out.isClosed
         }
+        drain()
         if let readError {
             throw CommandFailure(message: "standard input: \(errorText(readError))")
         }

@@ -127,6 +127,27 @@ struct StreamTests {
         #expect(tool.finish() == 1)
     }
 
+    /// Input that is all there at once goes through the batch translation (256 numeric lines at a
+    /// time, cut by every other kind of line): every answer is the one-at-a-time answer, in input order.
+    @Test("answers in input order when the input arrives all at once, in batches")
+    func batched() throws {
+        // Runs of numbers of every length (up to past a batch), cut by malformed lines, in a fixed order.
+        let numeric = Self.questions.filter { $0.0.hasPrefix("0x") }, other = Self.questions.filter { !$0.0.hasPrefix("0x") }
+        var picks: [(String, String)] = []
+        for run in [1, 2, 15, 16, 17, 255, 256, 257, 600, 3, 512, 0, 40] {
+            picks += (0..<run).map { numeric[(picks.count + $0 * 3) % numeric.count] }
+            picks.append(other[picks.count % other.count])
+        }
+        let input = picks.map { $0.0 + "\n" }.joined()
+        let result = try Tool.run(["-M", "Fixtures/vmcore.0", "translate", "-"], stdin: Data(input.utf8))
+        let lines = result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == picks.count)
+        for (index, (line, pick)) in zip(lines, picks).enumerated() {
+            #expect(line.hasPrefix(pick.1), "line \(index) for '\(pick.0)': \(line)")
+        }
+        #expect(result.status == 1)
+    }
+
     @Test("NDJSON answers also arrive one at a time")
     func interactiveJSON() throws {
         let tool = try InteractiveTool(["-M", "Fixtures/vmcore.0", "translate", "--json", "--explain", "-"])
