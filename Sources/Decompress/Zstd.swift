@@ -77,6 +77,8 @@ public struct ZstdStream {
     public var outputOffset: UInt64 { outBase &+ UInt64(delivered) }
     /// Source offset of the next compressed byte not consumed.
     public var inputOffset: UInt64 { input.offset }
+    /// The current frame's Frame_Content_Size, if its header has one (nil before the first frame header).
+    public var frameContentSize: UInt64? { contentSize }
     /// The current frame's window size (0 before the first frame header).
     public var windowSize: Int { window }
     public var isAtEnd: Bool { if case .done = state { return delivered == outPos } else { return false } }

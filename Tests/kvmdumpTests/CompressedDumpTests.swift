@@ -101,6 +101,13 @@ final class CompressedCopies: @unchecked Sendable {
             process.waitUntilExit()
             guard process.terminationStatus == 0 else { throw HarnessError("\(tool) \(arguments) failed on \(source)") }
         }
+        // The cache made before any case runs, so that every case reads the decoded dump whichever ran
+        // first (stats and info without -N read only the metadata while there is no cache entry:
+        // `MetadataOnlyStatsTests`).
+        for n in ["0", "1", "2"] where has(n) {
+            let result = try Tool.run(["stats", "--decode", directory + "/vmcore." + n + suffix], environment: ["KVMDUMP_CACHE": cache])
+            guard result.status == 0 else { throw HarnessError("stats --decode on vmcore.\(n)\(suffix): \(result.stderrText)") }
+        }
     }
 
     func has(_ n: String) -> Bool { FileManager.default.fileExists(atPath: directory + "/vmcore." + n + suffix) }
@@ -200,5 +207,114 @@ struct CompressedOutputTests {
         }
         #expect(cores[0].count > 100_000)
         #expect(cores[0] == cores[1] && cores[0] == cores[2])
+    }
+}
+
+/// `stats` and `info` (without -N) on a compressed dump with no cache entry: only the metadata is
+/// decoded, nothing is cached, and the output is the plain dump's but for the figures they say they
+/// cannot know (`stats --decode` gives all of them).
+@Suite("stats and info read only the metadata of a compressed dump")
+struct MetadataOnlyStatsTests {
+    /// `kvmdump arguments` with `dump` and a fresh empty cache; the output with `dump`'s path written as `shown`.
+    private func run(_ arguments: [String], _ dump: String, shown: String, cache: String) throws -> RunResult {
+        var result = try Tool.run(arguments + [dump], environment: ["KVMDUMP_CACHE": cache])
+        let directory = String(dump[..<(dump.lastIndex(of: "/") ?? dump.startIndex)]) + "/"
+        func restore(_ text: String) -> Data {
+            Data(text.replacingOccurrences(of: dump, with: shown).replacingOccurrences(of: directory, with: "Fixtures/").utf8)
+        }
+        result.stdout = restore(result.stdoutText)
+        result.stderr = restore(result.stderrText)
+        return result
+    }
+
+    private func compressed(_ tool: String, _ arguments: [String], _ fixture: String, _ suffix: String,
+                            in scratch: TemporaryDirectory) throws -> String? {
+        guard let tool = realTool(tool) else { return nil }
+        let target = scratch.url.path + "/" + fixture + suffix
+        try FileManager.default.copyItem(atPath: Paths.root.path + "/Fixtures/info.1", toPath: scratch.url.path + "/info.1")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: Paths.root.path + "/Fixtures/" + fixture))
+        FileManager.default.createFile(atPath: target, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: target))
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return target
+    }
+
+    @Test("gzip -6: stats of arm64 and info of amd64 are byte-identical, and nothing is cached",
+          arguments: [(["stats"], "vmcore.arm64.v2-4k"), (["stats", "--json"], "vmcore.arm64.v2-4k"), (["stats"], "vmcore.riscv.v2"),
+                      (["info"], "vmcore.1"), (["info", "--json"], "vmcore.1"), (["stats", "--decode"], "vmcore.1")])
+    func gzipIdentical(_ arguments: [String], _ fixture: String) throws {
+        let scratch = try TemporaryDirectory()
+        guard let path = try compressed("/usr/bin/gzip", ["-6", "-c"], fixture, ".gz", in: scratch) else { return }
+        let cache = scratch.url.path + "/cache"
+        let plain = try Tool.run(arguments + ["Fixtures/" + fixture])
+        let got = try run(arguments, path, shown: "Fixtures/" + fixture, cache: cache)
+        #expect(got == plain, "\(describeDifference(got, plain))")
+        let cached = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
+        #expect(cached.isEmpty == !arguments.contains("--decode"), "\(cached)")
+    }
+
+    @Test("zstd -6 (no content size): stats of amd64 says which figures it cannot know; the rest is the plain dump's")
+    func zstdAMD64() throws {
+        let scratch = try TemporaryDirectory()
+        guard let path = try compressed("/usr/bin/zstd", ["-6", "-q", "-c"], "vmcore.1", ".zst", in: scratch) else { return }
+        let cache = scratch.url.path + "/cache"
+        let plain = try Tool.run(["stats", "Fixtures/vmcore.1"]).stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
+        let got = try run(["stats"], path, shown: "Fixtures/vmcore.1", cache: cache)
+        #expect(got.status == 0 && got.stderr.isEmpty)
+        let lines = got.stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
+        let size = "- (size not known: the zstd frame states no content size; stats --decode)"
+        let data = "- (needs the page-table pages among the data pages, not decoded; stats --decode)"
+        let unknown = ["pages in file": size, "kernel map 4k pages": data, "page table pages present": size,
+                       "page table pages missing": size, "file size": size]
+        #expect(lines.count == plain.count + 1)
+        for (mine, theirs) in zip(lines, plain) where !mine.hasPrefix("  not checked") {
+            let label = theirs.prefix(37).trimmingCharacters(in: .whitespaces)
+            if let expected = unknown[label] {
+                #expect(mine == theirs.prefix(37) + expected)
+            } else {
+                #expect(mine == theirs)
+            }
+        }
+        #expect(lines.contains("  not checked: truncation and trailing bytes (the zstd frame states no content size; stats --decode reads the whole stream)"))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).isEmpty)
+        let whole = try run(["stats", "--decode"], path, shown: "Fixtures/vmcore.1", cache: cache)
+        #expect(whole == (try Tool.run(["stats", "Fixtures/vmcore.1"])))
+        // With the cache made, stats reads it: every figure.
+        let again = try run(["stats"], path, shown: "Fixtures/vmcore.1", cache: cache)
+        #expect(again == (try Tool.run(["stats", "Fixtures/vmcore.1"])))
+    }
+
+    @Test("gzip -6 amd64: the 4k pages are unknown until the checkpoint index exists, then stats reads through it")
+    func gzipAMD64() throws {
+        let scratch = try TemporaryDirectory()
+        guard let path = try compressed("/usr/bin/gzip", ["-6", "-c"], "vmcore.1", ".gz", in: scratch) else { return }
+        let cache = scratch.url.path + "/cache"
+        let plain = try Tool.run(["stats", "Fixtures/vmcore.1"])
+        let first = try run(["stats"], path, shown: "Fixtures/vmcore.1", cache: cache)
+        #expect(first.stdoutText == plain.stdoutText.replacingOccurrences(
+            of: "kernel map 4k pages                  21\n",
+            with: "kernel map 4k pages                  - (needs the page-table pages among the data pages, not decoded; stats --decode)\n"))
+        #expect(try run(["stats", "--decode"], path, shown: "Fixtures/vmcore.1", cache: cache) == plain)
+        #expect(try run(["stats"], path, shown: "Fixtures/vmcore.1", cache: cache) == plain)
+        #expect(try run(["info", "--json"], path, shown: "Fixtures/vmcore.1", cache: cache) == (try Tool.run(["info", "--json", "Fixtures/vmcore.1"])))
+    }
+
+    @Test("zstd -6: info without -N names the size as unknown, the rest is the plain dump's")
+    func zstdInfo() throws {
+        let scratch = try TemporaryDirectory()
+        guard let path = try compressed("/usr/bin/zstd", ["-6", "-q", "-c"], "vmcore.1", ".zst", in: scratch) else { return }
+        let plain = try Tool.run(["info", "Fixtures/vmcore.1"]).stdoutText
+        let got = try run(["info"], path, shown: "Fixtures/vmcore.1", cache: scratch.url.path + "/cache")
+        #expect(got.status == 0)
+        let expected = plain.replacingOccurrences(
+            of: "layout:     amd64 minidump v3, 286720 bytes,",
+            with: "layout:     amd64 minidump v3, size not known (the zstd frame states no content size; without -N the stream is decoded only through its metadata),")
+        #expect(expected != plain)
+        #expect(got.stdoutText == expected)
     }
 }
