@@ -172,6 +172,8 @@ public enum DumpFiles {
         var target: UInt64 = 4096
         while true {
             decoder.fill(&prefix, to: Int(target))
+            // An ELF full dump's segments are checked against the file's size, which only a whole pass knows.
+            if isFullDump(prefix) { return nil }
             do {
                 return try DumpOutline(prefix: prefix, name: path, fileSize: nil)
             } catch {
@@ -205,6 +207,19 @@ public enum DumpFiles {
             prefixBytes: UInt64(prefix.count), sizeUnknown: sizeUnknown, probe: supplier))
     }
 
+    /// True if `prefix` starts as an ELF full dump does (ELF magic, OSABI 255).
+    private static func isFullDump(_ prefix: [UInt8]) -> Bool {
+        prefix.count >= 8 && prefix[0..<4].elementsEqual([0x7f, 0x45, 0x4c, 0x46]) && prefix[7] == 255
+    }
+
+    /// True if the stream of `file` decodes to an ELF full dump (its first 8 bytes decoded).
+    private static func holdsFullDump(_ file: MappedFile, format: CompressionFormat) -> Bool {
+        var decoder = StreamDecoder(format: format, file: file, progress: nil)
+        var head: [UInt8] = []
+        decoder.fill(&head, to: 8)
+        return isFullDump(head)
+    }
+
     /// The sections before the data pages of a cache entry, read into memory (bounded by `prefixLimit`).
     private static func prefixOfEntry(_ entry: String, path: String) throws(DumpError) -> [UInt8] {
         do {
@@ -223,7 +238,11 @@ public enum DumpFiles {
                 "\(format)-compressed: no cache directory for the decompressed dump (set KVMDUMP_CACHE, XDG_CACHE_HOME or HOME)"))
         }
         guard let id else { throw DumpError(path: path, problem: .cannotOpen(errno: 2)) }
-        if format == .gzip { return try openIndexed(path, file: file, id: id, cache: cache, progress: progress) }
+        // A gzip minidump is read through checkpoints; a gzip full dump, whose segment container
+        // reads its bytes directly, through a decompressed copy as zstd dumps are.
+        if format == .gzip, cache.lookup(id) == nil, !holdsFullDump(file, format: format) {
+            return try openIndexed(path, file: file, id: id, cache: cache, progress: progress)
+        }
         let entry: (path: String, status: DumpCache.Status)
         var reused = true
         if let found = cache.lookup(id) {

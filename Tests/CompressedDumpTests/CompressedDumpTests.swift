@@ -267,6 +267,48 @@ struct CompressedDumpTests {
         }
     }
 
+    @Test("an ELF full dump opens compressed: stored gzip, raw zstd, gzip -6, zstd -6",
+          arguments: ["stored.gz", "raw.zst", "gzip6.gz", "zstd6.zst"])
+    func fullDump(_ kind: String) throws {
+        let scratch = try Scratch()
+        let made = try generateFullDump(FullDumpDescription())
+        let bytes: [UInt8]
+        switch kind {
+        case "stored.gz": bytes = gzipStored(made.bytes)
+        case "raw.zst": bytes = zstdUncompressed(made.bytes)
+        case "gzip6.gz":
+            guard let tool = try systemCompressed("/usr/bin/gzip", ["-6"], made.bytes, in: scratch) else {
+                Issue.record("/usr/bin/gzip is missing: a gzip -6 full dump is NOT tested")
+                return
+            }
+            bytes = tool
+        default:
+            guard let tool = try systemCompressed("/usr/bin/zstd", ["-6", "-q"], made.bytes, in: scratch) else {
+                Issue.record("/usr/bin/zstd is missing: a zstd -6 full dump is NOT tested")
+                return
+            }
+            bytes = tool
+        }
+        let path = try scratch.write("vmcore.full." + kind, bytes)
+        let outline = try DumpFiles.outline(path, cache: scratch.cache)
+        #expect(outline.outline.fileSize == UInt64(made.bytes.count))
+        #expect(outline.outline.header.architecture == "amd64")
+        for access in [DumpAccess.metadata, .pages] {
+            let opened = try DumpFiles.open(path, access: access, cache: scratch.cache)
+            #expect(opened.metadataOnly == nil && opened.decompression?.stopped == nil)
+            #expect(opened.dump.fileSize == UInt64(made.bytes.count))
+            // A decompressed copy (not the gzip checkpoint view, which the segment container cannot read).
+            #expect(opened.decompression?.cachePath?.hasSuffix(".gzpoints") == false)
+            let t = made.truth
+            for pa: UInt64 in [0, 0x1234, 0x9e_ff0, 0x10_0000, 0x1ff_fff0, t.pml4PhysicalAddress] {
+                #expect(opened.dump.readPhysical(PhysicalAddress(pa), count: 16).bytes == t.physicalBytes(pa, length: 16))
+            }
+            let tables = try opened.dump.withKernelTables(kernbase: t.kernbase, kpml4physAddress: t.kpml4physAddress)
+            let va = t.kernelVirtualBase + 0x1234
+            #expect(tables.read(VirtualAddress(va), count: 32).bytes == t.physicalBytes(t.kernelPhysicalBase + 0x1234, length: 32))
+        }
+    }
+
     @Test("a stream cut short is read as a truncated dump, the fault named with its compressed offset", arguments: [".gz", ".zst"])
     func truncatedStream(_ suffix: String) throws {
         let scratch = try Scratch()

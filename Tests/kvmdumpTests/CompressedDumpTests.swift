@@ -1,10 +1,14 @@
-/// Compressed dumps (issue 13): every golden case that reads `Fixtures/vmcore.0`, `.1` or `.2` gives
-/// the same stdout, stderr and exit status on the dump compressed, the compressed file's path
+/// Compressed dumps (issue 13): every golden case that reads `Fixtures/vmcore.0`, `.1`, `.2` or an
+/// ELF full dump (`vmcore.full`, `.full2`, `.full16m`, `.fulldelta`) gives the same stdout, stderr and exit status on the dump compressed, the compressed file's path
 /// written back as the plain one. Compressed by the committed fixtures (`vmcore.0.gz`/`.zst`, made
 /// by mkvmcore without compression) and by the real `gzip -6`, `zstd -6`, `zstd -6 --long` and
 /// `zstd -6 -T0` when they are at /usr/bin (a test fails, saying so, when they are not).
 import Foundation
 import Testing
+
+/// The fixture dumps `Fixtures/vmcore.N` whose golden cases are run on compressed copies: the
+/// minidumps 0, 1, 2 and the ELF full dumps.
+let fixtureDumps = ["0", "1", "2", "full", "full2", "full16m", "fulldelta"]
 
 /// A golden case reduced to what the compressed runs need.
 struct DumpCase: Sendable, CustomStringConvertible {
@@ -24,7 +28,7 @@ let compressibleCases: [DumpCase] = {
     } + threadGoldenCases.map { DumpCase(name: $0.name, arguments: $0.arguments, environment: [:], stdin: nil) }
     return all.filter { c in
         let text = (c.arguments + Array(c.environment.values)).joined(separator: " ")
-        return !text.contains("$TMP") && ["0", "1", "2"].contains { dumpReference(in: text, number: $0) }
+        return !text.contains("$TMP") && fixtureDumps.contains { dumpReference(in: text, number: $0) }
     }
 }()
 
@@ -39,10 +43,10 @@ func dumpReference(in text: String, number: String) -> Bool {
     return false
 }
 
-/// Replaces every whole-word `Fixtures/vmcore.N` (N = 0, 1, 2) in `word` by `directory/vmcore.N + suffix`.
+/// Replaces every whole-word `Fixtures/vmcore.N` (N in `fixtureDumps`) in `word` by `directory/vmcore.N + suffix`.
 private func substitute(_ word: String, directory: String, suffix: String) -> String {
     var word = word
-    for n in ["0", "1", "2"] {
+    for n in fixtureDumps {
         let plain = "Fixtures/vmcore." + n
         if word == plain { return directory + "/vmcore." + n + suffix }
         if word.hasSuffix("=" + plain) { word = String(word.dropLast(plain.count)) + directory + "/vmcore." + n + suffix }
@@ -53,7 +57,7 @@ private func substitute(_ word: String, directory: String, suffix: String) -> St
 /// Output bytes with the compressed copies' paths written as the plain fixtures'.
 private func restorePaths(_ data: Data, directory: String, suffix: String) -> Data {
     var text = data
-    for n in ["0", "1", "2"] {
+    for n in fixtureDumps {
         text = replacing(text, Data((directory + "/vmcore." + n + suffix).utf8), with: Data(("Fixtures/vmcore." + n).utf8))
     }
     return replacing(text, Data((directory + "/").utf8), with: Data("Fixtures/".utf8))
@@ -83,7 +87,7 @@ final class CompressedCopies: @unchecked Sendable {
         self.suffix = suffix
         try FileManager.default.createDirectory(atPath: directory + "/cache", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Paths.root.path + "/Fixtures/info.1", toPath: directory + "/info.1")
-        for n in ["0", "1", "2"] {
+        for n in fixtureDumps {
             let source = Paths.root.path + "/Fixtures/vmcore." + n
             let target = directory + "/vmcore." + n + suffix
             guard let tool else {
@@ -104,7 +108,7 @@ final class CompressedCopies: @unchecked Sendable {
         // The cache made before any case runs, so that every case reads the decoded dump whichever ran
         // first (stats and info without -N read only the metadata while there is no cache entry:
         // `MetadataOnlyStatsTests`).
-        for n in ["0", "1", "2"] where has(n) {
+        for n in fixtureDumps where has(n) {
             let result = try Tool.run(["stats", "--decode", directory + "/vmcore." + n + suffix], environment: ["KVMDUMP_CACHE": cache])
             guard result.status == 0 else { throw HarnessError("stats --decode on vmcore.\(n)\(suffix): \(result.stderrText)") }
         }
@@ -149,7 +153,7 @@ private let onePerSubcommand: [DumpCase] = {
     var seen: Set<String> = []
     return compressibleCases.filter { c in
         let command = c.arguments.first { ["header", "msgbuf", "read", "translate", "pages", "stats", "sym", "info",
-                                           "ps", "threads", "bt"].contains($0) } ?? ""
+                                           "ps", "threads", "bt", "export"].contains($0) } ?? ""
         return seen.insert(command).inserted
     }
 }()
@@ -159,7 +163,7 @@ struct CompressedOutputTests {
     @Test("the cases cover every subcommand that reads a dump")
     func coverage() {
         #expect(compressibleCases.count > 100, "only \(compressibleCases.count) cases")
-        #expect(onePerSubcommand.count == 11, "\(onePerSubcommand.map(\.name))")
+        #expect(onePerSubcommand.count == 12, "\(onePerSubcommand.map(\.name))")
     }
 
     @Test("committed vmcore.0.gz (stored deflate blocks)", arguments: compressibleCases.filter { dumpReference(in: $0.arguments.joined(separator: " "), number: "0") })
