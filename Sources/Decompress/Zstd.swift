@@ -6,8 +6,9 @@
 /// concatenated frames and skippable frames. Not supported: dictionaries (a frame naming a dictionary
 /// ID is refused with `.unsupported`; the kernel and the zstd tool do not use them by default).
 ///
-/// Memory: the output history buffer grows with the output up to about window + max(window, 16 MiB)
-/// + 128 KiB, plus 128 KiB of literals and a compressed block; windows above `maxWindowSize` (default
+/// Memory: the output history buffer is reserved once per frame (address space only) and grows with
+/// the output up to about window + max(window, 16 MiB) + 128 KiB (less when the frame states a smaller
+/// content size), plus 128 KiB of literals and a compressed block; windows above `maxWindowSize` (default
 /// 128 MiB = 2^27, what `zstd --long` uses and libzstd's own default limit) are refused with
 /// `.windowTooLarge` before anything is allocated for them.
 public struct ZstdStream {
@@ -208,6 +209,11 @@ public struct ZstdStream {
             // Keep what the caller has not read; the history of an earlier frame is not needed.
             slide(keep: 0)
             capacity = wanted
+            // One allocation for the frame, sized from its window (at most `maxWindow`, refused above)
+            // or, when the header states it, from the content size: growing `buf` block by block then
+            // never copies the history. Only address space is taken; pages are touched as output reaches them.
+            let stated = contentSize.map { outPos + Int(min($0, UInt64(wanted))) + ZstdStream.blockMaxLimit + ZstdStream.slack }
+            buf.reserveCapacity(min(wanted, stated ?? wanted))
         }
         frameStart = outPos
         frameProduced = 0
