@@ -119,7 +119,9 @@ public enum DumpFiles {
                     if size >= UInt64(prefix.count), size <= metadataMapLimit {
                         let decompression = Decompression(format: format, compressedSize: file.size, decodedBytes: decoder.decoded,
                                                           cachePath: nil, reusedCache: false, stopped: nil)
-                        return try metadataOnly(path, prefix: prefix, size: size, sizeUnknown: unknown, decompression)
+                        if let opened = try metadataOnly(path, prefix: prefix, size: size, sizeUnknown: unknown, decompression) {
+                            return opened
+                        }
                     }
                 }
             }
@@ -190,16 +192,12 @@ public enum DumpFiles {
     }
 
     /// The dump over zero-filled memory of `size` bytes holding `prefix` (the header through the
-    /// sections before the data pages), its data pages not decoded.
+    /// sections before the data pages), its data pages not decoded; nil if that much address space
+    /// cannot be had (the dump is then read through the cache).
     private static func metadataOnly(_ path: String, prefix: [UInt8], size: UInt64, sizeUnknown: String?,
-                                     _ decompression: Decompression) throws(DumpError) -> OpenedDumpFile {
+                                     _ decompression: Decompression) throws(DumpError) -> OpenedDumpFile? {
         let supplier = PrefixSupplier(prefix: prefix)
-        let memory: MappedFile
-        do {
-            memory = try MappedFile(zeroFilled: size, name: path, supplier: supplier)
-        } catch {
-            throw DumpError(path: path, problem: DumpError.Problem(error))
-        }
+        guard let memory = try? MappedFile(zeroFilled: size, name: path, supplier: supplier) else { return nil }
         memory.store(prefix, 0..<prefix.count, at: 0)
         supplier.attach(memory)
         let dump = try Dump(file: memory, name: path, notes: [])

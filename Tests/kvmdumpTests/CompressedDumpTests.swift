@@ -248,9 +248,10 @@ struct MetadataOnlyStatsTests {
         return target
     }
 
-    @Test("gzip -6: stats of arm64 and info of amd64 are byte-identical, and nothing is cached",
+    @Test("gzip -6: stats of arm64 and riscv, info, msgbuf and header of amd64 are byte-identical, and nothing is cached",
           arguments: [(["stats"], "vmcore.arm64.v2-4k"), (["stats", "--json"], "vmcore.arm64.v2-4k"), (["stats"], "vmcore.riscv.v2"),
-                      (["info"], "vmcore.1"), (["info", "--json"], "vmcore.1"), (["stats", "--decode"], "vmcore.1")])
+                      (["info"], "vmcore.1"), (["info", "--json"], "vmcore.1"), (["stats", "--decode"], "vmcore.1"),
+                      (["msgbuf"], "vmcore.1"), (["msgbuf", "--json"], "vmcore.2"), (["header"], "vmcore.2")])
     func gzipIdentical(_ arguments: [String], _ fixture: String) throws {
         let scratch = try TemporaryDirectory()
         guard let path = try compressed("/usr/bin/gzip", ["-6", "-c"], fixture, ".gz", in: scratch) else { return }
@@ -306,6 +307,17 @@ struct MetadataOnlyStatsTests {
         #expect(try run(["stats", "--decode"], path, shown: "Fixtures/vmcore.1", cache: cache) == plain)
         #expect(try run(["stats"], path, shown: "Fixtures/vmcore.1", cache: cache) == plain)
         #expect(try run(["info", "--json"], path, shown: "Fixtures/vmcore.1", cache: cache) == (try Tool.run(["info", "--json", "Fixtures/vmcore.1"])))
+    }
+
+    @Test("zstd -6: msgbuf and header without -N are byte-identical, and nothing is cached",
+          arguments: [["msgbuf"], ["msgbuf", "--json"], ["header"], ["header", "--json"]])
+    func zstdMsgbuf(_ arguments: [String]) throws {
+        let scratch = try TemporaryDirectory()
+        guard let path = try compressed("/usr/bin/zstd", ["-6", "-q", "-c"], "vmcore.2", ".zst", in: scratch) else { return }
+        let cache = scratch.url.path + "/cache"
+        let got = try run(arguments, path, shown: "Fixtures/vmcore.2", cache: cache)
+        #expect(got == (try Tool.run(arguments + ["Fixtures/vmcore.2"])))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).isEmpty)
     }
 
     @Test("zstd -6: info without -N names the size as unknown, the rest is the plain dump's")
