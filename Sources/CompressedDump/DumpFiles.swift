@@ -12,7 +12,9 @@ import MinidumpCore
 
 /// What a command reads of the dump, which decides how much of a compressed one is decoded.
 public enum DumpAccess: Sendable {
-    /// Only the header page and the sections before the data pages (header, msgbuf without a kernel).
+    /// Only the header page and the sections before the data pages (header, msgbuf without a kernel,
+    /// stats, info without a kernel): a compressed minidump not in the cache is decoded that far and no
+    /// further (`OpenedDumpFile.metadataOnly` then says what is not known); a full dump is read whole.
     case metadata
     /// Any page (everything else).
     case pages
@@ -42,10 +44,15 @@ public struct OpenedDumpFile: Sendable {
     /// Decodes a gzip dump's intervals as they are read, or nil.
     let supplier: GzipSupplier?
 
-    init(dump: Dump, decompression: Decompression?, supplier: GzipSupplier? = nil) {
+    /// Set when only the metadata of a compressed dump was decoded (`DumpAccess.metadata`, no
+    /// cache entry): the data pages read as zeros, and the size may be an assumption.
+    public let metadataOnly: MetadataOnlyRead?
+
+    init(dump: Dump, decompression: Decompression?, supplier: GzipSupplier? = nil, metadataOnly: MetadataOnlyRead? = nil) {
         self.dump = dump
         self.decompression = decompression
         self.supplier = supplier
+        self.metadataOnly = metadataOnly
     }
 
     /// Decompressed bytes decoded on demand so far (a gzip dump read through its checkpoints:
@@ -96,24 +103,37 @@ public enum DumpFiles {
             return OpenedDumpFile(dump: try Dump(path: path), decompression: nil)
         }
         let id = FileIdentity(path: path)
-        if access == .metadata, id.flatMap({ cache?.lookup($0) }) == nil {
+        if access == .metadata, !isCached(id, format: format, cache: cache) {
             var decoder = StreamDecoder(format: format, file: file, progress: nil)
             var prefix: [UInt8] = []
-            if let outline = try prefixOutline(path, &decoder, &prefix) {
+            if let outline = try prefixOutline(path, &decoder, &prefix), !outline.layout.hasSegments {
                 let end = outline.layout.data.offset.rawValue
                 if end <= prefixLimit {
                     decoder.fill(&prefix, to: Int(end))
                     if prefix.count < Int(end), let failure = decoder.failure {
                         throw DumpError(path: path, problem: .decompression(failure.description))
                     }
-                    let dump = try Dump(contents: prefix, name: path, notes: [])
-                    return OpenedDumpFile(dump: dump, decompression: Decompression(
-                        format: format, compressedSize: file.size, decodedBytes: decoder.decoded,
-                        cachePath: nil, reusedCache: false, stopped: nil))
+                    let expected = outline.layout.expectedFileSize
+                    let (stated, unknown) = statedSize(format, file: file, decoder: decoder, expected: expected)
+                    let size = stated ?? expected
+                    if size >= UInt64(prefix.count), size <= metadataMapLimit {
+                        let decompression = Decompression(format: format, compressedSize: file.size, decodedBytes: decoder.decoded,
+                                                          cachePath: nil, reusedCache: false, stopped: nil)
+                        if let opened = try metadataOnly(path, prefix: prefix, size: size, sizeUnknown: unknown, decompression) {
+                            return opened
+                        }
+                    }
                 }
             }
         }
         return try openCached(path, file: file, format: format, id: id, cache: cache, progress: progress)
+    }
+
+    /// True if the cache holds what a read of the whole dump needs: the decompressed copy, or for
+    /// gzip the checkpoint index.
+    private static func isCached(_ id: FileIdentity?, format: CompressionFormat, cache: DumpCache?) -> Bool {
+        guard let id, let cache else { return false }
+        return cache.lookup(id) != nil || (format == .gzip && GzipIndex.lookup(cache, id) != nil)
     }
 
     /// The outline (`kvmdump header`) of the dump at `path`: for a compressed dump, from the decoded
@@ -154,6 +174,8 @@ public enum DumpFiles {
         var target: UInt64 = 4096
         while true {
             decoder.fill(&prefix, to: Int(target))
+            // An ELF full dump's segments are checked against the file's size, which only a whole pass knows.
+            if isFullDump(prefix) { return nil }
             do {
                 return try DumpOutline(prefix: prefix, name: path, fileSize: nil)
             } catch {
@@ -167,6 +189,33 @@ public enum DumpFiles {
                 target = needed
             }
         }
+    }
+
+    /// The dump over zero-filled memory of `size` bytes holding `prefix` (the header through the
+    /// sections before the data pages), its data pages not decoded; nil if that much address space
+    /// cannot be had (the dump is then read through the cache).
+    private static func metadataOnly(_ path: String, prefix: [UInt8], size: UInt64, sizeUnknown: String?,
+                                     _ decompression: Decompression) throws(DumpError) -> OpenedDumpFile? {
+        let supplier = PrefixSupplier(prefix: prefix)
+        guard let memory = try? MappedFile(zeroFilled: size, name: path, supplier: supplier) else { return nil }
+        memory.store(prefix, 0..<prefix.count, at: 0)
+        supplier.attach(memory)
+        let dump = try Dump(file: memory, name: path, notes: [])
+        return OpenedDumpFile(dump: dump, decompression: decompression, metadataOnly: MetadataOnlyRead(
+            prefixBytes: UInt64(prefix.count), sizeUnknown: sizeUnknown, probe: supplier))
+    }
+
+    /// True if `prefix` starts as an ELF full dump does (ELF magic, OSABI 255).
+    private static func isFullDump(_ prefix: [UInt8]) -> Bool {
+        prefix.count >= 8 && prefix[0..<4].elementsEqual([0x7f, 0x45, 0x4c, 0x46]) && prefix[7] == 255
+    }
+
+    /// True if the stream of `file` decodes to an ELF full dump (its first 8 bytes decoded).
+    private static func holdsFullDump(_ file: MappedFile, format: CompressionFormat) -> Bool {
+        var decoder = StreamDecoder(format: format, file: file, progress: nil)
+        var head: [UInt8] = []
+        decoder.fill(&head, to: 8)
+        return isFullDump(head)
     }
 
     /// The sections before the data pages of a cache entry, read into memory (bounded by `prefixLimit`).
@@ -187,7 +236,11 @@ public enum DumpFiles {
                 "\(format)-compressed: no cache directory for the decompressed dump (set KVMDUMP_CACHE, XDG_CACHE_HOME or HOME)"))
         }
         guard let id else { throw DumpError(path: path, problem: .cannotOpen(errno: 2)) }
-        if format == .gzip { return try openIndexed(path, file: file, id: id, cache: cache, progress: progress) }
+        // A gzip minidump is read through checkpoints; a gzip full dump, whose segment container
+        // reads its bytes directly, through a decompressed copy as zstd dumps are.
+        if format == .gzip, cache.lookup(id) == nil, !holdsFullDump(file, format: format) {
+            return try openIndexed(path, file: file, id: id, cache: cache, progress: progress)
+        }
         let entry: (path: String, status: DumpCache.Status)
         var reused = true
         if let found = cache.lookup(id) {

@@ -79,6 +79,10 @@ struct StreamDecoder {
         return 0
     }
 
+    /// The decompressed size the stream's header states, if it states one (a zstd frame's
+    /// Frame_Content_Size, once the frame header is decoded); nil for gzip, whose ISIZE is in its trailer.
+    var statedSize: UInt64? { zstd?.frameContentSize }
+
     /// Decodes until `buffer` holds `count` bytes or the stream ends.
     mutating func fill(_ buffer: inout [UInt8], to count: Int) {
         while buffer.count < count, read(into: &buffer, maxCount: count - buffer.count) > 0 {}

@@ -6,8 +6,9 @@
 /// concatenated frames and skippable frames. Not supported: dictionaries (a frame naming a dictionary
 /// ID is refused with `.unsupported`; the kernel and the zstd tool do not use them by default).
 ///
-/// Memory: the output history buffer grows with the output up to about window + max(window, 16 MiB)
-/// + 128 KiB, plus 128 KiB of literals and a compressed block; windows above `maxWindowSize` (default
+/// Memory: the output history buffer is reserved once per frame after its first MiB (address space
+/// only) and grows with the output up to about window + max(window, 16 MiB) + 128 KiB (less when the frame states a smaller
+/// content size), plus 128 KiB of literals and a compressed block; windows above `maxWindowSize` (default
 /// 128 MiB = 2^27, what `zstd --long` uses and libzstd's own default limit) are refused with
 /// `.windowTooLarge` before anything is allocated for them.
 public struct ZstdStream {
@@ -31,6 +32,8 @@ public struct ZstdStream {
     /// Bytes kept writable past the end of a block's output: sequence execution copies 8 bytes at a
     /// time and may write up to 15 bytes beyond what a copy needs (overwritten by what follows).
     static let slack = 32
+    /// Output after which the history buffer is reserved whole (`reservation`) rather than doubled.
+    static let reserveAfter = 1 << 20
 
     let maxWindow: Int
     var input: InputBuffer
@@ -41,6 +44,8 @@ public struct ZstdStream {
     var delivered = 0
     var frameStart = 0        // first byte of buf in the current frame (offsets may not reach before)
     var capacity = 0
+    /// Bytes the history buffer is reserved to once it holds `reserveAfter` (see `makeRoom`).
+    var reservation = 0
 
     enum State { case frameHeader, blockHeader, checksum, done }
     var state = State.frameHeader
@@ -77,6 +82,8 @@ public struct ZstdStream {
     public var outputOffset: UInt64 { outBase &+ UInt64(delivered) }
     /// Source offset of the next compressed byte not consumed.
     public var inputOffset: UInt64 { input.offset }
+    /// The current frame's Frame_Content_Size, if its header has one (nil before the first frame header).
+    public var frameContentSize: UInt64? { contentSize }
     /// The current frame's window size (0 before the first frame header).
     public var windowSize: Int { window }
     public var isAtEnd: Bool { if case .done = state { return delivered == outPos } else { return false } }
@@ -207,6 +214,11 @@ public struct ZstdStream {
             slide(keep: 0)
             capacity = wanted
         }
+        // What `makeRoom` reserves once the output passes `reserveAfter`: the frame's whole buffer,
+        // sized from its window (at most `maxWindow`, refused above) or, when the header states it,
+        // from the content size.
+        let stated = contentSize.map { outPos + Int(min($0, UInt64(wanted))) + ZstdStream.blockMaxLimit + ZstdStream.slack }
+        reservation = min(wanted, stated ?? wanted)
         frameStart = outPos
         frameProduced = 0
         hash = XXH64()
@@ -233,7 +245,14 @@ public struct ZstdStream {
         let need = blockMax + ZstdStream.slack
         if outPos + need <= buf.count { return }
         if buf.count < capacity {
-            let grow = min(capacity, max(buf.count * 2, outPos + need, 1 << 20)) - buf.count
+            // One allocation for the rest of the frame: growing then never copies the history (a
+            // 128 MiB `--long` window used to be copied at every doubling). Only address space is
+            // taken; pages are touched as the output reaches them. Small outputs never reserve.
+            if buf.count >= ZstdStream.reserveAfter, buf.capacity < reservation { buf.reserveCapacity(reservation) }
+            // Once reserved, grown 1 MiB at a time: the zeros are written just before the blocks
+            // overwrite them, while still in cache.
+            let step = buf.capacity >= reservation ? buf.count + ZstdStream.reserveAfter : buf.count * 2
+            let grow = min(capacity, max(step, outPos + need, ZstdStream.reserveAfter)) - buf.count
             buf.append(contentsOf: repeatElement(0, count: grow))
             if outPos + need <= buf.count { return }
         }

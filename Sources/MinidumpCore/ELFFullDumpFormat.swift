@@ -18,9 +18,10 @@ enum ELFFullDumpFormat: DumpFormat {
 
     /// The program headers, checked.
     private static func segments(_ file: MappedFile) throws(DumpError.Problem) -> FullDumpSegments {
-        // Bytes decoded on demand (a gzip view) reach the bitmap container only: refused, never read as zeros.
+        // Bytes decoded on demand (a gzip checkpoint view) reach the bitmap container only: refused,
+        // never read as zeros (DumpFiles reads a compressed full dump through a decompressed copy).
         guard file.supplier == nil else {
-            throw .unsupportedFormat("a gzip-compressed ELF full dump: decompress it first (gunzip); zstd-compressed full dumps are read")
+            throw .unsupportedFormat("an ELF full dump whose bytes are decoded on demand: read it through a decompressed copy (DumpFiles does)")
         }
         do throws(FullDumpError) {
             return try FullDumpSegments(file.bytes)

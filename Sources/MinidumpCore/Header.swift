@@ -88,6 +88,8 @@ public struct SectionLayout: Sendable, Equatable {
     let order: [Section]
     /// What a format lists in place of "data" (an ELF full dump: one entry per PT_LOAD segment).
     var segments: [ListedSection] = []
+    /// True for a format whose data are segments (an ELF full dump), not pages after metadata sections.
+    public var hasSegments: Bool { !segments.isEmpty }
 
     /// A section as `header` lists it.
     public struct ListedSection: Sendable, Equatable {

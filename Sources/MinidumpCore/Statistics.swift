@@ -33,7 +33,8 @@ public struct DumpStatistics: Sendable, Equatable {
     public let directMapOnlyPages: UInt64?
     /// What the architecture calls the census's large-page and small-page counts (nil: not listed).
     let largePageKey: String?
-    let smallPageKey: String
+    /// The key of the small-page count in `counts` (`kernel_map_4k_pages`, `kernel_map_l3_pages`).
+    public let smallPageKey: String
 
     init(bitmapBits: UInt64, dumpedPages: UInt64, pagesInFile: UInt64, physicalBytesCovered: UInt64,
          physicalBytesDumped: UInt64, physicalRanges: [PhysicalRange], kernelMap: KernelMapCensus,

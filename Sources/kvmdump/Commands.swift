@@ -96,6 +96,11 @@ struct SharedOptions: Sendable {
     /// is absent; a progress line on a terminal while a compressed dump is first decompressed; a
     /// warning when its stream stopped early (the dump is then read as truncated).
     static func openDump(at path: String, _ console: Console, access: DumpAccess = .pages) throws(CommandFailure) -> Dump {
+        try openDumpFile(at: path, console, access: access).dump
+    }
+
+    /// `openDump(at:_:access:)` with how the dump was decompressed (and whether only its metadata was).
+    static func openDumpFile(at path: String, _ console: Console, access: DumpAccess = .pages) throws(CommandFailure) -> OpenedDumpFile {
         let progress = Progress(enabled: standardErrorIsTerminal, label: "decompressing \(DumpFiles.resolve(path))")
         defer { progress.end() }
         let opened: OpenedDumpFile
@@ -108,7 +113,7 @@ struct SharedOptions: Sendable {
         if let stopped = opened.decompression?.stopped {
             console.warnOnce("\(opened.dump.path): warning: \(stopped); the \(opened.dump.fileSize) bytes decoded before it are read as the dump")
         }
-        return opened.dump
+        return opened
     }
 }
 

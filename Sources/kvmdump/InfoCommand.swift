@@ -1,4 +1,5 @@
 /// `kvmdump info`: the crash summary crashinfo(8) leads with.
+import CompressedDump
 import CrashInfo
 import KernelImage
 import KernelThreads
@@ -22,7 +23,9 @@ struct InfoCommand: Subcommand {
         image's own version string is compared with the dump's; a mismatch is reported as
         'WARNING: kernel image version does not match the dump' on standard error and in the output.
         Without -N, the panic, version, uptime, CPU and process come from the message buffer and the
-        hostname from the info file; fields that cannot be found say why.
+        hostname from the info file; fields that cannot be found say why. Without -N a compressed dump
+        not yet in the cache is decoded only through its metadata: its size is the one the stream states
+        (gzip's ISIZE when it agrees with the header), else the layout line says it is not known.
         With -N and a kernel that exports the struct offsets (FreeBSD 11 and later), the crashed thread
         (td_tid == dumptid) is named, its top frames are shown (all of them: kvmdump bt), and a crash
         signature is made: the panic string (0x... numbers and decimal runs of 5 or more digits replaced)
@@ -61,15 +64,21 @@ struct InfoCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let kernel = try shared.openKernel()
-        guard !cores.isEmpty else { return try summarise(try shared.openDump(console), kernel: kernel, console) }
+        // Without a kernel image only the metadata is read: a compressed dump is decoded no further.
+        let access: DumpAccess = kernel == nil ? .metadata : .pages
+        guard !cores.isEmpty else {
+            let opened = try SharedOptions.openDumpFile(at: shared.corePath, console, access: access)
+            return try summarise(try shared.withKernelTables(opened.dump), sizeUnknown: opened.metadataOnly?.sizeUnknown, kernel: kernel, console)
+        }
         // Several dumps: one summary each (JSON: one line each), failures reported and skipped.
         var failed = false
         for (i, path) in cores.enumerated() {
             if console.out.isClosed { break }
             if i > 0 && !shared.json { console.out.line() }
             do throws(CommandFailure) {
-                let dump = try SharedOptions.openDump(at: path, console)
-                _ = try summarise(try shared.withKernelTables(dump), kernel: kernel, console)
+                let opened = try SharedOptions.openDumpFile(at: path, console, access: access)
+                _ = try summarise(try shared.withKernelTables(opened.dump), sizeUnknown: opened.metadataOnly?.sizeUnknown,
+                                  kernel: kernel, console)
             } catch {
                 console.diagnose(error.message)
                 failed = true
@@ -78,7 +87,9 @@ struct InfoCommand: Subcommand {
         return failed ? .failure : .success
     }
 
-    private func summarise(_ dump: Dump, kernel: KernelImage?, _ console: Console) throws(CommandFailure) -> ExitStatus {
+    /// - Parameter sizeUnknown: why the dump's size is not known (a compressed dump read from its
+    ///   metadata only, whose stream does not state it), else nil.
+    private func summarise(_ dump: Dump, sizeUnknown: String?, kernel: KernelImage?, _ console: Console) throws(CommandFailure) -> ExitStatus {
         var info: SavecoreInfo?
         var infoNote: String?
         let path = infoPath ?? SavecoreInfo.companionPath(forDump: dump.path)
@@ -100,16 +111,16 @@ struct InfoCommand: Subcommand {
         }
         let full = FullDumpLayout(dump)
         if shared.json {
-            json(summary, crash, full).writeLine(to: console.out)
+            json(summary, crash, full, sizeUnknown).writeLine(to: console.out)
         } else {
-            writeText(summary, crash, full, console.out)
+            writeText(summary, crash, full, sizeUnknown, console.out)
         }
         return .success
     }
 
     // MARK: Text
 
-    private func writeText(_ s: CrashSummary, _ crash: CrashedThread, _ full: FullDumpLayout?, _ out: OutputBuffer) {
+    private func writeText(_ s: CrashSummary, _ crash: CrashedThread, _ full: FullDumpLayout?, _ sizeUnknown: String?, _ out: OutputBuffer) {
         for warning in s.warnings {
             out.line(warning)
             if warning.hasPrefix(CrashSummary.mismatchWarning) {
@@ -137,8 +148,9 @@ struct InfoCommand: Subcommand {
             row("layout", "\(h.architecture) ELF full dump, \(s.fileSize) bytes, \(s.dataPages) pages in \(full.loads) PT_LOADs; "
                 + full.tables)
         } else {
-            row("layout", "\(h.architecture) minidump v\(h.version), \(s.fileSize) bytes"
-                + (s.fileSize < s.expectedFileSize ? " of \(s.expectedFileSize) (truncated)" : "")
+            let size = sizeUnknown.map { "size not known (\($0); without -N the stream is decoded only through its metadata)" }
+                ?? "\(s.fileSize) bytes" + (s.fileSize < s.expectedFileSize ? " of \(s.expectedFileSize) (truncated)" : "")
+            row("layout", "\(h.architecture) minidump v\(h.version), " + size
                 + ", \(s.dataPages) data pages (msgbuf \(h.msgbufSize), bitmap \(h.bitmapSize), page-table map \(h.pageTableMapSize)"
                 + (h.dumpAvailSize > 0 ? ", dump_avail \(h.dumpAvailSize)" : "") + " bytes)")
         }
@@ -218,7 +230,7 @@ struct InfoCommand: Subcommand {
 
     // MARK: JSON
 
-    private func json(_ s: CrashSummary, _ crash: CrashedThread, _ full: FullDumpLayout?) -> JSON {
+    private func json(_ s: CrashSummary, _ crash: CrashedThread, _ full: FullDumpLayout?, _ sizeUnknown: String?) -> JSON {
         let h = s.header
         var info: JSON = .null
         if let i = s.info, let path = s.infoPath {
@@ -257,9 +269,9 @@ struct InfoCommand: Subcommand {
             ]
         } ?? [
             ("path", .string(s.dumpPath)), ("architecture", .string(h.architecture)), ("version", .uint(UInt64(h.version))),
-            ("file_size", .uint(s.fileSize)), ("expected_file_size", .uint(s.expectedFileSize)),
-            ("truncated", .bool(s.fileSize < s.expectedFileSize)), ("data_pages", .uint(s.dataPages)),
-        ] + h.fields.map { ($0.name, JSON.headerField($0)) }
+            ("file_size", sizeUnknown == nil ? .uint(s.fileSize) : .null), ("expected_file_size", .uint(s.expectedFileSize)),
+            ("truncated", sizeUnknown == nil ? .bool(s.fileSize < s.expectedFileSize) : .null), ("data_pages", .uint(s.dataPages)),
+        ] + (sizeUnknown.map { [("size_unknown", JSON.string($0))] } ?? []) + h.fields.map { ($0.name, JSON.headerField($0)) }
         return .object([
             ("dump", .object(dumpMembers)),
             ("kernel", .optional(s.kernelPath, JSON.string)),

@@ -194,6 +194,121 @@ struct CompressedDumpTests {
         #expect(opened.bytesDecodedOnDemand - before <= 2 * (interval + 65535))
     }
 
+    @Test("stats and info (metadata access) decode the same prefix whatever the size of the dump, and cache nothing",
+          arguments: [".gz", ".zst"])
+    func metadataStatisticsCostIsConstant(_ suffix: String) throws {
+        let scratch = try Scratch()
+        var decoded: [UInt64] = []
+        for extra in [0, 1200] {  // + 4.7 MiB of data pages
+            let made = try dump(extraPages: extra)
+            let bytes = suffix == ".gz" ? gzipStored(made.bytes) : zstdUncompressed(made.bytes)
+            let path = try scratch.write("vmcore.\(extra)\(suffix)", bytes)
+            let opened = try DumpFiles.open(path, access: .metadata, cache: scratch.cache)
+            let read = try #require(opened.metadataOnly)
+            let plain = try Dump(contents: made.bytes, name: path)
+            let dataOffset = plain.dataPagesInFile.offset
+            #expect(read.prefixBytes == dataOffset)
+            decoded.append(try #require(opened.decompression).decodedBytes)
+            let stats = opened.dump.statistics()
+            let truth = plain.statistics()
+            // The metadata figures are the plain dump's.
+            #expect(stats.bitmapBits == truth.bitmapBits && stats.dumpedPages == truth.dumpedPages)
+            #expect(stats.physicalRanges == truth.physicalRanges && stats.kernelMapBytes == truth.kernelMapBytes)
+            #expect(stats.kernelMap.entries == truth.kernelMap.entries && stats.kernelMap.validEntries == truth.kernelMap.validEntries)
+            #expect(stats.kernelMap.largePages == truth.kernelMap.largePages)
+            #expect(stats.expectedFileSize == truth.expectedFileSize && stats.indexBins == truth.indexBins)
+            #expect(stats.findings == truth.findings)
+            if suffix == ".gz" {
+                // ISIZE agrees with the expected size: the size-dependent figures are known too.
+                #expect(read.sizeUnknown == nil)
+                #expect(stats.fileSize == UInt64(made.bytes.count) && stats.pagesInFile == truth.pagesInFile)
+                #expect(stats.kernelMap.pageTablePagesPresent == truth.kernelMap.pageTablePagesPresent)
+            } else {
+                #expect(read.sizeUnknown == "the zstd frame states no content size")
+            }
+            // amd64's 4 KiB pages come from page-table pages among the data pages: asked for, not decoded.
+            #expect(read.readPastPrefix)
+            #expect(scratch.files("/cache").isEmpty, "\(scratch.files("/cache"))")
+        }
+        #expect(decoded[0] == decoded[1], "\(decoded)")
+    }
+
+    @Test("a data region corrupt or cut past the metadata still gives the metadata statistics",
+          arguments: [(".gz", true), (".gz", false), (".zst", true), (".zst", false)])
+    func metadataStatisticsIgnoreDamagedData(_ suffix: String, _ cut: Bool) throws {
+        let scratch = try Scratch()
+        let made = try dump(extraPages: 1200)
+        var bytes = suffix == ".gz" ? gzipStored(made.bytes) : zstdUncompressed(made.bytes)
+        let plain = try Dump(contents: made.bytes, name: "plain")
+        let dataOffset = Int(plain.dataPagesInFile.offset)
+        if cut {
+            bytes = Array(bytes.prefix(bytes.count / 3))
+        } else {
+            // Every byte from 64 KiB past the metadata to 64 bytes before the end: the whole data region's stream.
+            for i in (dataOffset + 65536)..<(bytes.count - 64) { bytes[i] = 0xa5 }
+        }
+        let path = try scratch.write("vmcore.7\(suffix)", bytes)
+        // The whole stream is damaged: decoding it stops early.
+        let whole = try DumpFiles.open(path, access: .pages, cache: DumpCache(directory: scratch.path + "/other"))
+        #expect(whole.decompression?.stopped != nil)
+        let opened = try DumpFiles.open(path, access: .metadata, cache: scratch.cache)
+        let read = try #require(opened.metadataOnly)
+        #expect(try #require(opened.decompression).decodedBytes == UInt64(dataOffset))
+        let stats = opened.dump.statistics()
+        let truth = plain.statistics()
+        #expect(stats.bitmapBits == truth.bitmapBits && stats.dumpedPages == truth.dumpedPages)
+        #expect(stats.kernelMap.validEntries == truth.kernelMap.validEntries && stats.kernelMap.largePages == truth.kernelMap.largePages)
+        #expect(stats.findings == truth.findings)
+        if suffix == ".gz" && cut {
+            #expect(read.sizeUnknown?.hasPrefix("the gzip trailer's ISIZE 0x") == true, "\(read.sizeUnknown ?? "nil")")
+        } else if suffix == ".gz" {
+            // The trailer survived: its ISIZE is believed (the CRC-32 is checked only by a whole decode).
+            #expect(read.sizeUnknown == nil && stats.fileSize == UInt64(made.bytes.count))
+        }
+    }
+
+    @Test("an ELF full dump opens compressed: stored gzip, raw zstd, gzip -6, zstd -6",
+          arguments: ["stored.gz", "raw.zst", "gzip6.gz", "zstd6.zst"])
+    func fullDump(_ kind: String) throws {
+        let scratch = try Scratch()
+        let made = try generateFullDump(FullDumpDescription())
+        let bytes: [UInt8]
+        switch kind {
+        case "stored.gz": bytes = gzipStored(made.bytes)
+        case "raw.zst": bytes = zstdUncompressed(made.bytes)
+        case "gzip6.gz":
+            guard let tool = try systemCompressed("/usr/bin/gzip", ["-6"], made.bytes, in: scratch) else {
+                Issue.record("/usr/bin/gzip is missing: a gzip -6 full dump is NOT tested")
+                return
+            }
+            bytes = tool
+        default:
+            guard let tool = try systemCompressed("/usr/bin/zstd", ["-6", "-q"], made.bytes, in: scratch) else {
+                Issue.record("/usr/bin/zstd is missing: a zstd -6 full dump is NOT tested")
+                return
+            }
+            bytes = tool
+        }
+        let path = try scratch.write("vmcore.full." + kind, bytes)
+        let outline = try DumpFiles.outline(path, cache: scratch.cache)
+        #expect(outline.outline.fileSize == UInt64(made.bytes.count))
+        #expect(outline.outline.header.architecture == "amd64")
+        for access in [DumpAccess.metadata, .pages] {
+            let opened = try DumpFiles.open(path, access: access, cache: scratch.cache)
+            #expect(opened.metadataOnly == nil && opened.decompression?.stopped == nil)
+            #expect(opened.dump.fileSize == UInt64(made.bytes.count))
+            // A decompressed copy (not the gzip checkpoint view, which the segment container cannot read).
+            #expect(opened.decompression?.cachePath?.hasSuffix(".gzpoints") == false)
+            let t = made.truth
+            for pa: UInt64 in [0, 0x1234, 0x9e_ff0, 0x10_0000, 0x1ff_fff0, t.pml4PhysicalAddress] {
+                #expect(opened.dump.readPhysical(PhysicalAddress(pa), count: 16).bytes == t.physicalBytes(pa, length: 16))
+            }
+            let tables = try opened.dump.withKernelTables(kernbase: t.kernbase, kpml4physAddress: t.kpml4physAddress)
+            let va = t.kernelVirtualBase + 0x1234
+            #expect(tables.read(VirtualAddress(va), count: 32).bytes == t.physicalBytes(t.kernelPhysicalBase + 0x1234, length: 32))
+        }
+    }
+
     @Test("a stream cut short is read as a truncated dump, the fault named with its compressed offset", arguments: [".gz", ".zst"])
     func truncatedStream(_ suffix: String) throws {
         let scratch = try Scratch()

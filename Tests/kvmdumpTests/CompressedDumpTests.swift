@@ -1,10 +1,14 @@
-/// Compressed dumps (issue 13): every golden case that reads `Fixtures/vmcore.0`, `.1` or `.2` gives
-/// the same stdout, stderr and exit status on the dump compressed, the compressed file's path
+/// Compressed dumps (issue 13): every golden case that reads `Fixtures/vmcore.0`, `.1`, `.2` or an
+/// ELF full dump (`vmcore.full`, `.full2`, `.full16m`, `.fulldelta`) gives the same stdout, stderr and exit status on the dump compressed, the compressed file's path
 /// written back as the plain one. Compressed by the committed fixtures (`vmcore.0.gz`/`.zst`, made
 /// by mkvmcore without compression) and by the real `gzip -6`, `zstd -6`, `zstd -6 --long` and
 /// `zstd -6 -T0` when they are at /usr/bin (a test fails, saying so, when they are not).
 import Foundation
 import Testing
+
+/// The fixture dumps `Fixtures/vmcore.N` whose golden cases are run on compressed copies: the
+/// minidumps 0, 1, 2 and the ELF full dumps.
+let fixtureDumps = ["0", "1", "2", "full", "full2", "full16m", "fulldelta"]
 
 /// A golden case reduced to what the compressed runs need.
 struct DumpCase: Sendable, CustomStringConvertible {
@@ -24,7 +28,7 @@ let compressibleCases: [DumpCase] = {
     } + threadGoldenCases.map { DumpCase(name: $0.name, arguments: $0.arguments, environment: [:], stdin: nil) }
     return all.filter { c in
         let text = (c.arguments + Array(c.environment.values)).joined(separator: " ")
-        return !text.contains("$TMP") && ["0", "1", "2"].contains { dumpReference(in: text, number: $0) }
+        return !text.contains("$TMP") && fixtureDumps.contains { dumpReference(in: text, number: $0) }
     }
 }()
 
@@ -39,10 +43,10 @@ func dumpReference(in text: String, number: String) -> Bool {
     return false
 }
 
-/// Replaces every whole-word `Fixtures/vmcore.N` (N = 0, 1, 2) in `word` by `directory/vmcore.N + suffix`.
+/// Replaces every whole-word `Fixtures/vmcore.N` (N in `fixtureDumps`) in `word` by `directory/vmcore.N + suffix`.
 private func substitute(_ word: String, directory: String, suffix: String) -> String {
     var word = word
-    for n in ["0", "1", "2"] {
+    for n in fixtureDumps {
         let plain = "Fixtures/vmcore." + n
         if word == plain { return directory + "/vmcore." + n + suffix }
         if word.hasSuffix("=" + plain) { word = String(word.dropLast(plain.count)) + directory + "/vmcore." + n + suffix }
@@ -53,7 +57,7 @@ private func substitute(_ word: String, directory: String, suffix: String) -> St
 /// Output bytes with the compressed copies' paths written as the plain fixtures'.
 private func restorePaths(_ data: Data, directory: String, suffix: String) -> Data {
     var text = data
-    for n in ["0", "1", "2"] {
+    for n in fixtureDumps {
         text = replacing(text, Data((directory + "/vmcore." + n + suffix).utf8), with: Data(("Fixtures/vmcore." + n).utf8))
     }
     return replacing(text, Data((directory + "/").utf8), with: Data("Fixtures/".utf8))
@@ -83,7 +87,7 @@ final class CompressedCopies: @unchecked Sendable {
         self.suffix = suffix
         try FileManager.default.createDirectory(atPath: directory + "/cache", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Paths.root.path + "/Fixtures/info.1", toPath: directory + "/info.1")
-        for n in ["0", "1", "2"] {
+        for n in fixtureDumps {
             let source = Paths.root.path + "/Fixtures/vmcore." + n
             let target = directory + "/vmcore." + n + suffix
             guard let tool else {
@@ -100,6 +104,13 @@ final class CompressedCopies: @unchecked Sendable {
             try process.run()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else { throw HarnessError("\(tool) \(arguments) failed on \(source)") }
+        }
+        // The cache made before any case runs, so that every case reads the decoded dump whichever ran
+        // first (stats and info without -N read only the metadata while there is no cache entry:
+        // `MetadataOnlyStatsTests`).
+        for n in fixtureDumps where has(n) {
+            let result = try Tool.run(["stats", "--decode", directory + "/vmcore." + n + suffix], environment: ["KVMDUMP_CACHE": cache])
+            guard result.status == 0 else { throw HarnessError("stats --decode on vmcore.\(n)\(suffix): \(result.stderrText)") }
         }
     }
 
@@ -142,7 +153,7 @@ private let onePerSubcommand: [DumpCase] = {
     var seen: Set<String> = []
     return compressibleCases.filter { c in
         let command = c.arguments.first { ["header", "msgbuf", "read", "translate", "pages", "stats", "sym", "info",
-                                           "ps", "threads", "bt"].contains($0) } ?? ""
+                                           "ps", "threads", "bt", "export"].contains($0) } ?? ""
         return seen.insert(command).inserted
     }
 }()
@@ -152,7 +163,7 @@ struct CompressedOutputTests {
     @Test("the cases cover every subcommand that reads a dump")
     func coverage() {
         #expect(compressibleCases.count > 100, "only \(compressibleCases.count) cases")
-        #expect(onePerSubcommand.count == 11, "\(onePerSubcommand.map(\.name))")
+        #expect(onePerSubcommand.count == 12, "\(onePerSubcommand.map(\.name))")
     }
 
     @Test("committed vmcore.0.gz (stored deflate blocks)", arguments: compressibleCases.filter { dumpReference(in: $0.arguments.joined(separator: " "), number: "0") })
@@ -200,5 +211,126 @@ struct CompressedOutputTests {
         }
         #expect(cores[0].count > 100_000)
         #expect(cores[0] == cores[1] && cores[0] == cores[2])
+    }
+}
+
+/// `stats` and `info` (without -N) on a compressed dump with no cache entry: only the metadata is
+/// decoded, nothing is cached, and the output is the plain dump's but for the figures they say they
+/// cannot know (`stats --decode` gives all of them).
+@Suite("stats and info read only the metadata of a compressed dump")
+struct MetadataOnlyStatsTests {
+    /// `kvmdump arguments` with `dump` and a fresh empty cache; the output with `dump`'s path written as `shown`.
+    private func run(_ arguments: [String], _ dump: String, shown: String, cache: String) throws -> RunResult {
+        var result = try Tool.run(arguments + [dump], environment: ["KVMDUMP_CACHE": cache])
+        let directory = String(dump[..<(dump.lastIndex(of: "/") ?? dump.startIndex)]) + "/"
+        func restore(_ text: String) -> Data {
+            Data(text.replacingOccurrences(of: dump, with: shown).replacingOccurrences(of: directory, with: "Fixtures/").utf8)
+        }
+        result.stdout = restore(result.stdoutText)
+        result.stderr = restore(result.stderrText)
+        return result
+    }
+
+    private func compressed(_ tool: String, _ arguments: [String], _ fixture: String, _ suffix: String,
+                            in scratch: TemporaryDirectory) throws -> String? {
+        guard let tool = realTool(tool) else { return nil }
+        let target = scratch.url.path + "/" + fixture + suffix
+        try FileManager.default.copyItem(atPath: Paths.root.path + "/Fixtures/info.1", toPath: scratch.url.path + "/info.1")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: Paths.root.path + "/Fixtures/" + fixture))
+        FileManager.default.createFile(atPath: target, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: target))
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return target
+    }
+
+    @Test("gzip -6: stats of arm64 and riscv, info, msgbuf and header of amd64 are byte-identical, and nothing is cached",
+          arguments: [(["stats"], "vmcore.arm64.v2-4k"), (["stats", "--json"], "vmcore.arm64.v2-4k"), (["stats"], "vmcore.riscv.v2"),
+                      (["info"], "vmcore.1"), (["info", "--json"], "vmcore.1"), (["stats", "--decode"], "vmcore.1"),
+                      (["msgbuf"], "vmcore.1"), (["msgbuf", "--json"], "vmcore.2"), (["header"], "vmcore.2")])
+    func gzipIdentical(_ arguments: [String], _ fixture: String) throws {
+        let scratch = try TemporaryDirectory()
+        guard let path = try compressed("/usr/bin/gzip", ["-6", "-c"], fixture, ".gz", in: scratch) else { return }
+        let cache = scratch.url.path + "/cache"
+        let plain = try Tool.run(arguments + ["Fixtures/" + fixture])
+        let got = try run(arguments, path, shown: "Fixtures/" + fixture, cache: cache)
+        #expect(got == plain, "\(describeDifference(got, plain))")
+        let cached = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
+        #expect(cached.isEmpty == !arguments.contains("--decode"), "\(cached)")
+    }
+
+    @Test("zstd -6 (no content size): stats of amd64 says which figures it cannot know; the rest is the plain dump's")
+    func zstdAMD64() throws {
+        let scratch = try TemporaryDirectory()
+        guard let path = try compressed("/usr/bin/zstd", ["-6", "-q", "-c"], "vmcore.1", ".zst", in: scratch) else { return }
+        let cache = scratch.url.path + "/cache"
+        let plain = try Tool.run(["stats", "Fixtures/vmcore.1"]).stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
+        let got = try run(["stats"], path, shown: "Fixtures/vmcore.1", cache: cache)
+        #expect(got.status == 0 && got.stderr.isEmpty)
+        let lines = got.stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
+        let size = "- (size not known: the zstd frame states no content size; stats --decode)"
+        let data = "- (needs the page-table pages among the data pages, not decoded; stats --decode)"
+        let unknown = ["pages in file": size, "kernel map 4k pages": data, "page table pages present": size,
+                       "page table pages missing": size, "file size": size]
+        #expect(lines.count == plain.count + 1)
+        for (mine, theirs) in zip(lines, plain) where !mine.hasPrefix("  not checked") {
+            let label = theirs.prefix(37).trimmingCharacters(in: .whitespaces)
+            if let expected = unknown[label] {
+                #expect(mine == theirs.prefix(37) + expected)
+            } else {
+                #expect(mine == theirs)
+            }
+        }
+        #expect(lines.contains("  not checked: truncation and trailing bytes (the zstd frame states no content size; stats --decode reads the whole stream)"))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).isEmpty)
+        let whole = try run(["stats", "--decode"], path, shown: "Fixtures/vmcore.1", cache: cache)
+        #expect(whole == (try Tool.run(["stats", "Fixtures/vmcore.1"])))
+        // With the cache made, stats reads it: every figure.
+        let again = try run(["stats"], path, shown: "Fixtures/vmcore.1", cache: cache)
+        #expect(again == (try Tool.run(["stats", "Fixtures/vmcore.1"])))
+    }
+
+    @Test("gzip -6 amd64: the 4k pages are unknown until the checkpoint index exists, then stats reads through it")
+    func gzipAMD64() throws {
+        let scratch = try TemporaryDirectory()
+        guard let path = try compressed("/usr/bin/gzip", ["-6", "-c"], "vmcore.1", ".gz", in: scratch) else { return }
+        let cache = scratch.url.path + "/cache"
+        let plain = try Tool.run(["stats", "Fixtures/vmcore.1"])
+        let first = try run(["stats"], path, shown: "Fixtures/vmcore.1", cache: cache)
+        #expect(first.stdoutText == plain.stdoutText.replacingOccurrences(
+            of: "kernel map 4k pages                  21\n",
+            with: "kernel map 4k pages                  - (needs the page-table pages among the data pages, not decoded; stats --decode)\n"))
+        #expect(try run(["stats", "--decode"], path, shown: "Fixtures/vmcore.1", cache: cache) == plain)
+        #expect(try run(["stats"], path, shown: "Fixtures/vmcore.1", cache: cache) == plain)
+        #expect(try run(["info", "--json"], path, shown: "Fixtures/vmcore.1", cache: cache) == (try Tool.run(["info", "--json", "Fixtures/vmcore.1"])))
+    }
+
+    @Test("zstd -6: msgbuf and header without -N are byte-identical, and nothing is cached",
+          arguments: [["msgbuf"], ["msgbuf", "--json"], ["header"], ["header", "--json"]])
+    func zstdMsgbuf(_ arguments: [String]) throws {
+        let scratch = try TemporaryDirectory()
+        guard let path = try compressed("/usr/bin/zstd", ["-6", "-q", "-c"], "vmcore.2", ".zst", in: scratch) else { return }
+        let cache = scratch.url.path + "/cache"
+        let got = try run(arguments, path, shown: "Fixtures/vmcore.2", cache: cache)
+        #expect(got == (try Tool.run(arguments + ["Fixtures/vmcore.2"])))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).isEmpty)
+    }
+
+    @Test("zstd -6: info without -N names the size as unknown, the rest is the plain dump's")
+    func zstdInfo() throws {
+        let scratch = try TemporaryDirectory()
+        guard let path = try compressed("/usr/bin/zstd", ["-6", "-q", "-c"], "vmcore.1", ".zst", in: scratch) else { return }
+        let plain = try Tool.run(["info", "Fixtures/vmcore.1"]).stdoutText
+        let got = try run(["info"], path, shown: "Fixtures/vmcore.1", cache: scratch.url.path + "/cache")
+        #expect(got.status == 0)
+        let expected = plain.replacingOccurrences(
+            of: "layout:     amd64 minidump v3, 286720 bytes,",
+            with: "layout:     amd64 minidump v3, size not known (the zstd frame states no content size; without -N the stream is decoded only through its metadata),")
+        #expect(expected != plain)
+        #expect(got.stdoutText == expected)
     }
 }
