@@ -384,6 +384,10 @@ struct BtCommand: Subcommand {
 
     /// ddb's trap line, formatted in place.
     private func writeTrap(_ t: TrapFrameInfo, _ out: OutputBuffer) {
+        guard t.registerNames.pc == "rip" else {
+            out.line(t.line)
+            return
+        }
         out.withSpace(128) { p in
             switch t.kind {
             case "trap":
