@@ -255,6 +255,7 @@ public func makeARM64ThreadFixture(_ d: ARM64ThreadsDescription) throws(Generato
                 var outer = base
                 outer.build(&sp, &image, sites: &sites, sign: sign)
                 // The data abort in sysctl_debug_crash: save_registers 1 (x18 = sp; sp -= 128; sp -= TF_SIZE + 16).
+                sp -= 0x20  // the faulting function's locals
                 let faultSP = sp
                 let elr = k.interruptedPC("sysctl_debug_crash", "abort")
                 let faultFP = outer.records.last!
@@ -287,6 +288,7 @@ public func makeARM64ThreadFixture(_ d: ARM64ThreadsDescription) throws(Generato
                 }
                 var outer = baseChain(interrupted, syscall: syscall)
                 outer.build(&sp, &image, sites: &sites, sign: sign)
+                sp -= 0x20  // the interrupted function's locals
                 let irqSP = sp
                 let elr = k.interruptedPC(interrupted[0], "irq")
                 let irqFP = outer.records.last!

@@ -129,7 +129,7 @@ struct ExportCommand: Subcommand {
         let command: String
         switch coreFlavor {
         case .gdb:
-            command = "gdb -iex 'set osabi GNU/Linux' \(Self.quoted(kernelPath)) \(Self.quoted(shownOut))"
+            command = "\(gdbInvocation(for: dump)) \(Self.quoted(kernelPath)) \(Self.quoted(shownOut))"
                 + (scriptPath.map { " -x \(Self.quoted($0))" } ?? "")
         case .lldb:
             command = "lldb \(Self.quoted(kernelPath)) -c \(Self.quoted(shownOut)) -o "
