@@ -417,7 +417,7 @@ public func makeARM64ThreadFixture(_ d: ARM64ThreadsDescription) throws(Generato
     }
 
     // The kernel ELF and the dump's overlays.
-    let text = k.textBytes(callSites: sites)
+    let text = k.textBytes(callSites: sites, trapframeSize: form.size)
     image.write(k.textBase, text)
     dump.overlays = image.overlays()
     var symbols: [KernelELFSymbol] = k.functions.map { f in

@@ -265,14 +265,36 @@ public enum ARM64ThreadKernel {
         return start(function) + 0x8 + 4 * (ThreadKernel.fnv(function + "!" + why) % words)
     }
 
+    /// The vectors' `save_registers` head (exception.S): for EL1 `mov x18, sp; sub sp, sp, #128`, then
+    /// `sub sp, sp, #(TF_SIZE + 16); stp x29, x30, [sp, #TF_SIZE]; add x29, sp, #TF_SIZE` (the register
+    /// stores between are left out: debuggers only need the frame-record setup).
+    static func vectorHead(el1: Bool, trapframeSize: UInt64) -> [UInt32] {
+        let tf = UInt32(trapframeSize)
+        let frame: [UInt32] = [0xd100_03ff | (tf + 16) << 10, 0xa900_7bfd | (tf / 8) << 15, 0x9100_03fd | tf << 10]
+        return (el1 ? [0x9100_03f2, 0xd102_03ff] : []) + frame
+    }
+
+    /// The vectors and whether each is entered from EL1.
+    static let vectors: [(String, Bool)] = [
+        ("handle_el1h_sync", true), ("handle_el1h_irq", true), ("handle_el0_sync", false), ("handle_el0_irq", false),
+        ("handle_serror", false), ("handle_empty_exception", false),
+    ]
+
     /// `.text`: `brk #0` everywhere, `stp x29, x30, [sp, #-16]!; mov x29, sp` at each function with a
-    /// prologue, and a real `bl callee` before every return address the fixture uses.
-    static func textBytes(callSites: [(caller: String, callee: String)]) -> [UInt8] {
+    /// prologue, the vectors' frame setup for a trapframe of `trapframeSize` bytes, and a real
+    /// `bl callee` before every return address the fixture uses.
+    static func textBytes(callSites: [(caller: String, callee: String)], trapframeSize: UInt64) -> [UInt8] {
         var text = [UInt8](repeating: 0, count: textSize)
         for i in stride(from: 0, to: textSize, by: 4) { text.replaceSubrange(i..<i + 4, with: [0x00, 0x00, 0x20, 0xd4]) }
         for (name, _, label) in functions where !label {
             let at = Int(start(name) - textBase)
             text.replaceSubrange(at..<at + 8, with: [0xfd, 0x7b, 0xbf, 0xa9, 0xfd, 0x03, 0x00, 0x91])
+        }
+        for (name, el1) in vectors {
+            for (i, insn) in vectorHead(el1: el1, trapframeSize: trapframeSize).enumerated() {
+                let at = Int(start(name) - textBase) + 4 * i
+                for b in 0..<4 { text[at + b] = UInt8(truncatingIfNeeded: insn >> (8 * UInt32(b))) }
+            }
         }
         for site in callSites {
             let call = returnAddress(caller: site.caller, callee: site.callee) - 4
