@@ -152,6 +152,37 @@ let arm64RegisterOrder = ["pc", "sp", "fp", "lr", "x19", "x20", "x21", "x22", "x
     }
 }
 
+extension ARM64ThreadTests {
+    @Test func randomlyDamagedStacksStayBounded() throws {
+        // Words of every kernel stack overwritten with random values, kernel-looking addresses among them:
+        // every walk ends within the frame limit with a stated reason, and nothing traps.
+        let fixture = try makeARM64ThreadFixture(.golden())
+        let generated = try generateARM64Dump(fixture.dump)
+        let kernel = try KernelImage(bytes: makeKernelELF(fixture.kernel), name: "kernel.arm64.test")
+        let stackPages = Set(generated.truth.kernelPages.filter { $0.va >= ARM64ThreadKernel.stackBase && $0.va < ARM64ThreadKernel.unmapped }.map(\.pa))
+        var rng = SplitMix64(seed: 0x5eed)
+        for round in 0..<8 {
+            var bytes = generated.bytes
+            for (i, pa) in generated.truth.dumpedPages.enumerated() where stackPages.contains(pa) {
+                let base = Int(generated.truth.dataOffset) + i * Int(generated.truth.pageSize)
+                for _ in 0..<64 {
+                    let at = base + Int(rng.next(below: generated.truth.pageSize / 8)) * 8
+                    let value: UInt64 = rng.next(below: 2) == 0 ? 0xffff_0000_0010_0000 + rng.next(below: 0x10_0000) : rng.next()
+                    for b in 0..<8 { bytes[at + b] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(b))) }
+                }
+            }
+            let dump = try Dump(contents: bytes, name: "vmcore.damaged.\(round)")
+            let list = try kernelThreads(dump: dump, kernel: kernel)
+            #expect(list.threads.count == 13)
+            for thread in list.threads {
+                let bt = list.backtrace(thread)
+                #expect(bt.frames.count <= list.limits.maxFrames)
+                #expect(!bt.detail.isEmpty)
+            }
+        }
+    }
+}
+
 private extension String {
     func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
     var hexPrefixed: String { "0x" + self }
