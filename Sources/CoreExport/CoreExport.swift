@@ -2,7 +2,7 @@
 /// data pages. No Foundation.
 ///
 /// Layout: ELF header, program headers (PT_NOTE, then the direct-map PT_LOADs, then the kernel-map
-/// PT_LOADs), section header 0 when PN_XNUM is needed, the notes, then — from a 4 KiB boundary —
+/// PT_LOADs), section header 0 when PN_XNUM is needed, the notes, then — from a page boundary —
 /// the dump's data pages wholly in the file, in the dump's own order. Every PT_LOAD points into
 /// that one copy: a page reachable through both maps has its bytes once. Pages the dump does not
 /// hold have no segment (the debuggers say they cannot read them); zero pages become holes in a
@@ -63,7 +63,7 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
         case output(OutputFileError)
         /// More segments than ELF can count (sh_info is 32 bits).
         case tooManySegments(count: Int)
-        /// The dump is of an architecture the core writer has no layout for (it writes amd64 cores).
+        /// The dump is of an architecture the core writer has no layout for (`coreArchitectures`).
         case unsupportedArchitecture(String)
     }
 
@@ -89,17 +89,24 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
         case .tooManySegments(let count):
             return "\(path): \(count) segments: more than an ELF core can count (\(UInt32.max - 1)); nothing written"
         case .unsupportedArchitecture(let architecture):
-            return "\(path): the dump is \(architecture); export writes amd64 cores only (EM_X86_64, 4 KiB pages, direct map from PA 0); nothing written"
+            let supported = coreArchitectures.map { $0.name }.joined(separator: ", ")
+            return "\(path): the dump is \(architecture); export writes \(supported) cores only; nothing written"
         }
     }
 }
 
-/// Throws `.unsupportedArchitecture` unless `dump` is one the core writer lays out (amd64); call it
-/// before creating the output.
+/// Throws `.unsupportedArchitecture` unless `dump` is one the core writer lays out (amd64, arm64);
+/// call it before creating the output.
 public func checkExportable(_ dump: Dump, path: String) throws(CoreExportError) {
-    guard dump.header.architecture == "amd64" else {
+    _ = try exportArchitecture(dump, path: path)
+}
+
+/// The core layout of `dump`'s architecture.
+func exportArchitecture(_ dump: Dump, path: String) throws(CoreExportError) -> any CoreArchitecture.Type {
+    guard let arch = coreArchitecture(named: dump.header.architecture) else {
         throw CoreExportError(path: path, problem: .unsupportedArchitecture(dump.header.architecture))
     }
+    return arch
 }
 
 /// One PT_LOAD as found by the segment walk.
@@ -112,24 +119,22 @@ struct LoadSegment: Equatable {
     var flags: UInt32
 }
 
-/// Walks the segments of `dump` in output order: direct-map runs, then kernel-map runs.
+/// Walks the segments of `dump` in output order: direct-map runs, then kernel-map runs, in units of the
+/// dump's page (4 KiB; 16 KiB for an arm64 16K dump).
 /// Returns the counts of each kind and what was left out.
 @discardableResult
 func forEachSegment(_ dump: Dump, _ body: (LoadSegment) -> Void) -> (direct: Int, kernel: Int, kernelLeftOut: UInt64, outsideDirect: UInt64) {
     var direct = 0
     var outside: UInt64 = 0
-    let page = PageSize.bytes4K
+    let page = dump.pageSize
     if let dmap = dump.directMapRange {
-        let base = dmap.lowerBound
-        let span = dmap.upperBound - dmap.lowerBound  // last byte offset
         dump.forEachDumpedRun { pa, first, count in
-            // Pages whose whole 4 KiB lies within the direct map.
-            let start = pa.rawValue
-            guard start <= span else { outside += count; return true }
-            let fit = min(count, (span - start) / page + 1)
+            // The run's pages that lie within the direct map (which starts at some physical address).
+            guard let va = dump.directMapAddress(ofPhysical: pa)?.rawValue else { outside += count; return true }
+            let fit = min(count, (dmap.upperBound - va) / page + 1)
             outside += count - fit
             if fit > 0 {
-                body(LoadSegment(vaddr: base + start, paddr: start, firstPage: first, pages: fit, flags: ELF.pfR | ELF.pfW))
+                body(LoadSegment(vaddr: va, paddr: pa.rawValue, firstPage: first, pages: fit, flags: ELF.pfR | ELF.pfW))
                 direct += 1
             }
             return true
@@ -145,13 +150,13 @@ func forEachSegment(_ dump: Dump, _ body: (LoadSegment) -> Void) -> (direct: Int
     let data = dump.dataPagesInFile
     dump.forEachKernelPage { mapped in
         let flags = ELF.pfR | (mapped.writable ? ELF.pfW : 0) | (mapped.executable ? ELF.pfX : 0)
-        let pieces: UInt64 = mapped.size == .size2M ? 512 : 1
+        let pieces: UInt64 = max(1, mapped.size.bytes / page)
         for i in 0..<pieces {
             let va = mapped.virtualAddress.rawValue &+ i * page
             let pa = mapped.physicalAddress.rawValue &+ i * page
             let number: UInt64?
             if pieces == 1 {
-                number = mapped.fileOffset.map { ($0.rawValue - data.offset) >> 12 }
+                number = mapped.fileOffset.map { ($0.rawValue - data.offset) / page }
             } else {
                 number = mapped.presentPages == 0 ? nil : dump.dataPageNumber(ofPhysical: PhysicalAddress(pa))
             }
@@ -182,7 +187,7 @@ func forEachSegment(_ dump: Dump, _ body: (LoadSegment) -> Void) -> (direct: Int
 public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
                        options: CoreExportOptions = CoreExportOptions(),
                        progress: ((UInt64, UInt64) -> Void)? = nil) throws(CoreExportError) -> CoreExportReport {
-    try checkExportable(dump, path: output.path)
+    let arch = try exportArchitecture(dump, path: output.path)
     var report = CoreExportReport()
     let counts = forEachSegment(dump) { _ in }
     report.directMapSegments = counts.direct
@@ -203,8 +208,8 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
     let phoff = UInt64(ELF.headerSize)
     let shoff = phoff + UInt64(phnum) * UInt64(ELF.programHeaderSize)
     let notesOffset = shoff + (xnum ? UInt64(ELF.sectionHeaderSize) : 0)
-    let notesSize = hasNotes ? UInt64(CoreNotes.size(flavor: options.flavor, threads: threads.count)) : 0
-    let page = PageSize.bytes4K
+    let notesSize = hasNotes ? UInt64(CoreNotes.size(flavor: options.flavor, arch: arch, threads: threads.count)) : 0
+    let page = dump.pageSize
     let dataBase = (notesOffset + notesSize + page - 1) & ~(page - 1)
     let dataBytes = data.count * page
 
@@ -215,7 +220,7 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
         var w = ByteWriter(capacity: 4096)
         w.bytes += [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, options.flavor == .lldb ? ELF.osabiFreeBSD : ELF.osabiNone]
         w.zeros(8)
-        w.u16(4); w.u16(ELF.emX86_64); w.u32(1)  // ET_CORE, EM_X86_64, EV_CURRENT
+        w.u16(4); w.u16(arch.elfMachine); w.u32(1)  // ET_CORE, e_machine, EV_CURRENT
         w.u64(0); w.u64(phoff); w.u64(xnum ? shoff : 0)
         w.u32(0); w.u16(UInt16(ELF.headerSize)); w.u16(UInt16(ELF.programHeaderSize))
         w.u16(UInt16(xnum ? ELF.pnXNUM : phnum))
@@ -253,7 +258,7 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
         CoreNotes.note(&notes, name: name, type: 3, desc: CoreNotes.prpsinfo(flavor: options.flavor, program: options.programName, first: threads.first))
         for thread in threads {
             CoreNotes.note(&notes, name: name, type: 1,
-                           desc: CoreNotes.prstatus(flavor: options.flavor, thread: thread, osreldate: options.osreldate))
+                           desc: CoreNotes.prstatus(flavor: options.flavor, arch: arch, thread: thread, osreldate: options.osreldate))
             if options.flavor == .lldb { CoreNotes.note(&notes, name: name, type: 7, desc: CoreNotes.thrmisc(thread)) }
             if notes.bytes.count >= 1 << 16 {
                 try output.write(notes.bytes)

@@ -11,7 +11,8 @@ public struct CoreThread: Sendable, Equatable {
     public var name: String
     /// Command name of the process (`p_comm`).
     public var comm: String
-    /// Saved registers by amd64 name (`rip`, `rsp`, `rbp`, `rbx`, `r12`...`r15`); others are 0.
+    /// Saved registers by name (amd64 `rip`, `rsp`, `rbp`, `rbx`, `r12`...`r15`; arm64 `pc`, `sp`, `fp`, `lr`,
+    /// `x19`...`x28`); others are 0.
     public var registers: [String: UInt64]
 
     public init(tid: Int32, pid: Int32, name: String, comm: String, registers: [String: UInt64]) {

@@ -1,4 +1,5 @@
-/// ELF64 core-file building blocks: headers, program headers and notes, little-endian, amd64.
+/// ELF64 core-file building blocks: headers, program headers and notes, little-endian; the registers
+/// come from the architecture's `CoreArchitecture`.
 
 /// Which debugger's expectations the core meets.
 public enum CoreFlavor: String, Sendable, CaseIterable {
@@ -21,7 +22,6 @@ enum ELF {
     static let pfR: UInt32 = 4
     /// e_phnum's escape value: the real count is in section header 0's sh_info.
     static let pnXNUM = 0xffff
-    static let emX86_64: UInt16 = 62
     static let osabiNone: UInt8 = 0
     static let osabiFreeBSD: UInt8 = 9
 }
@@ -70,20 +70,24 @@ enum CoreNotes {
 
     static let linuxName = "CORE"
     static let freebsdName = "FreeBSD"
-    static let linuxPrstatusSize = 336
+    /// `elf_prstatus` around `pr_reg`: siginfo, signals, ids and times before it, pr_fpvalid after.
+    static let linuxPrstatusOverhead = 112 + 8
     static let linuxPrpsinfoSize = 136
-    static let freebsdPrstatusSize = 224
+    /// `prstatus_t` before `pr_reg`.
+    static let freebsdPrstatusHeader = 48
     static let freebsdPrpsinfoSize = 120
     static let freebsdThrmiscSize = 24
 
     /// Bytes of the PT_NOTE's contents for `threads` threads.
-    static func size(flavor: CoreFlavor, threads: Int) -> Int {
+    static func size(flavor: CoreFlavor, arch: any CoreArchitecture.Type, threads: Int) -> Int {
         switch flavor {
         case .gdb:
-            return noteSize(name: linuxName, descSize: linuxPrpsinfoSize) + threads * noteSize(name: linuxName, descSize: linuxPrstatusSize)
+            return noteSize(name: linuxName, descSize: linuxPrpsinfoSize)
+                + threads * noteSize(name: linuxName, descSize: linuxPrstatusOverhead + arch.linuxRegisterBytes)
         case .lldb:
             return noteSize(name: freebsdName, descSize: freebsdPrpsinfoSize)
-                + threads * (noteSize(name: freebsdName, descSize: freebsdPrstatusSize) + noteSize(name: freebsdName, descSize: freebsdThrmiscSize))
+                + threads * (noteSize(name: freebsdName, descSize: freebsdPrstatusHeader + arch.freebsdRegisterBytes)
+                             + noteSize(name: freebsdName, descSize: freebsdThrmiscSize))
         }
     }
 
@@ -93,11 +97,6 @@ enum CoreNotes {
         w.bytes.append(contentsOf: nameBytes); w.zeros(padded(nameBytes.count) - nameBytes.count)
         w.bytes.append(contentsOf: desc); w.zeros(padded(desc.count) - desc.count)
     }
-
-    /// amd64 kernel segment selectors (GSEL(GCODE_SEL, SEL_KPL), GSEL(GDATA_SEL, SEL_KPL)) and rflags.
-    static let kernelCS: UInt64 = 0x20
-    static let kernelSS: UInt64 = 0x28
-    static let rflags: UInt64 = 0x2
 
     /// The process-wide note: `fname` is the kernel's file name, the arguments say which thread crashed.
     static func prpsinfo(flavor: CoreFlavor, program: String, first: CoreThread?) -> [UInt8] {
@@ -124,32 +123,21 @@ enum CoreNotes {
     }
 
     /// NT_PRSTATUS for one thread.
-    static func prstatus(flavor: CoreFlavor, thread t: CoreThread, osreldate: UInt32) -> [UInt8] {
-        func r(_ name: String) -> UInt64 { t.registers[name] ?? 0 }
-        var d = ByteWriter(capacity: 336)
+    static func prstatus(flavor: CoreFlavor, arch: any CoreArchitecture.Type, thread t: CoreThread, osreldate: UInt32) -> [UInt8] {
+        var d = ByteWriter(capacity: 512)
         switch flavor {
         case .gdb:
             d.zeros(32)  // siginfo, cursig, sigpend, sighold
             d.u32(UInt32(bitPattern: t.tid)); d.u32(0); d.u32(UInt32(bitPattern: t.pid)); d.u32(UInt32(bitPattern: t.pid))
             d.zeros(64)  // times
-            // user_regs_struct
-            for name in ["r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi"] {
-                d.u64(r(name))
-            }
-            d.u64(UInt64.max)  // orig_rax
-            d.u64(r("rip")); d.u64(kernelCS); d.u64(rflags); d.u64(r("rsp")); d.u64(kernelSS)
-            d.zeros(6 * 8)  // fs_base gs_base ds es fs gs
+            d.bytes += arch.linuxRegisters(t)
             d.u32(0); d.zeros(4)  // pr_fpvalid, padding
         case .lldb:
             d.u32(1); d.zeros(4)  // pr_version
-            d.u64(UInt64(freebsdPrstatusSize)); d.u64(176); d.u64(512)
+            d.u64(UInt64(freebsdPrstatusHeader + arch.freebsdRegisterBytes))
+            d.u64(UInt64(arch.freebsdRegisterBytes)); d.u64(UInt64(arch.freebsdFPRegisterBytes))
             d.u32(osreldate); d.u32(0); d.u32(UInt32(bitPattern: t.tid)); d.zeros(4)
-            // struct reg
-            for name in ["r15", "r14", "r13", "r12", "r11", "r10", "r9", "r8", "rdi", "rsi", "rbp", "rbx", "rdx", "rcx", "rax"] {
-                d.u64(r(name))
-            }
-            d.zeros(16)  // trapno fs gs err es ds
-            d.u64(r("rip")); d.u64(kernelCS); d.u64(rflags); d.u64(r("rsp")); d.u64(kernelSS)
+            d.bytes += arch.freebsdRegisters(t)
         }
         return d.bytes
     }

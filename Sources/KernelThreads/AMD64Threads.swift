@@ -7,8 +7,6 @@ enum AMD64Threads: ThreadArchitecture {
     static let name = "amd64"
     /// sizeof(struct pcb) = 0x140 (sys/amd64/include/pcb.h).
     static let defaultPCBSize = 0x140
-    /// The first eight fields (r15 r14 r13 r12 rbp rsp rbx rip) are the debugger ABI.
-    static let pcbRegisterBytes = 0x40
     /// LLVM PR #222977: from __FreeBSD_version 1400089 `stoppcbs` is a pointer (FreeBSD 0f2bb40bc7dd).
     static let stoppcbsPointerSince: UInt32? = 1_400_089
 
@@ -20,7 +18,10 @@ enum AMD64Threads: ThreadArchitecture {
     /// For each name of `reportOrder`, its slot in `pcbOrder`.
     private static let reportSlots = [7, 5, 4, 6, 3, 2, 1, 0]
 
-    static func registers(pcb: [UInt8]) -> [UInt64] {
+    /// The first eight fields (r15 r14 r13 r12 rbp rsp rbx rip) are the debugger ABI, in every release.
+    static func pcbRegisterBytes(_ kernel: KernelFacts) -> Int { 0x40 }
+
+    static func registers(pcb: [UInt8], _ kernel: KernelFacts) -> [UInt64] {
         let fields = Fields(bytes: pcb, base: 0)
         var out: [UInt64] = []
         out.reserveCapacity(8)
@@ -30,6 +31,9 @@ enum AMD64Threads: ThreadArchitecture {
         }
         return out
     }
+
+    /// amd64 pointers carry no tag bits.
+    static func canonical(_ pointer: UInt64) -> UInt64 { pointer }
 
     /// INKERNEL for LA48 (sys/amd64/include/vmparam.h): the direct map [0xfffff80000000000, 0xfffffc0000000000)
     /// or the kernel map from VM_MIN_KERNEL_ADDRESS 0xfffffe0000000000 to the top.
@@ -106,7 +110,7 @@ enum AMD64Threads: ThreadArchitecture {
     /// kernel thread. Frame pointers must increase between trapframes (stack(9)'s rule; the NMI and double
     /// fault stacks are separate, so the rule restarts after a trapframe) and never repeat.
     static func unwind(registers: [UInt64], memory: Memory, symbols: KernelSymbolizer,
-                       limits: WalkLimits) -> Backtrace {
+                       limits: WalkLimits, kernel: KernelFacts) -> Backtrace {
         guard registers.count == 8 else { return Backtrace(frames: [], stop: .unreadable, detail: "the pcb's registers are incomplete") }
         var frames: [StackFrame] = []
         frames.reserveCapacity(16)

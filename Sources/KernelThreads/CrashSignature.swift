@@ -15,7 +15,8 @@ public struct CrashSignature: Sendable, Equatable {
     /// How many frames after the machinery make the signature.
     public static let frameCount = 3
 
-    /// Functions that belong to panicking, dumping, the debugger and fault handling, not to the cause.
+    /// Functions that belong to panicking, dumping, the debugger and fault handling (amd64 and arm64),
+    /// not to the cause.
     public static func isMachinery(_ function: String) -> Bool {
         let exact: Set<String> = [
             "panic", "vpanic", "kassert_panic", "doadump", "kern_reboot", "dump_savectx", "savectx", "trap_fatal",
@@ -23,6 +24,8 @@ public struct CrashSignature: Sendable, Equatable {
             "Xdblfault", "sched_panic", "witness_checkorder", "__mtx_assert", "_mtx_lock_sleep", "shutdown_panic",
             "vfs_badlock", "assert_vop_locked", "assert_vop_elocked", "_sx_assert", "_rw_assert", "__panic",
             "kassert", "breakpoint", "kdb_enter", "kdb_trap", "kdb_backtrace",
+            // arm64's fault path (sys/arm64/arm64/trap.c, exception.S).
+            "data_abort", "align_abort", "external_abort", "do_el1h_sync", "handle_el1h_sync",
         ]
         return exact.contains(function) || function.hasPrefix("kdb_") || function.hasPrefix("db_")
     }

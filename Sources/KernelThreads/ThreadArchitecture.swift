@@ -1,7 +1,13 @@
 /// The table every architecture's thread support fills in. The list walk (`ThreadWalk.swift`) never
-/// names an architecture; adding arm64, riscv or i386 means a file beside `AMD64Threads.swift` and a
-/// line in `threadArchitectures`.
+/// names an architecture; adding riscv or i386 means a file beside `AMD64Threads.swift` and
+/// `ARM64Threads.swift` and a line in `threadArchitectures`.
 import MinidumpCore
+
+/// What the walk knows about the running kernel that a layout may depend on.
+struct KernelFacts: Sendable, Equatable {
+    /// `osreldate` (`__FreeBSD_version`), nil when the kernel has no such symbol or it is unreadable.
+    var osreldate: UInt32?
+}
 
 protocol ThreadArchitecture: Sendable {
     /// The kernel ELF's `e_machine` this handles.
@@ -10,16 +16,20 @@ protocol ThreadArchitecture: Sendable {
     static var name: String { get }
     /// `sizeof(struct pcb)` when the kernel does not say (`pcb_size`).
     static var defaultPCBSize: Int { get }
-    /// Bytes of the pcb that hold the registers a debugger supplies.
-    static var pcbRegisterBytes: Int { get }
     /// The `__FreeBSD_version` from which `stoppcbs` is a pointer to the array (nil: always an array).
     static var stoppcbsPointerSince: UInt32? { get }
 
     /// The names of the registers a pcb supplies, in the order reported.
     static var registerNames: [String] { get }
 
+    /// Bytes of the pcb that hold the registers a debugger supplies (the layout may depend on the release).
+    static func pcbRegisterBytes(_ kernel: KernelFacts) -> Int
+
     /// The values of `registerNames` in the pcb bytes (`pcbRegisterBytes` of them).
-    static func registers(pcb: [UInt8]) -> [UInt64]
+    static func registers(pcb: [UInt8], _ kernel: KernelFacts) -> [UInt64]
+
+    /// A pointer read from kernel memory as the kernel compares it (arm64 strips PAC/TBI bits).
+    static func canonical(_ pointer: UInt64) -> UInt64
 
     /// A tag for a symbol name (kept by the symbolizer, so the unwinder classifies frames without
     /// comparing strings); 0 for an ordinary function.
@@ -30,8 +40,8 @@ protocol ThreadArchitecture: Sendable {
 
     /// Unwinds from the pcb's registers.
     static func unwind(registers: [UInt64], memory: Memory, symbols: KernelSymbolizer,
-                       limits: WalkLimits) -> Backtrace
+                       limits: WalkLimits, kernel: KernelFacts) -> Backtrace
 }
 
 /// Every architecture with thread support, found by the kernel image's `e_machine`.
-let threadArchitectures: [any ThreadArchitecture.Type] = [AMD64Threads.self]
+let threadArchitectures: [any ThreadArchitecture.Type] = [AMD64Threads.self, ARM64Threads.self]

@@ -25,6 +25,7 @@ public struct ThreadList: Sendable {
 
     let memory: Memory
     let arch: any ThreadArchitecture.Type
+    let facts: KernelFacts
 
     /// The crashed thread (`td_tid == dumptid`), if found.
     public var crashed: KernelThread? { threads.first { $0.isCrashed } }
@@ -40,7 +41,7 @@ public struct ThreadList: Sendable {
         if thread.registerValues.isEmpty {
             return Backtrace(frames: [], stop: .unreadable, detail: thread.pcbProblem ?? "the pcb is not in the dump")
         }
-        return arch.unwind(registers: thread.registerValues, memory: memory, symbols: symbolizer, limits: limits)
+        return arch.unwind(registers: thread.registerValues, memory: memory, symbols: symbolizer, limits: limits, kernel: facts)
     }
 }
 
@@ -69,6 +70,8 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     var problems: [String] = []
 
     // dumptid, dumppcb, stopped CPUs.
+    let osreldate = symbol("osreldate").flatMap { memory.u32($0.value) ?? (try? kernel.readU32(at: $0.value)) }
+    let facts = KernelFacts(osreldate: osreldate)
     let dumpTID = symbol("dumptid").flatMap { memory.u32($0.value) }.map { Int32(bitPattern: $0) }
     if symbol("dumptid") != nil && dumpTID == nil { problems.append("dumptid: not in the dump") }
     let dumppcb = symbol("dumppcb")?.value
@@ -97,7 +100,6 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
         // The symbol's own size says which declaration the kernel has (8: `struct pcb *stoppcbs`, a multiple of
         // pcb_size: `struct pcb stoppcbs[MAXCPU]`); only without a size does the osreldate rule of LLVM PR
         // #222977 (pointer from 1400089) decide.
-        let osreldate = symbol("osreldate").flatMap { memory.u32($0.value) ?? (try? kernel.readU32(at: $0.value)) }
         let pointer: Bool
         if stoppcbs.size == 8 && pcbSize != 8 {
             pointer = true
@@ -113,7 +115,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
             stoppcbsForm = "array (osreldate unknown, symbol size \(stoppcbs.size))"
         }
         if pointer {
-            stoppcbsBase = memory.u64(stoppcbs.value)
+            stoppcbsBase = memory.u64(stoppcbs.value).map(arch.canonical)
             if stoppcbsBase == nil { problems.append("stoppcbs: pointer at \(hex16(stoppcbs.value)) is not in the dump") }
         } else {
             stoppcbsBase = stoppcbs.value
@@ -151,7 +153,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
         }
     }
     let stateNames = ["INACTIVE", "INHIBITED", "CAN_RUN", "RUNQ", "RUNNING"]
-    var proc = head
+    var proc = arch.canonical(head)
     var stoppedAll = false
     while proc != 0 && !stoppedAll {
         guard processes.count < limits.maxProcesses else {
@@ -163,7 +165,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
         let pid = Int32(bitPattern: pf.u32(o.procPID)!)
         let comm = pf.name(o.procComm)!
         let flags = o.procFlag.flatMap { pf.u32($0) }
-        var td = pf.u64(o.procThreads)!
+        var td = arch.canonical(pf.u64(o.procThreads)!)
         var count = 0
         while td != 0 {
             guard threads.count < limits.maxThreads else {
@@ -177,7 +179,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
             let name = tf.name(o.threadName)!
             let oncpu = Int32(bitPattern: tf.u32(o.threadOnCPU)!)
             let cpu: Int? = oncpu >= 0 && oncpu <= 0xffff ? Int(oncpu) : nil
-            let tdPCB = tf.u64(o.threadPCB)!
+            let tdPCB = arch.canonical(tf.u64(o.threadPCB)!)
             let state = o.threadState.flatMap { tf.u32($0) }.map { $0 < stateNames.count ? stateNames[Int($0)] : "state \($0)" }
             let crashed = dumpTID != nil && tid == dumpTID
             var pcb: UInt64?
@@ -202,8 +204,8 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
             }
             var registers: [UInt64] = []
             if let pcb {
-                switch memory.bytesOrReason(pcb, arch.pcbRegisterBytes) {
-                case .success(let bytes): registers = arch.registers(pcb: bytes)
+                switch memory.bytesOrReason(pcb, arch.pcbRegisterBytes(facts)) {
+                case .success(let bytes): registers = arch.registers(pcb: bytes, facts)
                 case .failure(let f): problem = "pcb at \(hex16(pcb)): \(f.reason)"
                 }
             }
@@ -213,10 +215,10 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
                 processAddress: VirtualAddress(proc), pcbProblem: problem, registerNames: arch.registerNames,
                 registerValues: registers))
             count += 1
-            td = tf.u64(o.threadPList)!
+            td = arch.canonical(tf.u64(o.threadPList)!)
         }
         processes.append(KernelProcess(pid: pid, comm: comm, flags: flags, address: VirtualAddress(proc), threadCount: count))
-        proc = pf.u64(o.procList)!
+        proc = arch.canonical(pf.u64(o.procList)!)
     }
     if let i = threads.firstIndex(where: { $0.isCrashed }), i > 0 {
         let crashed = threads.remove(at: i)
@@ -227,5 +229,6 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     }
     return ThreadList(processes: processes, threads: threads, dumpTID: dumpTID, problems: problems, offsets: offsets,
                       architecture: arch.name, stoppcbsForm: stoppcbsForm, limits: limits,
-                      symbolizer: KernelSymbolizer(kernel: kernel, classify: arch.symbolTag), memory: memory, arch: arch)
+                      symbolizer: KernelSymbolizer(kernel: kernel, classify: arch.symbolTag), memory: memory, arch: arch,
+                      facts: facts)
 }

@@ -2,7 +2,7 @@
 ///
 /// Facts: shared/spec/threads-and-backtraces.md. The list walking and the pcb choice here are
 /// architecture neutral; the pcb layout, the frame walk and the trap-frame rules live in one file per
-/// architecture (`AMD64Threads.swift`) behind `ThreadArchitecture`.
+/// architecture (`AMD64Threads.swift`, `ARM64Threads.swift`) behind `ThreadArchitecture`.
 import MinidumpCore
 
 /// A process on `allproc`.
@@ -40,7 +40,8 @@ public struct KernelThread: Sendable {
     public let pcb: VirtualAddress?
     /// Why that pcb: "dumppcb", "stoppcbs[N]" or "td_pcb" (kgdb's choice, spec §3.3).
     public let pcbSource: String
-    /// The registers the pcb holds (amd64: rip rsp rbp rbx r12 r13 r14 r15); empty when it is unreadable.
+    /// The registers the pcb holds (amd64: rip rsp rbp rbx r12 r13 r14 r15; arm64: pc sp fp lr x19–x28);
+    /// empty when it is unreadable.
     public var registers: [(name: String, value: UInt64)] {
         zip(registerNames, registerValues).map { (name: $0, value: $1) }
     }
@@ -93,9 +94,11 @@ public enum StopReason: String, Sendable, Equatable, CaseIterable {
 
 /// How a trap, interrupt or syscall stub entered the kernel (the line after its frame).
 public struct TrapFrameInfo: Sendable, Equatable {
-    /// "trap", "interrupt" or "syscall" (ddb's frame types).
+    /// "trap", "interrupt" or "syscall" (amd64), "exception", "interrupt", "system error" or
+    /// "unhandled exception" (arm64): ddb's frame types.
     public let kind: String
-    /// `tf_trapno` for traps, the syscall number (`tf_rax`) for syscalls, 0 for interrupts.
+    /// `tf_trapno` for traps, the syscall number (`tf_rax`) for syscalls, `tf_esr` for arm64 exceptions,
+    /// 0 for interrupts.
     public let number: UInt64
     /// The trap's name for traps ("page fault"), nil otherwise or when unknown.
     public let name: String?
@@ -108,8 +111,8 @@ public struct TrapFrameInfo: Sendable, Equatable {
     /// From user mode.
     public let fromUser: Bool
 
-    /// The architecture's register names for pc, sp and fp in the line ("rip", "rsp", "rbp").
-    let registerNames: (pc: String, sp: String, fp: String)
+    /// The architecture's register names for pc, sp and fp in the line ("rip", "rsp", "rbp"; arm64 "pc", "sp", "fp").
+    public let registerNames: (pc: String, sp: String, fp: String)
 
     init(kind: String, number: UInt64, name: String?, address: VirtualAddress, pc: UInt64, sp: UInt64, fp: UInt64,
          fromUser: Bool, registerNames: (pc: String, sp: String, fp: String)) {
@@ -129,12 +132,14 @@ public struct TrapFrameInfo: Sendable, Equatable {
             && a.sp == b.sp && a.fp == b.fp && a.fromUser == b.fromUser && a.registerNames == b.registerNames
     }
 
-    /// ddb's line: `--- trap 0xc, rip = 0x…, rsp = 0x…, rbp = 0x… ---`, `--- syscall (N), …`, `--- interrupt, …`.
+    /// ddb's line: `--- trap 0xc, rip = 0x…, rsp = 0x…, rbp = 0x… ---`, `--- syscall (N), …`, `--- interrupt, …`;
+    /// arm64: `--- exception, esr 0x96000045, pc = 0x…, sp = 0x…, fp = 0x… ---`.
     public var line: String {
         let head: String
         switch kind {
         case "trap": head = "--- trap \(hex(number))"
         case "syscall": head = "--- syscall (\(number))"
+        case "exception", "system error", "unhandled exception": head = "--- \(kind), esr \(hex(number))"
         default: head = "--- \(kind)"
         }
         return "\(head), \(registerNames.pc) = \(hex(pc)), \(registerNames.sp) = \(hex(sp)), \(registerNames.fp) = \(hex(fp)) ---"
@@ -241,7 +246,8 @@ public enum ThreadError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .unsupportedArchitecture(kernel, machine):
-            return "\(kernel): threads are not supported for ELF machine \(machine) (supported: amd64)"
+            let supported = threadArchitectures.map { $0.name }.joined(separator: ", ")
+            return "\(kernel): threads are not supported for ELF machine \(machine) (supported: \(supported))"
         case let .noSymbol(name, kernel): return "\(kernel): no symbol '\(name)', needed to list threads"
         case let .noOffsets(missing, kernel):
             return "\(kernel): no struct proc/thread offset symbols (\(missing.joined(separator: ", "))); "

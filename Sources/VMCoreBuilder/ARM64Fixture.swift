@@ -131,13 +131,17 @@ public func goldenARM64Fixtures() -> [(fileName: String, description: ARM64DumpD
     ]
 }
 
-/// The arm64 golden files: the dumps and `kernel.arm64`.
+/// The arm64 golden files: the dumps and `kernel.arm64`, and the thread fixture `vmcore.arm64.threads`
+/// with `kernel.arm64.threads` (ARM64ThreadsDescription.golden()).
 public func goldenARM64Files() throws(GeneratorError) -> [GoldenFile] {
     var files: [GoldenFile] = []
     for golden in goldenARM64Fixtures() {
         files.append(GoldenFile(fileName: golden.fileName, bytes: try generateARM64Dump(golden.description).bytes))
     }
     files.append(GoldenFile(fileName: "kernel.arm64", bytes: makeKernelELF(ARM64Fixture.kernelDescription())))
+    let threads = try makeARM64ThreadFixture(.golden())
+    files.append(GoldenFile(fileName: "vmcore.arm64.threads", bytes: try generateARM64Dump(threads.dump).bytes))
+    files.append(GoldenFile(fileName: "kernel.arm64.threads", bytes: makeKernelELF(threads.kernel)))
     return files
 }
 

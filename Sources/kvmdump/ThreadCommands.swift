@@ -210,6 +210,9 @@ struct BtCommand: Subcommand {
         user-trapframe, thread-start (fork_trampoline), fp-not-kernel, pc-not-kernel,
         zero-return-address, unreadable (not in the dump), loop (frame pointers not increasing),
         frame-limit, no-pc, no-pcb. An unknown TID is an error (exit status 1) after the others.
+        On arm64 frame 0 is the pcb's lr, sp and fp, then the frame records ([fp], [fp+8]); a return
+        address into an exception vector (handle_el1h_sync, handle_el0_sync, handle_el1h_irq, ...) is
+        followed by '--- exception, esr 0x..., pc = 0x..., sp = 0x..., fp = 0x... ---' (see kvmdump(1)).
 
         """ + ThreadSupport.discussion
 
@@ -384,6 +387,10 @@ struct BtCommand: Subcommand {
 
     /// ddb's trap line, formatted in place.
     private func writeTrap(_ t: TrapFrameInfo, _ out: OutputBuffer) {
+        guard t.registerNames.pc == "rip" else {
+            out.line(t.line)
+            return
+        }
         out.withSpace(128) { p in
             switch t.kind {
             case "trap":

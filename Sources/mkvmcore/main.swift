@@ -121,6 +121,9 @@ func run(_ o: Options) throws(GeneratorError) {
         for golden in goldenARM64Fixtures() {
             print("== \(golden.fileName)\n" + (try generateARM64Dump(golden.description).truth.summary()))
         }
+        let threads = try makeARM64ThreadFixture(.golden())
+        print("== vmcore.arm64.threads + kernel.arm64.threads\n" + (try generateARM64Dump(threads.dump).truth.summary()))
+        print("threads (allproc order): " + threads.truth.threads.map { "\($0.tid) \($0.displayName): \($0.frames.count) frames, \($0.stop)" }.joined(separator: "; ") + "\n")
         print("== kernel.arm64\nthe EM_AARCH64 kernel of the arm64 dumps: .text at \(hexString(ARM64Fixture.textBase)), .data at \(hexString(ARM64Fixture.dataBase)), .bss at \(hexString(ARM64Fixture.bssBase)); version, osreldate, hostname, panicstr (a PAC-signed pointer), msgbufp, kernel_vm_end, ...\n")
     case .corrupt(let dir):
         var count = 0

@@ -23,6 +23,7 @@ struct Opened {
 
 /// Compares one thread and its backtrace with the truth.
 func expectMatches(_ thread: KernelThread, _ backtrace: Backtrace, _ truth: ThreadTruth,
+                   registerOrder: [String] = ["rip", "rsp", "rbp", "rbx", "r12", "r13", "r14", "r15"],
                    sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(thread.tid == truth.tid, sourceLocation: sourceLocation)
     #expect(thread.pid == truth.pid, sourceLocation: sourceLocation)
@@ -38,7 +39,7 @@ func expectMatches(_ thread: KernelThread, _ backtrace: Backtrace, _ truth: Thre
     for r in thread.registers { registers[r.name] = r.value }
     #expect(registers == truth.registers, "tid \(truth.tid)", sourceLocation: sourceLocation)
     if !truth.registers.isEmpty {
-        #expect(thread.registers.map(\.name) == ["rip", "rsp", "rbp", "rbx", "r12", "r13", "r14", "r15"], sourceLocation: sourceLocation)
+        #expect(thread.registers.map(\.name) == registerOrder, sourceLocation: sourceLocation)
     }
     #expect(backtrace.stop.rawValue == truth.stop, "tid \(truth.tid): \(backtrace.detail)", sourceLocation: sourceLocation)
     #expect(backtrace.frames.count == truth.frames.count, "tid \(truth.tid)", sourceLocation: sourceLocation)
@@ -57,7 +58,9 @@ func expectMatches(_ thread: KernelThread, _ backtrace: Backtrace, _ truth: Thre
 }
 
 /// Checks the whole list: processes, threads (crashed first, then walk order), backtraces.
-func expectListMatches(_ list: ThreadList, _ truth: ThreadsTruth, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectListMatches(_ list: ThreadList, _ truth: ThreadsTruth,
+                       registerOrder: [String] = ["rip", "rsp", "rbp", "rbx", "r12", "r13", "r14", "r15"],
+                       sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(list.processes.map(\.pid) == truth.processes.map(\.pid), sourceLocation: sourceLocation)
     #expect(list.processes.map(\.comm) == truth.processes.map(\.comm), sourceLocation: sourceLocation)
     #expect(list.processes.map(\.address.rawValue) == truth.processes.map(\.address), sourceLocation: sourceLocation)
@@ -66,7 +69,7 @@ func expectListMatches(_ list: ThreadList, _ truth: ThreadsTruth, sourceLocation
     if let i = expected.firstIndex(where: \.crashed) { expected.insert(expected.remove(at: i), at: 0) }
     #expect(list.threads.map(\.tid) == expected.map(\.tid), sourceLocation: sourceLocation)
     for (thread, t) in zip(list.threads, expected) {
-        expectMatches(thread, list.backtrace(thread), t, sourceLocation: sourceLocation)
+        expectMatches(thread, list.backtrace(thread), t, registerOrder: registerOrder, sourceLocation: sourceLocation)
     }
     #expect(list.problems.count == truth.listProblems.count, "\(list.problems)", sourceLocation: sourceLocation)
     for prefix in truth.listProblems {

@@ -1,6 +1,7 @@
 /// The arm64 golden cases: every dump subcommand in text and JSON on the 16 KiB v3 and the 4 KiB v2
 /// fixture, with and without `Fixtures/kernel.arm64` (sym, info, msgbuf through msgbufp), including
-/// a PAC-signed pointer, a reserved L3 entry and direct-map addresses (see Fixtures/README.md).
+/// a PAC-signed pointer, a reserved L3 entry and direct-map addresses (see Fixtures/README.md); and the
+/// thread commands and export on `vmcore.arm64.threads` + `kernel.arm64.threads`.
 
 private func a(_ name: String, _ arguments: String, stdin: String? = nil) -> GoldenCase {
     GoldenCase(name: name, arguments: arguments.split(separator: " ").map(String.init), stdin: stdin)
@@ -50,7 +51,15 @@ let arm64GoldenCases: [GoldenCase] = {
         ]
     }
     cases.append(a("sym-arm64-kernel", "-N Fixtures/kernel.arm64 sym version osreldate panic+0x10 end"))
-    cases.append(a("error-export-arm64", "-M Fixtures/vmcore.arm64.v3-16k export -o -"))
     cases.append(a("error-ps-arm64", "-N Fixtures/kernel.arm64 -M Fixtures/vmcore.arm64.v3-16k ps"))
+    // The thread fixture: processes, threads, backtraces through exception vectors, the export summary.
+    let t = "-N Fixtures/kernel.arm64.threads -M Fixtures/vmcore.arm64.threads"
+    cases += [
+        a("ps-arm64-threads", "\(t) ps"), a("threads-arm64-threads", "\(t) threads"),
+        a("bt-arm64-threads", "\(t) bt"), a("bt-arm64-threads-all", "\(t) bt --all"),
+        a("bt-arm64-threads-verbose-json", "\(t) bt 100199 --verbose --json"),
+        a("info-arm64-threads", "-N Fixtures/kernel.arm64.threads info Fixtures/vmcore.arm64.threads"),
+        a("export-arm64-threads-json", "\(t) export -o $TMP/core --json"),
+    ]
     return cases
 }()

@@ -53,11 +53,11 @@ private struct ExportTruth {
     }
 }
 
-private let debuggerTestsOff = ProcessInfo.processInfo.environment["KVMDUMP_DEBUGGER_TESTS"] == "off"
+let debuggerTestsOff = ProcessInfo.processInfo.environment["KVMDUMP_DEBUGGER_TESTS"] == "off"
 
 /// The debugger's binary, or nil (the Swift toolchain's lldb is skipped: it cannot start without
 /// libpython3.10 here; Debian's /usr/bin/lldb is used).
-private func debugger(_ name: String) -> String? {
+func debugger(_ name: String) -> String? {
     for directory in ["/usr/bin", "/usr/local/bin", "/bin"] {
         let path = "\(directory)/\(name)"
         if FileManager.default.isExecutableFile(atPath: path) { return path }
@@ -66,7 +66,7 @@ private func debugger(_ name: String) -> String? {
 }
 
 /// Runs `command` with /bin/sh in the repository root; stdout and stderr together.
-private func shell(_ command: String, timeout: TimeInterval = 120) throws -> (output: String, status: Int32) {
+func shell(_ command: String, timeout: TimeInterval = 120) throws -> (output: String, status: Int32) {
     let scratch = try TemporaryDirectory()
     let outURL = scratch.url.appendingPathComponent("out")
     try Data().write(to: outURL)
@@ -111,7 +111,7 @@ private func exportGolden(_ scratch: TemporaryDirectory, flavor: String, xnum: B
 private func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
 /// Lines `#N  0x... in` per LWP from gdb's `thread apply all bt`.
-private func gdbBacktraces(_ text: String) -> [Int32: [UInt64]] {
+func gdbBacktraces(_ text: String) -> [Int32: [UInt64]] {
     var result: [Int32: [UInt64]] = [:]
     var current: Int32?
     for line in text.split(separator: "\n") {
