@@ -1,5 +1,6 @@
 /// riscv (RV64): `struct pcb` (FSRC sys/riscv/include/pcb.h: pcb_ra, pcb_sp, pcb_gp, pcb_tp, pcb_s[12], as
-/// kgdb's riscv-fbsd-kern.c and LLDB's RegisterContextFreeBSDKernelCore_riscv64.cpp read it), INKERNEL, ddb's
+/// kgdb's riscv-fbsd-kern.c and LLDB's RegisterContextFreeBSDKernelCore_riscv64.cpp read it; the older pcb with
+/// pcb_t[7] and pcb_a[8] by its `pcb_size`), INKERNEL, ddb's
 /// frame-pointer walk (sys/riscv/riscv/db_trace.c, unwind.c: the frame pointer s0 points just above the saved
 /// pair, ra at fp - 8, the caller's s0 at fp - 16) and its trapframes (exception.S:
 /// cpu_exception_handler_supervisor and cpu_exception_handler_user; sys/riscv/include/frame.h).
@@ -19,9 +20,17 @@ enum RISCVThreads: ThreadArchitecture {
     static let registerNames = ["pc", "ra", "sp", "gp", "tp", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9",
                                 "s10", "s11"]
 
-    /// pcb_ra, pcb_sp, pcb_gp, pcb_tp and pcb_s[12]: 16 words from offset 0. (Kernels whose pcb still had
-    /// pcb_t[7] between pcb_tp and pcb_s, and pcb_a[8] after it, are not told apart here.)
-    static func pcbRegisterBytes(_ kernel: KernelFacts) -> Int { 16 * 8 }
+    /// The sizes of the older `struct pcb` that also held pcb_t[7] (between pcb_tp and pcb_s) and pcb_a[8]
+    /// (after it), as kgdb's older riscv-fbsd-kern.c read 31 words: with the FP state, pcb_sepc and
+    /// pcb_onfault 0x318 bytes, before the FP state (pcb_sepc, pcb_l1addr, pcb_onfault) 0x110. Only
+    /// `pcb_size` tells the layouts apart; without it the current one (0x298) is assumed, as LLDB does.
+    static let fullPCBSizes: Set<Int> = [0x318, 0x110]
+
+    /// Byte offset of pcb_s[0]: 0x20 in the current pcb, 0x58 after pcb_t[7] in the older one.
+    static func s0Offset(_ kernel: KernelFacts) -> Int { kernel.pcbSize.map(fullPCBSizes.contains) == true ? 0x58 : 0x20 }
+
+    /// pcb_ra, pcb_sp, pcb_gp, pcb_tp (offset 0) and pcb_s[12].
+    static func pcbRegisterBytes(_ kernel: KernelFacts) -> Int { s0Offset(kernel) + 12 * 8 }
 
     static func registers(pcb: [UInt8], _ kernel: KernelFacts) -> [UInt64] {
         let f = Fields(bytes: pcb, base: 0)
@@ -29,8 +38,9 @@ enum RISCVThreads: ThreadArchitecture {
         out.reserveCapacity(registerNames.count)
         guard let ra = f.u64(0) else { return [] }
         out.append(ra)
-        for i in 0..<16 {
-            guard let value = f.u64(8 * i) else { return [] }
+        let s0 = s0Offset(kernel)
+        for offset in [0, 8, 16, 24] + (0..<12).map({ s0 + 8 * $0 }) {
+            guard let value = f.u64(offset) else { return [] }
             out.append(value)
         }
         return out

@@ -7,6 +7,8 @@ import MinidumpCore
 struct KernelFacts: Sendable, Equatable {
     /// `osreldate` (`__FreeBSD_version`), nil when the kernel has no such symbol or it is unreadable.
     var osreldate: UInt32?
+    /// `pcb_size` from the kernel or the offsets file, nil when neither gives it.
+    var pcbSize: Int? = nil
 }
 
 protocol ThreadArchitecture: Sendable {

@@ -126,12 +126,20 @@ public func makeRISCVThreadFixture(_ d: RISCVThreadsDescription) throws(Generato
     }
     image.u64(addr["stopped_cpus"]!, stoppedWord)
 
-    /// The pcb's 16 integer registers (pcb_ra, pcb_sp, pcb_gp, pcb_tp, pcb_s[12]); the FP state after them is 0.
+    /// The older pcb (`ThreadLayout.riscvFullPCB`) has pcb_t[7] between pcb_tp and pcb_s[12], then pcb_a[8].
+    let fullPCB = layout.pcbSize == ThreadLayout.riscvFullPCB.pcbSize
+    /// The pcb: pcb_ra, pcb_sp, pcb_gp, pcb_tp, (older: pcb_t[7], random,) pcb_s[12] (older: then pcb_a[8],
+    /// random); the FP state after them is 0.
     func pcbBytes(_ r: [String: UInt64]) -> [UInt8] {
         var pcb = [UInt8](repeating: 0, count: layout.pcbSize)
-        for (i, name) in (["ra", "sp", "gp", "tp"] + (0..<12).map { "s\($0)" }).enumerated() {
-            pcb.replaceSubrange(8 * i..<8 * i + 8, with: KernelFixture.le(r[name]!, 8))
+        func put(_ at: Int, _ v: UInt64) { pcb.replaceSubrange(at..<at + 8, with: KernelFixture.le(v, 8)) }
+        for (i, name) in ["ra", "sp", "gp", "tp"].enumerated() { put(8 * i, r[name]!) }
+        let s0 = fullPCB ? 0x58 : 0x20
+        if fullPCB {
+            for i in 0..<7 { put(0x20 + 8 * i, rng.next()) }
+            for i in 0..<8 { put(0xb8 + 8 * i, rng.next()) }
         }
+        for i in 0..<12 { put(s0 + 8 * i, r["s\(i)"]!) }
         return pcb
     }
 

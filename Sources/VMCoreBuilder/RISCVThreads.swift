@@ -110,6 +110,14 @@ extension ThreadLayout {
         layout.pcbSize = 0x298
         return layout
     }
+
+    /// The same with the older riscv pcb (pcb_t[7] before pcb_s[12], pcb_a[8] after, the FP state, pcb_sepc,
+    /// pcb_onfault: `pcb_size` 0x318); the generator writes that layout for this size.
+    public static var riscvFullPCB: ThreadLayout {
+        var layout = ThreadLayout()
+        layout.pcbSize = 0x318
+        return layout
+    }
 }
 
 extension RISCVThreadsDescription {

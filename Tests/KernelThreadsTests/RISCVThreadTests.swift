@@ -37,6 +37,22 @@ let riscvRegisterOrder = ["pc", "ra", "sp", "gp", "tp"] + (0...11).map { "s\($0)
         expectListMatches(list, o.fixture.truth, registerOrder: riscvRegisterOrder)
     }
 
+    @Test func olderPCBWithTemporariesAndArgumentsIsReadByItsSize() throws {
+        // pcb_size 0x318: pcb_t[7] sits between pcb_tp and pcb_s[12], so s0 is at 0x58, not 0x20.
+        var d = RISCVThreadsDescription.golden()
+        d.layout = .riscvFullPCB
+        let o = try RISCVOpened(d)
+        let list = try o.list()
+        #expect(list.offsets.pcbSize == 0x318)
+        #expect(list.stoppcbsForm == "array (symbol size 12672 = 16 pcbs)")
+        expectListMatches(list, o.fixture.truth, registerOrder: riscvRegisterOrder)
+        let crashed = try #require(list.crashed)
+        let pcb = try #require(crashed.pcb)
+        #expect(crashed.register("s0") == (try o.dump.readUInt64(VirtualAddress(pcb.rawValue + 0x58))))
+        #expect(crashed.register("s0") != (try o.dump.readUInt64(VirtualAddress(pcb.rawValue + 0x20))))
+        #expect(list.backtrace(crashed).frames.count == 16)
+    }
+
     @Test func crashedThreadShowsTheStorePageFaultAndTheSyscall() throws {
         let o = try RISCVOpened(.golden())
         let list = try o.list()
