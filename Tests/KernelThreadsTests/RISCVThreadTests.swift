@@ -138,6 +138,29 @@ let riscvRegisterOrder = ["pc", "ra", "sp", "gp", "tp"] + (0...11).map { "s\($0)
         }
     }
 
+    @Test(arguments: [UInt64(0), 0x4031_0a58])
+    func supervisorTrapframeWithABadSepcStopsThere(sepc: UInt64) throws {
+        // The crashed thread's kernel-mode trapframe gets tf_sepc 0 or a user address: the walk shows the
+        // trap line and the frame at that pc, then stops with the reason.
+        let o = try RISCVOpened(.golden())
+        let truth = try #require(o.fixture.truth.crashed)
+        let tf = try #require(truth.frames[6].trap?.address)
+        let pa = try #require(o.generated.truth.physicalAddress(ofVirtual: tf + 0xf8))
+        let at = try #require(o.generated.truth.fileOffset(ofPhysical: pa))
+        var bytes = o.generated.bytes
+        for b in 0..<8 { bytes[Int(at) + b] = UInt8(truncatingIfNeeded: sepc >> (8 * UInt64(b))) }
+        let dump = try Dump(contents: bytes, name: "vmcore.riscv.sepc")
+        let list = try kernelThreads(dump: dump, kernel: o.kernel)
+        let bt = list.backtrace(try #require(list.crashed))
+        #expect(bt.frames.count == 8 && bt.frames[6].trap?.pc == sepc && bt.frames[7].pc == sepc)
+        #expect(Array(bt.frames.prefix(7).map(\.pc)) == Array(truth.frames.prefix(7).map(\.pc)))
+        if sepc == 0 {
+            #expect(bt.stop == .noPC && bt.detail == "kernel-mode trapframe at 0x\(String(tf, radix: 16)) has sepc 0")
+        } else {
+            #expect(bt.stop == .pcNotKernel && bt.detail == "trapframe sepc 0x40310a58 is not a kernel address")
+        }
+    }
+
     @Test func frameLimitBoundsTheWalk() throws {
         let o = try RISCVOpened(.golden())
         let list = try kernelThreads(dump: o.dump, kernel: o.kernel, limits: WalkLimits(maxFrames: 4))
