@@ -1,6 +1,6 @@
 /// The architecture-specific part of an exported core: `e_machine` and the registers in the notes.
 /// The writer (`CoreExport.swift`, `ELFCore.swift`) never names an architecture; adding one is a file
-/// beside `AMD64Core.swift` and `ARM64Core.swift` and a line in `coreArchitectures`.
+/// beside `AMD64Core.swift`, `ARM64Core.swift` and `RISCVCore.swift` and a line in `coreArchitectures`.
 import MinidumpCore
 
 protocol CoreArchitecture: Sendable {
@@ -23,7 +23,7 @@ protocol CoreArchitecture: Sendable {
 }
 
 /// Every architecture the core writer lays out, found by the dump's architecture name.
-let coreArchitectures: [any CoreArchitecture.Type] = [AMD64Core.self, ARM64Core.self]
+let coreArchitectures: [any CoreArchitecture.Type] = [AMD64Core.self, ARM64Core.self, RISCVCore.self]
 
 /// The core layout for `dump`'s architecture, or nil.
 func coreArchitecture(named name: String) -> (any CoreArchitecture.Type)? {
@@ -32,7 +32,7 @@ func coreArchitecture(named name: String) -> (any CoreArchitecture.Type)? {
 
 /// The gdb command line (program and `-iex` options) that reads a `--for gdb` core of `dump`:
 /// `gdb -iex 'set osabi GNU/Linux'` for amd64, `gdb-multiarch -iex 'set architecture aarch64' -iex
-/// 'set osabi GNU/Linux'` for arm64.
+/// 'set osabi GNU/Linux'` for arm64 (`riscv:rv64` for riscv).
 public func gdbInvocation(for dump: Dump) -> String {
     let osabi = "-iex 'set osabi GNU/Linux'"
     guard let architecture = coreArchitecture(named: dump.header.architecture)?.gdbArchitecture else { return "gdb " + osabi }

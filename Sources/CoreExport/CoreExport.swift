@@ -95,7 +95,7 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
     }
 }
 
-/// Throws `.unsupportedArchitecture` unless `dump` is one the core writer lays out (amd64, arm64);
+/// Throws `.unsupportedArchitecture` unless `dump` is one the core writer lays out (amd64, arm64, riscv);
 /// call it before creating the output.
 public func checkExportable(_ dump: Dump, path: String) throws(CoreExportError) {
     _ = try exportArchitecture(dump, path: path)

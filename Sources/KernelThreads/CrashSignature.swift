@@ -15,7 +15,7 @@ public struct CrashSignature: Sendable, Equatable {
     /// How many frames after the machinery make the signature.
     public static let frameCount = 3
 
-    /// Functions that belong to panicking, dumping, the debugger and fault handling (amd64 and arm64),
+    /// Functions that belong to panicking, dumping, the debugger and fault handling (amd64, arm64, riscv),
     /// not to the cause.
     public static func isMachinery(_ function: String) -> Bool {
         let exact: Set<String> = [
@@ -26,6 +26,8 @@ public struct CrashSignature: Sendable, Equatable {
             "kassert", "breakpoint", "kdb_enter", "kdb_trap", "kdb_backtrace",
             // arm64's fault path (sys/arm64/arm64/trap.c, exception.S).
             "data_abort", "align_abort", "external_abort", "do_el1h_sync", "handle_el1h_sync",
+            // riscv's (sys/riscv/riscv/trap.c, exception.S).
+            "page_fault_handler", "do_trap_supervisor", "cpu_exception_handler_supervisor",
         ]
         return exact.contains(function) || function.hasPrefix("kdb_") || function.hasPrefix("db_")
     }

@@ -1,12 +1,14 @@
 /// The table every architecture's thread support fills in. The list walk (`ThreadWalk.swift`) never
-/// names an architecture; adding riscv or i386 means a file beside `AMD64Threads.swift` and
-/// `ARM64Threads.swift` and a line in `threadArchitectures`.
+/// names an architecture; adding one (i386) means a file beside `AMD64Threads.swift`, `ARM64Threads.swift`
+/// and `RISCVThreads.swift` and a line in `threadArchitectures`.
 import MinidumpCore
 
 /// What the walk knows about the running kernel that a layout may depend on.
 struct KernelFacts: Sendable, Equatable {
     /// `osreldate` (`__FreeBSD_version`), nil when the kernel has no such symbol or it is unreadable.
     var osreldate: UInt32?
+    /// `pcb_size` from the kernel or the offsets file, nil when neither gives it.
+    var pcbSize: Int? = nil
 }
 
 protocol ThreadArchitecture: Sendable {
@@ -44,4 +46,4 @@ protocol ThreadArchitecture: Sendable {
 }
 
 /// Every architecture with thread support, found by the kernel image's `e_machine`.
-let threadArchitectures: [any ThreadArchitecture.Type] = [AMD64Threads.self, ARM64Threads.self]
+let threadArchitectures: [any ThreadArchitecture.Type] = [AMD64Threads.self, ARM64Threads.self, RISCVThreads.self]

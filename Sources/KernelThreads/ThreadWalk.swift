@@ -71,7 +71,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
 
     // dumptid, dumppcb, stopped CPUs.
     let osreldate = symbol("osreldate").flatMap { memory.u32($0.value) ?? (try? kernel.readU32(at: $0.value)) }
-    let facts = KernelFacts(osreldate: osreldate)
+    let facts = KernelFacts(osreldate: osreldate, pcbSize: offsets.pcbSize)
     let dumpTID = symbol("dumptid").flatMap { memory.u32($0.value) }.map { Int32(bitPattern: $0) }
     if symbol("dumptid") != nil && dumpTID == nil { problems.append("dumptid: not in the dump") }
     let dumppcb = symbol("dumppcb")?.value

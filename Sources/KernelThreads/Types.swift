@@ -2,7 +2,7 @@
 ///
 /// Facts: shared/spec/threads-and-backtraces.md. The list walking and the pcb choice here are
 /// architecture neutral; the pcb layout, the frame walk and the trap-frame rules live in one file per
-/// architecture (`AMD64Threads.swift`, `ARM64Threads.swift`) behind `ThreadArchitecture`.
+/// architecture (`AMD64Threads.swift`, `ARM64Threads.swift`, `RISCVThreads.swift`) behind `ThreadArchitecture`.
 import MinidumpCore
 
 /// A process on `allproc`.
@@ -40,7 +40,8 @@ public struct KernelThread: Sendable {
     public let pcb: VirtualAddress?
     /// Why that pcb: "dumppcb", "stoppcbs[N]" or "td_pcb" (kgdb's choice, spec §3.3).
     public let pcbSource: String
-    /// The registers the pcb holds (amd64: rip rsp rbp rbx r12 r13 r14 r15; arm64: pc sp fp lr x19–x28);
+    /// The registers the pcb holds (amd64: rip rsp rbp rbx r12 r13 r14 r15; arm64: pc sp fp lr x19–x28;
+    /// riscv: pc ra sp gp tp s0–s11);
     /// empty when it is unreadable.
     public var registers: [(name: String, value: UInt64)] {
         zip(registerNames, registerValues).map { (name: $0, value: $1) }
@@ -95,10 +96,10 @@ public enum StopReason: String, Sendable, Equatable, CaseIterable {
 /// How a trap, interrupt or syscall stub entered the kernel (the line after its frame).
 public struct TrapFrameInfo: Sendable, Equatable {
     /// "trap", "interrupt" or "syscall" (amd64), "exception", "interrupt", "system error" or
-    /// "unhandled exception" (arm64): ddb's frame types.
+    /// "unhandled exception" (arm64), "exception", "interrupt" or "syscall" (riscv): ddb's frame types.
     public let kind: String
     /// `tf_trapno` for traps, the syscall number (`tf_rax`) for syscalls, `tf_esr` for arm64 exceptions,
-    /// 0 for interrupts.
+    /// 0 for interrupts; riscv: the scause code (interrupts too), the syscall number (`tf_t[0]`) for syscalls.
     public let number: UInt64
     /// The trap's name for traps ("page fault"), nil otherwise or when unknown.
     public let name: String?
@@ -111,11 +112,14 @@ public struct TrapFrameInfo: Sendable, Equatable {
     /// From user mode.
     public let fromUser: Bool
 
-    /// The architecture's register names for pc, sp and fp in the line ("rip", "rsp", "rbp"; arm64 "pc", "sp", "fp").
+    /// The architecture's register names for pc, sp and fp in the line ("rip", "rsp", "rbp"; arm64 "pc", "sp", "fp";
+    /// riscv "sepc", "sp", "s0").
     public let registerNames: (pc: String, sp: String, fp: String)
+    /// The line's start when the architecture words it itself (riscv: `--- exception 15, tval = 0x…`).
+    let head: String?
 
     init(kind: String, number: UInt64, name: String?, address: VirtualAddress, pc: UInt64, sp: UInt64, fp: UInt64,
-         fromUser: Bool, registerNames: (pc: String, sp: String, fp: String)) {
+         fromUser: Bool, registerNames: (pc: String, sp: String, fp: String), head: String? = nil) {
         self.kind = kind
         self.number = number
         self.name = name
@@ -125,22 +129,28 @@ public struct TrapFrameInfo: Sendable, Equatable {
         self.fp = fp
         self.fromUser = fromUser
         self.registerNames = registerNames
+        self.head = head
     }
 
     public static func == (a: TrapFrameInfo, b: TrapFrameInfo) -> Bool {
         a.kind == b.kind && a.number == b.number && a.name == b.name && a.address == b.address && a.pc == b.pc
-            && a.sp == b.sp && a.fp == b.fp && a.fromUser == b.fromUser && a.registerNames == b.registerNames
+            && a.sp == b.sp && a.fp == b.fp && a.fromUser == b.fromUser && a.registerNames == b.registerNames && a.head == b.head
     }
 
     /// ddb's line: `--- trap 0xc, rip = 0x…, rsp = 0x…, rbp = 0x… ---`, `--- syscall (N), …`, `--- interrupt, …`;
-    /// arm64: `--- exception, esr 0x96000045, pc = 0x…, sp = 0x…, fp = 0x… ---`.
+    /// arm64: `--- exception, esr 0x96000045, pc = 0x…, sp = 0x…, fp = 0x… ---`; riscv (ddb's words):
+    /// `--- exception 15, tval = 0x…, sepc = 0x…, sp = 0x…, s0 = 0x… ---`, `--- interrupt 1, …`, `--- syscall (N), …`.
     public var line: String {
         let head: String
-        switch kind {
-        case "trap": head = "--- trap \(hex(number))"
-        case "syscall": head = "--- syscall (\(number))"
-        case "exception", "system error", "unhandled exception": head = "--- \(kind), esr \(hex(number))"
-        default: head = "--- \(kind)"
+        if let own = self.head {
+            head = own
+        } else {
+            switch kind {
+            case "trap": head = "--- trap \(hex(number))"
+            case "syscall": head = "--- syscall (\(number))"
+            case "exception", "system error", "unhandled exception": head = "--- \(kind), esr \(hex(number))"
+            default: head = "--- \(kind)"
+            }
         }
         return "\(head), \(registerNames.pc) = \(hex(pc)), \(registerNames.sp) = \(hex(sp)), \(registerNames.fp) = \(hex(fp)) ---"
     }

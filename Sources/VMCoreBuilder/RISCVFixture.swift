@@ -192,12 +192,16 @@ public enum RISCVFixture {
         return elf
     }
 
-    /// The riscv golden files: `vmcore.riscv.v1`, `vmcore.riscv.v2` and `kernel.riscv`.
+    /// The riscv golden files: `vmcore.riscv.v1`, `vmcore.riscv.v2` and `kernel.riscv`, and the thread
+    /// fixture `vmcore.riscv.threads` with `kernel.riscv.threads` (RISCVThreadsDescription.golden()).
     public static func goldenFiles() throws(GeneratorError) -> [GoldenFile] {
-        [
+        let threads = try makeRISCVThreadFixture(.golden())
+        return [
             GoldenFile(fileName: "vmcore.riscv.v1", bytes: try generateRISCVDump(description(version: 1)).bytes),
             GoldenFile(fileName: "vmcore.riscv.v2", bytes: try generateRISCVDump(description(version: 2)).bytes),
             GoldenFile(fileName: "kernel.riscv", bytes: makeKernelELF(kernelDescription())),
+            GoldenFile(fileName: "vmcore.riscv.threads", bytes: try generateRISCVDump(threads.dump).bytes),
+            GoldenFile(fileName: "kernel.riscv.threads", bytes: makeKernelELF(threads.kernel)),
         ]
     }
 }

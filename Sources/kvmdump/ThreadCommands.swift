@@ -213,6 +213,10 @@ struct BtCommand: Subcommand {
         On arm64 frame 0 is the pcb's lr, sp and fp, then the frame records ([fp], [fp+8]); a return
         address into an exception vector (handle_el1h_sync, handle_el0_sync, handle_el1h_irq, ...) is
         followed by '--- exception, esr 0x..., pc = 0x..., sp = 0x..., fp = 0x... ---' (see kvmdump(1)).
+        On riscv frame 0 is the pcb's ra, sp and s0, then ddb's frame records ([s0-8] the return
+        address, [s0-16] the caller's s0); a return address into cpu_exception_handler_supervisor or
+        cpu_exception_handler_user is followed by ddb's '--- exception 15, tval = 0x...' (or
+        '--- interrupt N', '--- syscall (N)') with the trapframe's sepc, sp and s0.
 
         """ + ThreadSupport.discussion
 

@@ -14,7 +14,7 @@ let usage = """
            mkvmcore --threads N OUTPUT
     presets: \(DumpDescription.presetNames.joined(separator: ", ")) (default standard)
     --description-only prints what the dump contains instead of writing it (OUTPUT is then optional).
-    --goldens regenerates every golden fixture into DIR (amd64, riscv, i386); --corrupt writes damaged amd64
+    --goldens regenerates every golden fixture into DIR (amd64, arm64, riscv with its thread fixture, i386); --corrupt writes damaged amd64
     v1/v2/v3, riscv v1/v2 and i386 v1/v2 (PAE and non-PAE) dumps (fuzz seeds);
     --describe-goldens prints what each golden fixture contains.
     --threads writes the thread benchmark dump with N threads to OUTPUT and its kernel to OUTPUT.kernel.
@@ -124,6 +124,9 @@ func run(_ o: Options) throws(GeneratorError) {
         let threads = try makeARM64ThreadFixture(.golden())
         print("== vmcore.arm64.threads + kernel.arm64.threads\n" + (try generateARM64Dump(threads.dump).truth.summary()))
         print("threads (allproc order): " + threads.truth.threads.map { "\($0.tid) \($0.displayName): \($0.frames.count) frames, \($0.stop)" }.joined(separator: "; ") + "\n")
+        let riscvThreads = try makeRISCVThreadFixture(.golden())
+        print("== vmcore.riscv.threads + kernel.riscv.threads\n" + (try generateRISCVDump(riscvThreads.dump).truth.summary()))
+        print("threads (allproc order): " + riscvThreads.truth.threads.map { "\($0.tid) \($0.displayName): \($0.frames.count) frames, \($0.stop)" }.joined(separator: "; ") + "\n")
         print("== kernel.arm64\nthe EM_AARCH64 kernel of the arm64 dumps: .text at \(hexString(ARM64Fixture.textBase)), .data at \(hexString(ARM64Fixture.dataBase)), .bss at \(hexString(ARM64Fixture.bssBase)); version, osreldate, hostname, panicstr (a PAC-signed pointer), msgbufp, kernel_vm_end, ...\n")
     case .corrupt(let dir):
         var count = 0

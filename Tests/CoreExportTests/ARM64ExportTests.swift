@@ -113,15 +113,15 @@ struct ARM64ExportTests {
         #expect(u64(status[0].desc, (flavor == .gdb ? 112 : 48) + 8 * 32) == crashed.frames[0].pc)
     }
 
-    @Test("Riscv and i386 dumps are still refused, naming the architectures that are written")
+    @Test("i386 dumps are still refused, naming the architectures that are written")
     func refusesOthers() throws {
-        let bytes = try generateRISCVDump(RISCVFixture.description(version: 2)).bytes
-        let dump = try Dump(contents: bytes, name: "vmcore.riscv")
-        #expect(throws: CoreExportError(path: "out", problem: .unsupportedArchitecture("riscv"))) {
+        let bytes = try generateI386Dump(I386Fixture.description(version: 2, pae: true)).bytes
+        let dump = try Dump(contents: bytes, name: "vmcore.i386")
+        #expect(throws: CoreExportError(path: "out", problem: .unsupportedArchitecture("i386"))) {
             try checkExportable(dump, path: "out")
         }
-        #expect(CoreExportError(path: "out", problem: .unsupportedArchitecture("riscv")).description
-                == "out: the dump is riscv; export writes amd64, arm64 cores only; nothing written")
+        #expect(CoreExportError(path: "out", problem: .unsupportedArchitecture("i386")).description
+                == "out: the dump is i386; export writes amd64, arm64, riscv cores only; nothing written")
         #expect(gdbInvocation(for: dump) == "gdb -iex 'set osabi GNU/Linux'")
     }
 }

@@ -1,5 +1,6 @@
 /// The riscv golden cases (`Fixtures/vmcore.riscv.v1`, `vmcore.riscv.v2`, `kernel.riscv`; see
-/// Fixtures/README.md): every subcommand that reads memory, text and JSON, on both versions.
+/// Fixtures/README.md): every subcommand that reads memory, text and JSON, on both versions; and the
+/// thread commands and export on `vmcore.riscv.threads` + `kernel.riscv.threads`.
 /// K = 0xffffffc000000000; the direct map is dmapbase 0xffffffd000000000 + PA - dmapphys 0x80000000.
 
 private func r(_ name: String, _ arguments: String, stdin: String? = nil) -> GoldenCase {
@@ -55,6 +56,16 @@ let riscvGoldenCases: [GoldenCase] = {
         r("msgbuf-riscv-v2-via-msgbufp-json", "\(k) msgbuf --unread --json \(v2)"),
         r("info-riscv-v2-json", "\(k) info --json \(v2)"),
         r("info-riscv-v2-no-kernel", "info \(v2)"),
+        r("error-ps-riscv", "\(k) -M \(v2) ps"),
+    ]
+    // The thread fixture: processes, threads, backtraces through the exception handlers, the export summary.
+    let t = "-N Fixtures/kernel.riscv.threads -M Fixtures/vmcore.riscv.threads"
+    cases += [
+        r("ps-riscv-threads", "\(t) ps"), r("threads-riscv-threads", "\(t) threads"),
+        r("bt-riscv-threads", "\(t) bt"), r("bt-riscv-threads-all", "\(t) bt --all"),
+        r("bt-riscv-threads-verbose-json", "\(t) bt 100199 --verbose --json"),
+        r("info-riscv-threads", "-N Fixtures/kernel.riscv.threads info Fixtures/vmcore.riscv.threads"),
+        r("export-riscv-threads-json", "\(t) export -o $TMP/core --json"),
     ]
     return cases
 }()
