@@ -213,6 +213,9 @@ struct BtCommand: Subcommand {
         On arm64 frame 0 is the pcb's lr, sp and fp, then the frame records ([fp], [fp+8]); a return
         address into an exception vector (handle_el1h_sync, handle_el0_sync, handle_el1h_irq, ...) is
         followed by '--- exception, esr 0x..., pc = 0x..., sp = 0x..., fp = 0x... ---' (see kvmdump(1)).
+        On i386 frame 0 is pcb_eip, pcb_esp and pcb_ebp, then the ebp chain ([ebp], [ebp+4]); return
+        addresses into the stubs lie in the exception trampoline and are named through setidt_disp;
+        the trap line is '--- trap 0xc, eip = 0x..., esp = 0x..., ebp = 0x... ---'.
 
         """ + ThreadSupport.discussion
 
