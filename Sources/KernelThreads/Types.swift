@@ -2,7 +2,7 @@
 ///
 /// Facts: shared/spec/threads-and-backtraces.md. The list walking and the pcb choice here are
 /// architecture neutral; the pcb layout, the frame walk and the trap-frame rules live in one file per
-/// architecture (`AMD64Threads.swift`, `ARM64Threads.swift`) behind `ThreadArchitecture`.
+/// architecture (`AMD64Threads.swift`, `ARM64Threads.swift`, `I386Threads.swift`) behind `ThreadArchitecture`.
 import MinidumpCore
 
 /// A process on `allproc`.
@@ -40,7 +40,8 @@ public struct KernelThread: Sendable {
     public let pcb: VirtualAddress?
     /// Why that pcb: "dumppcb", "stoppcbs[N]" or "td_pcb" (kgdb's choice, spec §3.3).
     public let pcbSource: String
-    /// The registers the pcb holds (amd64: rip rsp rbp rbx r12 r13 r14 r15; arm64: pc sp fp lr x19–x28);
+    /// The registers the pcb holds (amd64: rip rsp rbp rbx r12 r13 r14 r15; arm64: pc sp fp lr x19–x28;
+    /// i386: eip esp ebp ebx esi edi);
     /// empty when it is unreadable.
     public var registers: [(name: String, value: UInt64)] {
         zip(registerNames, registerValues).map { (name: $0, value: $1) }
@@ -97,7 +98,7 @@ public struct TrapFrameInfo: Sendable, Equatable {
     /// "trap", "interrupt" or "syscall" (amd64), "exception", "interrupt", "system error" or
     /// "unhandled exception" (arm64): ddb's frame types.
     public let kind: String
-    /// `tf_trapno` for traps, the syscall number (`tf_rax`) for syscalls, `tf_esr` for arm64 exceptions,
+    /// `tf_trapno` for traps, the syscall number (`tf_rax`, i386 `tf_eax`) for syscalls, `tf_esr` for arm64 exceptions,
     /// 0 for interrupts.
     public let number: UInt64
     /// The trap's name for traps ("page fault"), nil otherwise or when unknown.
@@ -111,7 +112,8 @@ public struct TrapFrameInfo: Sendable, Equatable {
     /// From user mode.
     public let fromUser: Bool
 
-    /// The architecture's register names for pc, sp and fp in the line ("rip", "rsp", "rbp"; arm64 "pc", "sp", "fp").
+    /// The architecture's register names for pc, sp and fp in the line ("rip", "rsp", "rbp"; arm64 "pc", "sp", "fp";
+    /// i386 "eip", "esp", "ebp").
     public let registerNames: (pc: String, sp: String, fp: String)
 
     init(kind: String, number: UInt64, name: String?, address: VirtualAddress, pc: UInt64, sp: UInt64, fp: UInt64,
