@@ -183,6 +183,49 @@ let i386RegisterOrder = ["eip", "esp", "ebp", "ebx", "esi", "edi"]
     }
 }
 
+extension I386ThreadTests {
+    @Test func randomlyDamagedListsStayBounded() throws {
+        // Words of struct proc, struct thread and .bss (allproc, stoppcbs, stopped_cpus, dumppcb) overwritten
+        // with random values, many of them pointers back into those pages (cycles, overlapping nodes): the
+        // walk ends within its limits, reports why, and nothing traps.
+        let o = try I386Opened(.golden())
+        let truth = o.generated.truth
+        let k = I386ThreadKernel.self
+        let listPages = Set(truth.pages.filter {
+            ($0.virtualAddress >= k.procBase && $0.virtualAddress < k.stackBase)
+                || ($0.virtualAddress >= k.bssBase && $0.virtualAddress < k.bssBase + k.bssSize)
+        }.map(\.physicalAddress))
+        var rng = SplitMix64(seed: 0x1387)
+        let limits = WalkLimits(maxProcesses: 64, maxThreads: 128, maxFrames: 64)
+        var walked = 0
+        for round in 0..<16 {
+            var bytes = o.generated.bytes
+            for (i, pa) in truth.dumpedPages.enumerated() where listPages.contains(pa) {
+                let base = Int(truth.dataOffset) + i * 4096
+                for _ in 0..<24 {
+                    let at = base + Int(rng.next(below: 1024)) * 4
+                    let value: UInt64 = switch rng.next(below: 3) {
+                    case 0: k.procBase + rng.next(below: 0x1_0000) & ~3
+                    case 1: k.threadBase + rng.next(below: 0x8000)
+                    default: rng.next()
+                    }
+                    for b in 0..<4 { bytes[at + b] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(b))) }
+                }
+            }
+            let dump = try Dump(contents: bytes, name: "vmcore.i386.lists.\(round)")
+            guard let list = try? kernelThreads(dump: dump, kernel: o.kernel, limits: limits) else { continue }
+            walked += 1
+            #expect(list.processes.count <= limits.maxProcesses && list.threads.count <= limits.maxThreads)
+            for thread in list.threads {
+                let bt = list.backtrace(thread)
+                #expect(bt.frames.count <= limits.maxFrames && !bt.detail.isEmpty)
+                _ = thread.displayName
+            }
+        }
+        #expect(walked >= 8, "only \(walked) of 16 damaged dumps could start a walk")
+    }
+}
+
 private extension String {
     func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
