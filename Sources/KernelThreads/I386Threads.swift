@@ -129,8 +129,8 @@ enum I386Threads: ThreadArchitecture {
     /// are pushed only when the trap crossed rings.
     enum TF {
         static let ebp = 20, eax = 40, trapno = 44, eip = 52, cs = 56, eflags = 60, esp = 64
-        /// The words every trapframe has, and all of them.
-        static let kernelSize = 64, userSize = 72
+        /// The bytes every trapframe has (all but tf_esp and tf_ss).
+        static let kernelSize = 64
     }
 
     /// PSL_VM: virtual-8086 mode, user mode whatever cs says.
