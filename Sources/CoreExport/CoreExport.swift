@@ -1,4 +1,4 @@
-/// `exportCore`: a minidump as an ELF64 core that gdb and LLDB open, streamed in one pass over the
+/// `exportCore`: a minidump as an ELF64 core (ELF32 for i386) that gdb and LLDB open, streamed in one pass over the
 /// data pages. No Foundation.
 ///
 /// Layout: ELF header, program headers (PT_NOTE, then the direct-map PT_LOADs, then the kernel-map
@@ -65,6 +65,8 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
         case tooManySegments(count: Int)
         /// The dump is of an architecture the core writer has no layout for (`coreArchitectures`).
         case unsupportedArchitecture(String)
+        /// An ELF32 core (i386) would be larger than its 32-bit offsets reach.
+        case tooLargeForELF32(bytes: UInt64)
     }
 
     /// The output path ("-" for standard output).
@@ -91,11 +93,13 @@ public struct CoreExportError: Error, Sendable, Equatable, CustomStringConvertib
         case .unsupportedArchitecture(let architecture):
             let supported = coreArchitectures.map { $0.name }.joined(separator: ", ")
             return "\(path): the dump is \(architecture); export writes \(supported) cores only; nothing written"
+        case .tooLargeForELF32(let bytes):
+            return "\(path): the core would be \(bytes) bytes, more than an ELF32 core's offsets reach (4 GiB); nothing written"
         }
     }
 }
 
-/// Throws `.unsupportedArchitecture` unless `dump` is one the core writer lays out (amd64, arm64, riscv);
+/// Throws `.unsupportedArchitecture` unless `dump` is one the core writer lays out (amd64, arm64, i386, riscv);
 /// call it before creating the output.
 public func checkExportable(_ dump: Dump, path: String) throws(CoreExportError) {
     _ = try exportArchitecture(dump, path: path)
@@ -205,29 +209,34 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
     guard phnum < Int(UInt32.max) else { throw CoreExportError(path: output.path, problem: .tooManySegments(count: phnum)) }
     let xnum = phnum >= min(options.programHeaderLimit, ELF.pnXNUM)
     report.extendedNumbering = xnum
-    let phoff = UInt64(ELF.headerSize)
-    let shoff = phoff + UInt64(phnum) * UInt64(ELF.programHeaderSize)
-    let notesOffset = shoff + (xnum ? UInt64(ELF.sectionHeaderSize) : 0)
+    let elf = arch.elfClass
+    let phoff = UInt64(elf.headerSize)
+    let shoff = phoff + UInt64(phnum) * UInt64(elf.programHeaderSize)
+    let notesOffset = shoff + (xnum ? UInt64(elf.sectionHeaderSize) : 0)
     let notesSize = hasNotes ? UInt64(CoreNotes.size(flavor: options.flavor, arch: arch, threads: threads.count)) : 0
     let page = dump.pageSize
     let dataBase = (notesOffset + notesSize + page - 1) & ~(page - 1)
-    let dataBytes = data.count * page
+    let (dataBytes, o1) = data.count.multipliedReportingOverflow(by: page)
+    let (end, o2) = dataBase.addingReportingOverflow(dataBytes)
+    guard !o1, !o2, end <= elf.maximum else {
+        throw CoreExportError(path: output.path, problem: .tooLargeForELF32(bytes: o1 || o2 ? UInt64.max : end))
+    }
 
     // Offsets are relative to where the output stands now (0 for a new file).
     let origin = output.offset
     do throws(OutputFileError) {
         // ELF header.
         var w = ByteWriter(capacity: 4096)
-        w.bytes += [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, options.flavor == .lldb ? ELF.osabiFreeBSD : ELF.osabiNone]
+        w.bytes += [0x7f, 0x45, 0x4c, 0x46, elf.identByte, 1, 1, options.flavor == .lldb ? ELF.osabiFreeBSD : ELF.osabiNone]
         w.zeros(8)
         w.u16(4); w.u16(arch.elfMachine); w.u32(1)  // ET_CORE, e_machine, EV_CURRENT
-        w.u64(0); w.u64(phoff); w.u64(xnum ? shoff : 0)
-        w.u32(0); w.u16(UInt16(ELF.headerSize)); w.u16(UInt16(ELF.programHeaderSize))
+        w.word(0, elf); w.word(phoff, elf); w.word(xnum ? shoff : 0, elf)
+        w.u32(0); w.u16(UInt16(elf.headerSize)); w.u16(UInt16(elf.programHeaderSize))
         w.u16(UInt16(xnum ? ELF.pnXNUM : phnum))
-        w.u16(xnum ? UInt16(ELF.sectionHeaderSize) : 0); w.u16(xnum ? 1 : 0); w.u16(0)
+        w.u16(xnum ? UInt16(elf.sectionHeaderSize) : 0); w.u16(xnum ? 1 : 0); w.u16(0)
         if hasNotes {
             ProgramHeader(type: ELF.ptNote, flags: ELF.pfR, offset: notesOffset, vaddr: 0, paddr: 0,
-                          filesz: notesSize, memsz: 0, align: 4).encode(into: &w)
+                          filesz: notesSize, memsz: 0, align: 4).encode(into: &w, elf)
         }
         try output.write(w.bytes)
         // Program headers, written as the walk finds them (in batches).
@@ -236,7 +245,7 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
         forEachSegment(dump) { s in
             guard failure == nil else { return }
             ProgramHeader(type: ELF.ptLoad, flags: s.flags, offset: dataBase + s.firstPage * page, vaddr: s.vaddr,
-                          paddr: s.paddr, filesz: s.pages * page, memsz: s.pages * page, align: page).encode(into: &batch)
+                          paddr: s.paddr, filesz: s.pages * page, memsz: s.pages * page, align: page).encode(into: &batch, elf)
             if batch.bytes.count >= 1 << 16 {
                 do throws(OutputFileError) { try output.write(batch.bytes) } catch { failure = error }
                 batch.bytes.removeAll(keepingCapacity: true)
@@ -247,15 +256,15 @@ public func exportCore(dump: Dump, threads: [CoreThread], to output: OutputFile,
         // Section header 0 for PN_XNUM: sh_info holds the program header count.
         if xnum {
             var s = ByteWriter(capacity: 64)
-            s.u32(0); s.u32(0); s.u64(0); s.u64(0); s.u64(0); s.u64(0)  // name type flags addr offset size
-            s.u32(0); s.u32(UInt32(phnum)); s.u64(0); s.u64(0)  // link info addralign entsize
+            s.u32(0); s.u32(0); s.word(0, elf); s.word(0, elf); s.word(0, elf); s.word(0, elf)  // name type flags addr offset size
+            s.u32(0); s.u32(UInt32(phnum)); s.word(0, elf); s.word(0, elf)  // link info addralign entsize
             try output.write(s.bytes)
         }
         // Notes.
         if hasNotes {
         var notes = ByteWriter(capacity: 4096)
         let name = options.flavor == .gdb ? CoreNotes.linuxName : CoreNotes.freebsdName
-        CoreNotes.note(&notes, name: name, type: 3, desc: CoreNotes.prpsinfo(flavor: options.flavor, program: options.programName, first: threads.first))
+        CoreNotes.note(&notes, name: name, type: 3, desc: CoreNotes.prpsinfo(flavor: options.flavor, elf: elf, program: options.programName, first: threads.first))
         for thread in threads {
             CoreNotes.note(&notes, name: name, type: 1,
                            desc: CoreNotes.prstatus(flavor: options.flavor, arch: arch, thread: thread, osreldate: options.osreldate))

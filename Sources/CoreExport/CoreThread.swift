@@ -12,7 +12,7 @@ public struct CoreThread: Sendable, Equatable {
     /// Command name of the process (`p_comm`).
     public var comm: String
     /// Saved registers by name (amd64 `rip`, `rsp`, `rbp`, `rbx`, `r12`...`r15`; arm64 `pc`, `sp`, `fp`, `lr`,
-    /// `x19`...`x28`; riscv `pc`, `ra`, `sp`, `gp`, `tp`, `s0`...`s11`); others are 0.
+    /// `x19`...`x28`; i386 `eip`, `esp`, `ebp`, `ebx`, `esi`, `edi`; riscv `pc`, `ra`, `sp`, `gp`, `tp`, `s0`...`s11`); others are 0.
     public var registers: [String: UInt64]
 
     public init(tid: Int32, pid: Int32, name: String, comm: String, registers: [String: UInt64]) {

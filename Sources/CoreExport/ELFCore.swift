@@ -1,5 +1,5 @@
-/// ELF64 core-file building blocks: headers, program headers and notes, little-endian; the registers
-/// come from the architecture's `CoreArchitecture`.
+/// ELF core-file building blocks (ELF64, or ELF32 for i386): headers, program headers and notes,
+/// little-endian; the class and the registers come from the architecture's `CoreArchitecture`.
 
 /// Which debugger's expectations the core meets.
 public enum CoreFlavor: String, Sendable, CaseIterable {
@@ -12,9 +12,6 @@ public enum CoreFlavor: String, Sendable, CaseIterable {
 }
 
 enum ELF {
-    static let headerSize = 64
-    static let programHeaderSize = 56
-    static let sectionHeaderSize = 64
     static let ptLoad: UInt32 = 1
     static let ptNote: UInt32 = 4
     static let pfX: UInt32 = 1
@@ -26,6 +23,18 @@ enum ELF {
     static let osabiFreeBSD: UInt8 = 9
 }
 
+/// The sizes an ELF class gives headers and words.
+struct ELFClass: Equatable {
+    /// ELFCLASS64 (else ELFCLASS32).
+    let is64: Bool
+    var identByte: UInt8 { is64 ? 2 : 1 }
+    var headerSize: Int { is64 ? 64 : 52 }
+    var programHeaderSize: Int { is64 ? 56 : 32 }
+    var sectionHeaderSize: Int { is64 ? 64 : 40 }
+    /// The largest offset or size a header field holds.
+    var maximum: UInt64 { is64 ? UInt64.max : UInt64(UInt32.max) }
+}
+
 /// Little-endian byte assembly for headers and notes.
 struct ByteWriter {
     var bytes: [UInt8] = []
@@ -34,6 +43,8 @@ struct ByteWriter {
     mutating func u16(_ v: UInt16) { for i in 0..<2 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * i))) } }
     mutating func u32(_ v: UInt32) { for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * i))) } }
     mutating func u64(_ v: UInt64) { for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * i))) } }
+    /// An address, offset or size: 8 bytes in ELF64, 4 in ELF32 (the caller checked that it fits).
+    mutating func word(_ v: UInt64, _ elf: ELFClass) { if elf.is64 { u64(v) } else { u32(UInt32(truncatingIfNeeded: v)) } }
     mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }
     /// `text` cut to `size - 1` bytes and NUL-padded to `size`.
     mutating func fixedString(_ text: String, _ size: Int) {
@@ -58,7 +69,13 @@ struct ProgramHeader: Equatable {
     var memsz: UInt64
     var align: UInt64
 
-    func encode(into w: inout ByteWriter) {
+    /// Elf64_Phdr, or Elf32_Phdr (p_flags after p_memsz; a physical address above 4 GiB, PAE's, becomes 0).
+    func encode(into w: inout ByteWriter, _ elf: ELFClass) {
+        guard elf.is64 else {
+            w.u32(type); w.word(offset, elf); w.word(vaddr, elf); w.word(paddr > elf.maximum ? 0 : paddr, elf)
+            w.word(filesz, elf); w.word(memsz, elf); w.u32(flags); w.word(align, elf)
+            return
+        }
         w.u32(type); w.u32(flags); w.u64(offset); w.u64(vaddr); w.u64(paddr); w.u64(filesz); w.u64(memsz); w.u64(align)
     }
 }
@@ -70,23 +87,26 @@ enum CoreNotes {
 
     static let linuxName = "CORE"
     static let freebsdName = "FreeBSD"
-    /// `elf_prstatus` around `pr_reg`: siginfo, signals, ids and times before it, pr_fpvalid after.
-    static let linuxPrstatusOverhead = 112 + 8
-    static let linuxPrpsinfoSize = 136
-    /// `prstatus_t` before `pr_reg`.
-    static let freebsdPrstatusHeader = 48
-    static let freebsdPrpsinfoSize = 120
+    /// `elf_prstatus` around `pr_reg`: siginfo, signals, ids and times before it, pr_fpvalid after
+    /// (i386: 32-bit longs and timevals, no padding after pr_fpvalid).
+    static func linuxPrstatusOverhead(_ elf: ELFClass) -> Int { elf.is64 ? 112 + 8 : 72 + 4 }
+    /// `elf_prpsinfo` (i386: 16-bit uid and gid).
+    static func linuxPrpsinfoSize(_ elf: ELFClass) -> Int { elf.is64 ? 136 : 124 }
+    /// `prstatus_t` before `pr_reg` (size_t fields are 4 bytes on i386).
+    static func freebsdPrstatusHeader(_ elf: ELFClass) -> Int { elf.is64 ? 48 : 28 }
+    static func freebsdPrpsinfoSize(_ elf: ELFClass) -> Int { elf.is64 ? 120 : 112 }
     static let freebsdThrmiscSize = 24
 
     /// Bytes of the PT_NOTE's contents for `threads` threads.
     static func size(flavor: CoreFlavor, arch: any CoreArchitecture.Type, threads: Int) -> Int {
+        let elf = arch.elfClass
         switch flavor {
         case .gdb:
-            return noteSize(name: linuxName, descSize: linuxPrpsinfoSize)
-                + threads * noteSize(name: linuxName, descSize: linuxPrstatusOverhead + arch.linuxRegisterBytes)
+            return noteSize(name: linuxName, descSize: linuxPrpsinfoSize(elf))
+                + threads * noteSize(name: linuxName, descSize: linuxPrstatusOverhead(elf) + arch.linuxRegisterBytes)
         case .lldb:
-            return noteSize(name: freebsdName, descSize: freebsdPrpsinfoSize)
-                + threads * (noteSize(name: freebsdName, descSize: freebsdPrstatusHeader + arch.freebsdRegisterBytes)
+            return noteSize(name: freebsdName, descSize: freebsdPrpsinfoSize(elf))
+                + threads * (noteSize(name: freebsdName, descSize: freebsdPrstatusHeader(elf) + arch.freebsdRegisterBytes)
                              + noteSize(name: freebsdName, descSize: freebsdThrmiscSize))
         }
     }
@@ -99,21 +119,27 @@ enum CoreNotes {
     }
 
     /// The process-wide note: `fname` is the kernel's file name, the arguments say which thread crashed.
-    static func prpsinfo(flavor: CoreFlavor, program: String, first: CoreThread?) -> [UInt8] {
+    static func prpsinfo(flavor: CoreFlavor, elf: ELFClass, program: String, first: CoreThread?) -> [UInt8] {
         let args = first.map { "\(program): thread \($0.tid) (\($0.name)) wrote the dump" } ?? "kernel"
         let pid = UInt32(bitPattern: first?.pid ?? 0)
         var d = ByteWriter(capacity: 136)
         switch flavor {
         case .gdb:
-            d.u8(0); d.u8(UInt8(ascii: "R")); d.u8(0); d.u8(0); d.zeros(4)
-            d.u64(0)  // pr_flag
-            d.u32(0); d.u32(0)  // uid, gid
+            d.u8(0); d.u8(UInt8(ascii: "R")); d.u8(0); d.u8(0)
+            if elf.is64 {
+                d.zeros(4); d.u64(0)  // padding, pr_flag
+                d.u32(0); d.u32(0)  // uid, gid
+            } else {
+                d.u32(0)  // pr_flag
+                d.u16(0); d.u16(0)  // uid, gid
+            }
             d.u32(pid); d.u32(0); d.u32(pid); d.u32(pid)  // pid, ppid, pgrp, sid
             d.fixedString(program, 16)
             d.fixedString(args, 80)
         case .lldb:
-            d.u32(1); d.zeros(4)  // pr_version
-            d.u64(UInt64(freebsdPrpsinfoSize))
+            d.u32(1)  // pr_version
+            if elf.is64 { d.zeros(4) }
+            d.word(UInt64(freebsdPrpsinfoSize(elf)), elf)
             d.fixedString(program, 17)
             d.fixedString(args, 81)
             d.zeros(2)
@@ -124,19 +150,23 @@ enum CoreNotes {
 
     /// NT_PRSTATUS for one thread.
     static func prstatus(flavor: CoreFlavor, arch: any CoreArchitecture.Type, thread t: CoreThread, osreldate: UInt32) -> [UInt8] {
+        let elf = arch.elfClass
         var d = ByteWriter(capacity: 512)
         switch flavor {
         case .gdb:
-            d.zeros(32)  // siginfo, cursig, sigpend, sighold
+            d.zeros(elf.is64 ? 32 : 24)  // siginfo, cursig, sigpend, sighold
             d.u32(UInt32(bitPattern: t.tid)); d.u32(0); d.u32(UInt32(bitPattern: t.pid)); d.u32(UInt32(bitPattern: t.pid))
-            d.zeros(64)  // times
+            d.zeros(elf.is64 ? 64 : 32)  // times
             d.bytes += arch.linuxRegisters(t)
-            d.u32(0); d.zeros(4)  // pr_fpvalid, padding
+            d.u32(0)  // pr_fpvalid
+            if elf.is64 { d.zeros(4) }
         case .lldb:
-            d.u32(1); d.zeros(4)  // pr_version
-            d.u64(UInt64(freebsdPrstatusHeader + arch.freebsdRegisterBytes))
-            d.u64(UInt64(arch.freebsdRegisterBytes)); d.u64(UInt64(arch.freebsdFPRegisterBytes))
-            d.u32(osreldate); d.u32(0); d.u32(UInt32(bitPattern: t.tid)); d.zeros(4)
+            d.u32(1)  // pr_version
+            if elf.is64 { d.zeros(4) }
+            d.word(UInt64(freebsdPrstatusHeader(elf) + arch.freebsdRegisterBytes), elf)
+            d.word(UInt64(arch.freebsdRegisterBytes), elf); d.word(UInt64(arch.freebsdFPRegisterBytes), elf)
+            d.u32(osreldate); d.u32(0); d.u32(UInt32(bitPattern: t.tid))
+            if elf.is64 { d.zeros(4) }
             d.bytes += arch.freebsdRegisters(t)
         }
         return d.bytes

@@ -15,7 +15,7 @@ public struct CrashSignature: Sendable, Equatable {
     /// How many frames after the machinery make the signature.
     public static let frameCount = 3
 
-    /// Functions that belong to panicking, dumping, the debugger and fault handling (amd64, arm64, riscv),
+    /// Functions that belong to panicking, dumping, the debugger and fault handling (amd64, arm64, riscv, and i386, which shares the x86 names),
     /// not to the cause.
     public static func isMachinery(_ function: String) -> Bool {
         let exact: Set<String> = [

@@ -18,6 +18,11 @@ struct Memory: Sendable {
         return UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
     }
 
+    /// The little-endian pointer of `size` bytes (4 or 8) at `va`, or nil.
+    func pointer(_ va: UInt64, size: Int) -> UInt64? {
+        size == 4 ? u32(va).map { UInt64($0) } : u64(va)
+    }
+
     /// `count` bytes at `va`, or nil if any is unreadable.
     func bytes(_ va: UInt64, _ count: Int) -> [UInt8]? {
         guard count >= 0, va <= UInt64.max - UInt64(count) else { return nil }
@@ -59,6 +64,21 @@ struct PageReader {
         for i in (0..<8).reversed() { value = value << 8 | UInt64(bytes[offset + i]) }
         return value
     }
+
+    /// The 32-bit word at `va` through the same cache.
+    mutating func u32(_ va: UInt64) -> UInt32? {
+        let offset = Int(va & 0xfff)
+        guard offset <= 0xffc else { return memory.u32(va) }
+        let base = va & ~0xfff
+        if base != page {
+            let result = memory.dump.read(VirtualAddress(base), count: 4096)
+            guard result.error == nil, result.bytes.count == 4096 else { return memory.u32(va) }
+            bytes = result.bytes
+            page = base
+        }
+        return UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
+            | UInt32(bytes[offset + 3]) << 24
+    }
 }
 
 /// A failed read, in words.
@@ -78,6 +98,11 @@ struct Fields {
         var v: UInt64 = 0
         for i in (0..<8).reversed() { v = v << 8 | UInt64(bytes[at + i]) }
         return v
+    }
+
+    /// A pointer of `size` bytes (4 or 8).
+    func pointer(_ offset: Int, size: Int) -> UInt64? {
+        size == 4 ? u32(offset).map { UInt64($0) } : u64(offset)
     }
 
     func u32(_ offset: Int) -> UInt32? {

@@ -1,6 +1,6 @@
 /// The table every architecture's thread support fills in. The list walk (`ThreadWalk.swift`) never
-/// names an architecture; adding one (i386) means a file beside `AMD64Threads.swift`, `ARM64Threads.swift`
-/// and `RISCVThreads.swift` and a line in `threadArchitectures`.
+/// names an architecture; adding one means a file beside `AMD64Threads.swift`, `ARM64Threads.swift`,
+/// `I386Threads.swift` and `RISCVThreads.swift` and a line in `threadArchitectures`.
 import MinidumpCore
 
 /// What the walk knows about the running kernel that a layout may depend on.
@@ -9,6 +9,8 @@ struct KernelFacts: Sendable, Equatable {
     var osreldate: UInt32?
     /// `pcb_size` from the kernel or the offsets file, nil when neither gives it.
     var pcbSize: Int? = nil
+    /// The values of the architecture's `factSymbols` (pointer-sized words read from the dump) that could be read.
+    var words: [String: UInt64] = [:]
 }
 
 protocol ThreadArchitecture: Sendable {
@@ -16,6 +18,10 @@ protocol ThreadArchitecture: Sendable {
     static var elfMachine: UInt16 { get }
     /// A short name ("amd64").
     static var name: String { get }
+    /// Bytes of a kernel pointer (and of a `long`, the word of `cpuset_t`): 8, or 4 on i386.
+    static var pointerBytes: Int { get }
+    /// Kernel variables the unwinder needs (their pointer-sized values arrive in `KernelFacts.words`).
+    static var factSymbols: [String] { get }
     /// `sizeof(struct pcb)` when the kernel does not say (`pcb_size`).
     static var defaultPCBSize: Int { get }
     /// The `__FreeBSD_version` from which `stoppcbs` is a pointer to the array (nil: always an array).
@@ -46,4 +52,9 @@ protocol ThreadArchitecture: Sendable {
 }
 
 /// Every architecture with thread support, found by the kernel image's `e_machine`.
-let threadArchitectures: [any ThreadArchitecture.Type] = [AMD64Threads.self, ARM64Threads.self, RISCVThreads.self]
+let threadArchitectures: [any ThreadArchitecture.Type] = [AMD64Threads.self, ARM64Threads.self, I386Threads.self, RISCVThreads.self]
+
+extension ThreadArchitecture {
+    static var pointerBytes: Int { 8 }
+    static var factSymbols: [String] { [] }
+}

@@ -58,20 +58,24 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
         throw .unsupportedArchitecture(kernel: kernel.path, machine: kernel.machine)
     }
     let memory = Memory(dump: dump)
+    let pointerBytes = arch.pointerBytes
     func symbol(_ name: String) -> Symbol? {
         guard let s = kernel.symbol(named: name), s.isDefined else { return nil }
         return s
     }
     guard let allproc = symbol("allproc") else { throw .noSymbol(name: "allproc", kernel: kernel.path) }
     let offsets = try KernelOffsets.resolve(memory: memory, kernel: kernel, file: file)
-    guard let head = memory.u64(allproc.value) else {
+    guard let head = memory.pointer(allproc.value, size: pointerBytes) else {
         throw .unreadable(what: "allproc", address: allproc.value, reason: "not in the dump")
     }
     var problems: [String] = []
 
     // dumptid, dumppcb, stopped CPUs.
     let osreldate = symbol("osreldate").flatMap { memory.u32($0.value) ?? (try? kernel.readU32(at: $0.value)) }
-    let facts = KernelFacts(osreldate: osreldate, pcbSize: offsets.pcbSize)
+    var facts = KernelFacts(osreldate: osreldate, pcbSize: offsets.pcbSize)
+    for name in arch.factSymbols {
+        if let s = symbol(name), let value = memory.pointer(s.value, size: pointerBytes) { facts.words[name] = value }
+    }
     let dumpTID = symbol("dumptid").flatMap { memory.u32($0.value) }.map { Int32(bitPattern: $0) }
     if symbol("dumptid") != nil && dumpTID == nil { problems.append("dumptid: not in the dump") }
     let dumppcb = symbol("dumppcb")?.value
@@ -79,11 +83,13 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     let stopped = symbol("stopped_cpus")
     let maxID: Int = symbol("mp_maxid").flatMap { memory.u32($0.value) }.map { Int($0) }
         ?? Int(max(1, min(stopped?.size ?? 8, 1024)) * 8 - 1)
+    // cpuset_t is an array of `long`: pointer-sized words.
+    let wordBits = 8 * pointerBytes
     var stoppedWords: [UInt64] = []
     if let stopped {
-        let words = min(maxID / 64 + 1, 1024 / 64)
+        let words = min(maxID / wordBits + 1, 1024 / wordBits)
         for i in 0..<words {
-            guard let w = memory.u64(stopped.value &+ UInt64(8 * i)) else {
+            guard let w = memory.pointer(stopped.value &+ UInt64(pointerBytes * i), size: pointerBytes) else {
                 problems.append("stopped_cpus: word \(i) is not in the dump")
                 break
             }
@@ -91,19 +97,19 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
         }
     }
     func isStopped(_ cpu: Int) -> Bool {
-        guard cpu >= 0, cpu <= maxID, cpu / 64 < stoppedWords.count else { return false }
-        return stoppedWords[cpu / 64] >> UInt64(cpu % 64) & 1 != 0
+        guard cpu >= 0, cpu <= maxID, cpu / wordBits < stoppedWords.count else { return false }
+        return stoppedWords[cpu / wordBits] >> UInt64(cpu % wordBits) & 1 != 0
     }
     var stoppcbsForm = "none (no stoppcbs symbol)"
     var stoppcbsBase: UInt64?
     if let stoppcbs = symbol("stoppcbs") {
-        // The symbol's own size says which declaration the kernel has (8: `struct pcb *stoppcbs`, a multiple of
+        // The symbol's own size says which declaration the kernel has (a pointer's: `struct pcb *stoppcbs`, a multiple of
         // pcb_size: `struct pcb stoppcbs[MAXCPU]`); only without a size does the osreldate rule of LLVM PR
         // #222977 (pointer from 1400089) decide.
         let pointer: Bool
-        if stoppcbs.size == 8 && pcbSize != 8 {
+        if stoppcbs.size == UInt64(pointerBytes) && pcbSize != pointerBytes {
             pointer = true
-            stoppcbsForm = "pointer (symbol size 8)"
+            stoppcbsForm = "pointer (symbol size \(pointerBytes))"
         } else if stoppcbs.size >= UInt64(pcbSize) && stoppcbs.size % UInt64(pcbSize) == 0 {
             pointer = false
             stoppcbsForm = "array (symbol size \(stoppcbs.size) = \(stoppcbs.size / UInt64(pcbSize)) pcbs)"
@@ -115,7 +121,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
             stoppcbsForm = "array (osreldate unknown, symbol size \(stoppcbs.size))"
         }
         if pointer {
-            stoppcbsBase = memory.u64(stoppcbs.value).map(arch.canonical)
+            stoppcbsBase = memory.pointer(stoppcbs.value, size: pointerBytes).map(arch.canonical)
             if stoppcbsBase == nil { problems.append("stoppcbs: pointer at \(hex16(stoppcbs.value)) is not in the dump") }
         } else {
             stoppcbsBase = stoppcbs.value
@@ -129,9 +135,11 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     var seenThreads: Set<UInt64> = []
     let o = offsets
     let procLow = [o.procList, o.procPID, o.procComm, o.procThreads, o.procFlag ?? o.procList].min()!
-    let procHigh = [o.procList + 8, o.procPID + 4, o.procComm + 20, o.procThreads + 8, (o.procFlag ?? 0) + 4].max()!
+    let procHigh = [o.procList + pointerBytes, o.procPID + 4, o.procComm + 20, o.procThreads + pointerBytes,
+                    (o.procFlag ?? 0) + 4].max()!
     let tdLow = [o.threadTID, o.threadName, o.threadOnCPU, o.threadPCB, o.threadPList, o.threadState ?? o.threadTID].min()!
-    let tdHigh = [o.threadTID + 4, o.threadName + 20, o.threadOnCPU + 4, o.threadPCB + 8, o.threadPList + 8,
+    let tdHigh = [o.threadTID + 4, o.threadName + 20, o.threadOnCPU + 4, o.threadPCB + pointerBytes,
+                  o.threadPList + pointerBytes,
                   (o.threadState ?? 0) + 4].max()!
     /// The fields of the list node at `address`, or nil after recording why the walk of `list` stops
     /// there: not a kernel address, seen before (a cycle), or unreadable.
@@ -165,7 +173,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
         let pid = Int32(bitPattern: pf.u32(o.procPID)!)
         let comm = pf.name(o.procComm)!
         let flags = o.procFlag.flatMap { pf.u32($0) }
-        var td = arch.canonical(pf.u64(o.procThreads)!)
+        var td = arch.canonical(pf.pointer(o.procThreads, size: pointerBytes)!)
         var count = 0
         while td != 0 {
             guard threads.count < limits.maxThreads else {
@@ -179,7 +187,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
             let name = tf.name(o.threadName)!
             let oncpu = Int32(bitPattern: tf.u32(o.threadOnCPU)!)
             let cpu: Int? = oncpu >= 0 && oncpu <= 0xffff ? Int(oncpu) : nil
-            let tdPCB = arch.canonical(tf.u64(o.threadPCB)!)
+            let tdPCB = arch.canonical(tf.pointer(o.threadPCB, size: pointerBytes)!)
             let state = o.threadState.flatMap { tf.u32($0) }.map { $0 < stateNames.count ? stateNames[Int($0)] : "state \($0)" }
             let crashed = dumpTID != nil && tid == dumpTID
             var pcb: UInt64?
@@ -215,10 +223,10 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
                 processAddress: VirtualAddress(proc), pcbProblem: problem, registerNames: arch.registerNames,
                 registerValues: registers))
             count += 1
-            td = arch.canonical(tf.u64(o.threadPList)!)
+            td = arch.canonical(tf.pointer(o.threadPList, size: pointerBytes)!)
         }
         processes.append(KernelProcess(pid: pid, comm: comm, flags: flags, address: VirtualAddress(proc), threadCount: count))
-        proc = arch.canonical(pf.u64(o.procList)!)
+        proc = arch.canonical(pf.pointer(o.procList, size: pointerBytes)!)
     }
     if let i = threads.firstIndex(where: { $0.isCrashed }), i > 0 {
         let crashed = threads.remove(at: i)

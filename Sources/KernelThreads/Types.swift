@@ -2,7 +2,7 @@
 ///
 /// Facts: shared/spec/threads-and-backtraces.md. The list walking and the pcb choice here are
 /// architecture neutral; the pcb layout, the frame walk and the trap-frame rules live in one file per
-/// architecture (`AMD64Threads.swift`, `ARM64Threads.swift`, `RISCVThreads.swift`) behind `ThreadArchitecture`.
+/// architecture (`AMD64Threads.swift`, `ARM64Threads.swift`, `I386Threads.swift`, `RISCVThreads.swift`) behind `ThreadArchitecture`.
 import MinidumpCore
 
 /// A process on `allproc`.
@@ -41,7 +41,7 @@ public struct KernelThread: Sendable {
     /// Why that pcb: "dumppcb", "stoppcbs[N]" or "td_pcb" (kgdb's choice, spec §3.3).
     public let pcbSource: String
     /// The registers the pcb holds (amd64: rip rsp rbp rbx r12 r13 r14 r15; arm64: pc sp fp lr x19–x28;
-    /// riscv: pc ra sp gp tp s0–s11);
+    /// i386: eip esp ebp ebx esi edi; riscv: pc ra sp gp tp s0–s11);
     /// empty when it is unreadable.
     public var registers: [(name: String, value: UInt64)] {
         zip(registerNames, registerValues).map { (name: $0, value: $1) }
@@ -98,7 +98,7 @@ public struct TrapFrameInfo: Sendable, Equatable {
     /// "trap", "interrupt" or "syscall" (amd64), "exception", "interrupt", "system error" or
     /// "unhandled exception" (arm64), "exception", "interrupt" or "syscall" (riscv): ddb's frame types.
     public let kind: String
-    /// `tf_trapno` for traps, the syscall number (`tf_rax`) for syscalls, `tf_esr` for arm64 exceptions,
+    /// `tf_trapno` for traps, the syscall number (`tf_rax`, i386 `tf_eax`) for syscalls, `tf_esr` for arm64 exceptions,
     /// 0 for interrupts; riscv: the scause code (interrupts too), the syscall number (`tf_t[0]`) for syscalls.
     public let number: UInt64
     /// The trap's name for traps ("page fault"), nil otherwise or when unknown.
@@ -113,7 +113,7 @@ public struct TrapFrameInfo: Sendable, Equatable {
     public let fromUser: Bool
 
     /// The architecture's register names for pc, sp and fp in the line ("rip", "rsp", "rbp"; arm64 "pc", "sp", "fp";
-    /// riscv "sepc", "sp", "s0").
+    /// i386 "eip", "esp", "ebp"; riscv "sepc", "sp", "s0").
     public let registerNames: (pc: String, sp: String, fp: String)
     /// The line's start when the architecture words it itself (riscv: `--- exception 15, tval = 0x…`).
     let head: String?

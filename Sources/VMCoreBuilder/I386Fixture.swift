@@ -152,18 +152,27 @@ public enum I386Fixture {
             messageText: Array("---<<BOOT>>---\npanic: i386 seed\n".utf8))
     }
 
-    /// The golden i386 files: `vmcore.i386.pae` (v2, PAE), `vmcore.i386.nopae` (v1, non-PAE), `kernel.i386`.
+    /// The golden i386 files: `vmcore.i386.pae` (v2, PAE), `vmcore.i386.nopae` (v1, non-PAE), `kernel.i386`,
+    /// and the thread fixture `vmcore.i386.threads` with `kernel.i386.threads` (I386ThreadsDescription.golden()).
     public static func goldenFiles() throws(GeneratorError) -> [GoldenFile] {
-        [
+        let threads = try makeI386ThreadFixture(.golden())
+        return [
             GoldenFile(fileName: "vmcore.i386.pae", bytes: try generateI386Dump(description(version: 2, pae: true)).bytes),
             GoldenFile(fileName: "vmcore.i386.nopae", bytes: try generateI386Dump(description(version: 1, pae: false)).bytes),
             GoldenFile(fileName: "kernel.i386", bytes: kernelFile()),
+            GoldenFile(fileName: "vmcore.i386.threads", bytes: try generateI386Dump(threads.dump).bytes),
+            GoldenFile(fileName: "kernel.i386.threads", bytes: makeKernelELF32(threads.kernel)),
         ]
     }
 
     /// What `--describe-goldens` prints for an i386 golden.
     public static func summary(version: UInt32, pae: Bool) throws(GeneratorError) -> String {
-        let t = try generateI386Dump(description(version: version, pae: pae)).truth
+        summary(truth: try generateI386Dump(description(version: version, pae: pae)).truth)
+    }
+
+    /// What `--describe-goldens` prints for the i386 dump with ground truth `t`.
+    public static func summary(truth t: I386GroundTruth) -> String {
+        let version = t.version, pae = t.pae
         var lines = [
             "i386 minidump v\(version), \(pae ? "PAE (paemode 1, 8-byte PTEs)" : "non-PAE (paemode 0, 4-byte PTEs)")",
             "kernbase \(hex(t.kernbase)), ptesize \(t.pteSize) (\(t.ptes.count) PTEs), msgbufsize \(t.msgbufSize), "

@@ -271,16 +271,21 @@ public func generateI386Dump(_ d: I386DumpDescription) throws(GeneratorError) ->
         special[pa] ?? (0..<4096).map { pageStamp(physicalAddress: pa, offset: $0) }
     }
     func write(_ bytes: [UInt8], atVirtual va: UInt64) throws(GeneratorError) {
-        for (i, b) in bytes.enumerated() {
+        // One page at a time: the bytes that fall in each mapped page are copied into it at once.
+        var i = 0
+        while i < bytes.count {
             let v = va + UInt64(i)
             guard v >= d.kernbase, v < mapEnd, ptes[Int((v - d.kernbase) >> 12)] & 1 != 0 else {
                 throw fail("bytes at \(hex(v)) are not mapped")
             }
             let frame: UInt64 = d.pae ? 0x000f_ffff_ffff_f000 : 0xffff_f000
             let pa = ptes[Int((v - d.kernbase) >> 12)] & frame
+            let offset = Int(v & 0xfff)
+            let n = min(bytes.count - i, 4096 - offset)
             var page = pageBytes(pa)
-            page[Int(v & 0xfff)] = b
+            page.replaceSubrange(offset..<offset + n, with: bytes[i..<i + n])
             special[pa] = page
+            i += n
         }
     }
     var reservation = [UInt8](repeating: 0, count: d.messageBufferReservation)

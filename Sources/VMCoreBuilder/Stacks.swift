@@ -148,6 +148,12 @@ struct VirtualImage {
         return (0..<8).reduce(0) { $0 | UInt64(page[o + $1]) << (8 * UInt64($1)) }
     }
 
+    func readU32(_ va: UInt64) -> UInt32 {
+        guard let page = pages[va & ~0xfff], va & 0xfff <= 0xffc else { return 0 }
+        let o = Int(va & 0xfff)
+        return (0..<4).reduce(0) { $0 | UInt32(page[o + $1]) << (8 * UInt32($1)) }
+    }
+
     func overlays() -> [Overlay] { pages.keys.sorted().map { Overlay(va: $0, bytes: pages[$0]!) } }
 }
 

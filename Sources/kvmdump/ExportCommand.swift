@@ -25,11 +25,12 @@ struct ExportCommand: Subcommand {
         direct-map addresses; both point at the single copy of the page's bytes. Pages the dump does
         not hold have no segment, so the debuggers report them unreadable; zero pages are holes in a
         regular file. More than 65,534 segments use PN_XNUM. Notes: one NT_PRSTATUS per thread from
-        its pcb (amd64 rip, rsp, rbp, rbx, r12-r15; arm64 pc, sp, fp, lr, x19-x28; riscv pc, ra, sp,
-        gp, tp, s0-s11; other registers 0), the crashed thread first, so the debuggers select it; with
-        --for lldb also each thread's name (NT_FREEBSD_THRMISC). amd64, arm64 and riscv dumps are
-        exported (an arm64 core keeps the dump's page size and is opened with gdb-multiarch, 'set
-        architecture aarch64'; a riscv core with 'set architecture riscv:rv64'). LLDB does not
+        its pcb (amd64 rip, rsp, rbp, rbx, r12-r15; arm64 pc, sp, fp, lr, x19-x28; i386 eip, esp, ebp,
+        ebx, esi, edi; riscv pc, ra, sp, gp, tp, s0-s11; other registers 0), the crashed thread first,
+        so the debuggers select it; with --for lldb also each thread's name (NT_FREEBSD_THRMISC).
+        amd64, arm64, i386 and riscv dumps are exported (an arm64 core keeps the dump's page size and
+        is opened with gdb-multiarch, 'set architecture aarch64'; a riscv core with 'set architecture
+        riscv:rv64'; an i386 core is ELF32, opened with gdb, 'set architecture i386'). LLDB does not
         place the kernel's symbols from a core by itself: the printed command loads them at slide 0.
         Debian's gdb has no FreeBSD core support, so --for gdb writes Linux-layout notes and, beside
         OUT, a script OUT.gdb that names the threads. The command to open the core is printed on

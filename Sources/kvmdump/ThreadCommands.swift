@@ -217,6 +217,9 @@ struct BtCommand: Subcommand {
         address, [s0-16] the caller's s0); a return address into cpu_exception_handler_supervisor or
         cpu_exception_handler_user is followed by ddb's '--- exception 15, tval = 0x...' (or
         '--- interrupt N', '--- syscall (N)') with the trapframe's sepc, sp and s0.
+        On i386 frame 0 is pcb_eip, pcb_esp and pcb_ebp, then the ebp chain ([ebp], [ebp+4]); return
+        addresses into the stubs lie in the exception trampoline and are named through setidt_disp;
+        the trap line is '--- trap 0xc, eip = 0x..., esp = 0x..., ebp = 0x... ---'.
 
         """ + ThreadSupport.discussion
 

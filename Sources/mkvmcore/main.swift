@@ -115,6 +115,8 @@ func run(_ o: Options) throws(GeneratorError) {
         }
         print("== vmcore.i386.pae\n" + (try I386Fixture.summary(version: 2, pae: true)))
         print("== vmcore.i386.nopae\n" + (try I386Fixture.summary(version: 1, pae: false)))
+        let i386Threads = try makeI386ThreadFixture(.golden())
+        print("== vmcore.i386.threads + kernel.i386.threads\n" + I386Fixture.summary(truth: try generateI386Dump(i386Threads.dump).truth))
         for (name, d) in try goldenFullDumps() {
             print("== \(name)\n" + (try describeFullDump(d)))
         }

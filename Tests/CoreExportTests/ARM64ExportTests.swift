@@ -113,15 +113,15 @@ struct ARM64ExportTests {
         #expect(u64(status[0].desc, (flavor == .gdb ? 112 : 48) + 8 * 32) == crashed.frames[0].pc)
     }
 
-    @Test("i386 dumps are still refused, naming the architectures that are written")
+    @Test("Every architecture the reader opens is exported; another is refused by name, with those that are written")
     func refusesOthers() throws {
-        let bytes = try generateI386Dump(I386Fixture.description(version: 2, pae: true)).bytes
-        let dump = try Dump(contents: bytes, name: "vmcore.i386")
-        #expect(throws: CoreExportError(path: "out", problem: .unsupportedArchitecture("i386"))) {
-            try checkExportable(dump, path: "out")
-        }
-        #expect(CoreExportError(path: "out", problem: .unsupportedArchitecture("i386")).description
-                == "out: the dump is i386; export writes amd64, arm64, riscv cores only; nothing written")
-        #expect(gdbInvocation(for: dump) == "gdb -iex 'set osabi GNU/Linux'")
+        let i386 = try Dump(contents: try generateI386Dump(I386Fixture.description(version: 2, pae: true)).bytes, name: "vmcore.i386")
+        let riscv = try Dump(contents: try generateRISCVDump(RISCVFixture.description(version: 2)).bytes, name: "vmcore.riscv")
+        try checkExportable(i386, path: "out")
+        try checkExportable(riscv, path: "out")
+        #expect(CoreExportError(path: "out", problem: .unsupportedArchitecture("mips")).description
+                == "out: the dump is mips; export writes amd64, arm64, i386, riscv cores only; nothing written")
+        #expect(gdbInvocation(for: i386) == "gdb -iex 'set architecture i386' -iex 'set osabi GNU/Linux'")
+        #expect(gdbInvocation(for: riscv) == "gdb-multiarch -iex 'set architecture riscv:rv64' -iex 'set osabi GNU/Linux'")
     }
 }

@@ -286,7 +286,16 @@ let goldenCases: [GoldenCase] = {
             c("msgbuf-\(tag)", "msgbuf \(path)"), c("msgbuf-\(tag)-json", "msgbuf --json \(path)"),
         ]
     }
-    cases.append(c("error-export-i386", "-M Fixtures/vmcore.i386.pae export -o -"))
+    cases.append(c("export-i386-pae-json", "-M Fixtures/vmcore.i386.pae export -o $TMP/core --json"))
+    // The i386 thread fixture: processes, threads, backtraces through the trampoline's stubs.
+    let i386t = "-N Fixtures/kernel.i386.threads -M Fixtures/vmcore.i386.threads"
+    cases += [
+        c("ps-i386-threads", "\(i386t) ps"), c("threads-i386-threads", "\(i386t) threads"),
+        c("bt-i386-threads", "\(i386t) bt"), c("bt-i386-threads-all", "\(i386t) bt --all"),
+        c("bt-i386-threads-verbose-json", "\(i386t) bt 100199 --verbose --json"),
+        c("info-i386-threads", "-N Fixtures/kernel.i386.threads info Fixtures/vmcore.i386.threads"),
+        c("export-i386-threads-json", "\(i386t) export -o $TMP/core --json"),
+    ]
 
     // ELF full dumps (Fixtures/vmcore.full*, see Fixtures/README.md): without the kernel image only
     // physical memory; with -N every subcommand, and the rule that found the page tables.
