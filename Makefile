@@ -154,12 +154,18 @@ fuzz-threads-build: fuzz-thread-libs
 		-o $(FUZZ_DIR)/fuzz-threads
 	$(call make-seeds,Fuzz/MakeThreadSeeds.swift,$(FUZZ_DIR)/threads-seeds)
 
+# THREADS_ARCH=arm64|riscv|i386 patches that architecture's thread fixture (Fixtures/vmcore.ARCH.threads with
+# kernel.ARCH.threads) instead of the amd64 vmcore.2, with a corpus, log and artifacts of its own.
+TH_SUFFIX = $(if $(THREADS_ARCH),-$(THREADS_ARCH))
+TH_FILES  = $(if $(THREADS_ARCH),KVMDUMP_FUZZ_DUMP=Fixtures/vmcore.$(THREADS_ARCH).threads \
+	KVMDUMP_FUZZ_KERNEL=Fixtures/kernel.$(THREADS_ARCH).threads)
 fuzz-threads: fuzz-threads-build
-	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz-threads -max_len=4096 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
-		-artifact_prefix=$(FUZZ_DIR)/crash-threads- -max_total_time=$(SECONDS) \
-		$(FUZZ_DIR)/threads-corpus $(FUZZ_DIR)/threads-seeds > $(FUZZ_DIR)/fuzz-threads.log 2>&1 \
-		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz-threads.log | tail -60; exit 1; }
-	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz-threads.log
+	mkdir -p $(FUZZ_DIR)/threads-corpus$(TH_SUFFIX)
+	$(FUZZ_ENV) $(TH_FILES) $(FUZZ_DIR)/fuzz-threads -max_len=4096 -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
+		-artifact_prefix=$(FUZZ_DIR)/crash-threads$(TH_SUFFIX)- -max_total_time=$(SECONDS) \
+		$(FUZZ_DIR)/threads-corpus$(TH_SUFFIX) $(FUZZ_DIR)/threads-seeds > $(FUZZ_DIR)/fuzz-threads$(TH_SUFFIX).log 2>&1 \
+		|| { grep -v '^#[0-9]' $(FUZZ_DIR)/fuzz-threads$(TH_SUFFIX).log | tail -60; exit 1; }
+	grep -E '^#[0-9]+.*DONE|^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_DIR)/fuzz-threads$(TH_SUFFIX).log
 
 # kvmdump export: arbitrary dumps exported as ELF cores to /dev/null (seeds: the reader's, from fuzz-build).
 fuzz-export-build: fuzz-build fuzz-thread-libs
