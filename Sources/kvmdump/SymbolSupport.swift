@@ -73,7 +73,7 @@ struct AddressArgument: Sendable {
 
     /// A number known without parsing.
     init(constant: UInt64) {
-        text = Hex.padded(constant)
+        text = Hex.padded(constant, width: 16)
         expression = .number(constant)
     }
 

@@ -5,6 +5,7 @@ import Darwin
 #endif
 @testable import kvmdump
 import MappedBytes
+import MinidumpCore
 import Testing
 
 /// The output buffer and the formatters that write into it: no append may pass the capacity.
@@ -43,7 +44,7 @@ import Testing
             let out = OutputBuffer(fd: sink.fd, capacity: 1000)
             out.write(String(repeating: "x", count: 909))
             out.byte(0x0a)
-            WordDump.write(Array(0..<48), address: 0xffff_ffff_8100_0000, width: 1, to: out)
+            WordDump.write(Array(0..<48), address: 0xffff_ffff_8100_0000, addressWidth: .bits64, width: 1, to: out)
             out.flush()
         }
         let lines = String(decoding: sink.contents(), as: UTF8.self).split(separator: "\n")
