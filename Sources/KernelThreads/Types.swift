@@ -187,7 +187,7 @@ public struct Backtrace: Sendable, Equatable {
     /// The common details are kept as values and worded only when asked for (`bt --all` on 10,000 threads).
     enum Detail: Sendable, Equatable {
         case text(String)
-        case fromUser(kind: String, trapframe: UInt64)
+        case fromUser(kind: String, trapframe: UInt64, width: AddressWidth)
         case forkTrampoline
     }
     let stopDetail: Detail
@@ -205,7 +205,7 @@ public struct Backtrace: Sendable, Equatable {
     /// When the stop was a trapframe from user mode: the stub's kind and the trapframe's address (the usual
     /// end of a user thread's backtrace, which `kvmdump bt` words itself, 10,000 times for `--all`).
     public var userTrapframe: (kind: String, address: UInt64)? {
-        if case .fromUser(let kind, let tf) = stopDetail { return (kind, tf) }
+        if case .fromUser(let kind, let tf, _) = stopDetail { return (kind, tf) }
         return nil
     }
 
@@ -213,7 +213,7 @@ public struct Backtrace: Sendable, Equatable {
     public var detail: String {
         switch stopDetail {
         case .text(let text): return text
-        case .fromUser(let kind, let tf): return "\(kind) from user mode (trapframe at \(hex16(tf)))"
+        case .fromUser(let kind, let tf, let width): return "\(kind) from user mode (trapframe at \(width.format(tf)))"
         case .forkTrampoline: return "fork_trampoline: the bottom of the thread"
         }
     }

@@ -114,7 +114,7 @@ extension ReadCommand {
                 do throws(SymbolExpressionError) {
                     address = try SymbolExpression.parse(text).evaluate(kernel: kernel, dump: dump)
                 } catch {
-                    Batch.fail(input: line.text, reason: withHexHint(error.description, for: text), json: json, to: out)
+                    Batch.fail(input: line.text, reason: withHexHint(error.description(width: dump.addressWidth), for: text), json: json, to: out)
                     return false
                 }
             }

@@ -147,7 +147,7 @@ struct TranslateCommand: Subcommand {
                         failure = error.description(width: dump.addressWidth)
                     }
                 } catch {
-                    failure = error.description
+                    failure = error.description(width: dump.addressWidth)
                 }
                 failed = true
                 if shared.json {
