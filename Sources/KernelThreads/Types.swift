@@ -253,7 +253,11 @@ public enum ThreadError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The offsets file cannot be read (`line` 0) or is malformed at `line`.
     case badOffsetsFile(path: String, line: Int, reason: String)
 
-    public var description: String {
+    /// One line a person can act on, addresses in 16 digits.
+    public var description: String { description(width: .bits64) }
+
+    /// One line a person can act on, addresses `width` wide (`Dump.addressWidth`).
+    public func description(width: AddressWidth) -> String {
         switch self {
         case let .unsupportedArchitecture(kernel, machine):
             let supported = threadArchitectures.map { $0.name }.joined(separator: ", ")
@@ -264,15 +268,10 @@ public enum ThreadError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "kernels older than FreeBSD 11 do not export them: give them with --offsets FILE (see kvmdump(1))"
         case let .absurdOffset(name, value, source, limit):
             return "\(source): \(name) = \(value) is not an offset in 0...\(limit)"
-        case let .unreadable(what, address, reason): return "\(what) at \(hex16(address)): \(reason)"
+        case let .unreadable(what, address, reason): return "\(what) at \(width.format(address)): \(reason)"
         case let .badOffsetsFile(path, line, reason): return line > 0 ? "\(path):\(line): \(reason)" : "\(path): \(reason)"
         }
     }
 }
 
 func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
-
-func hex16(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits
-}

@@ -360,7 +360,7 @@ struct CrashedThread {
             backtrace = bt
             signature = CrashSignature(panicString: panicString, backtrace: bt)
         } catch {
-            note = error.description
+            note = error.description(width: dump.addressWidth)
         }
     }
 }

@@ -36,7 +36,7 @@ enum ThreadSupport {
             keptUntilExit.append(list)
             return (list, dump)
         } catch {
-            throw CommandFailure(message: "\(dump.path): \(error)")
+            throw CommandFailure(message: "\(dump.path): \(error.description(width: dump.addressWidth))")
         }
     }
 
