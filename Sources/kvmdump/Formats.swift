@@ -21,7 +21,7 @@ enum Hex {
     /// A virtual address: `0x` and lowercase digits, zero-padded to the dump's address width.
     static func address(_ value: UInt64, _ width: AddressWidth) -> String { padded(value, width: width.digits) }
 
-    /// A raw 64-bit table entry (PDE, PTE) or register: `0x` and 16 digits.
+    /// A raw 64-bit table entry (PDE, PTE): `0x` and 16 digits.
     static func entry(_ value: UInt64) -> String { padded(value, width: 16) }
 
     /// The two lowercase hex digits of every byte value: entries 2n and 2n+1 are the digits of n.
