@@ -161,7 +161,7 @@ public struct CrashSummary: Sendable {
             do throws(VariableError) {
                 return .found(try body(memory), .kernel)
             } catch {
-                return .missing(error.description)
+                return .missing(error.description(width: dump.addressWidth))
             }
         }
         func text(_ bytes: [UInt8]) -> String { trimTrailingNewlines(String(decoding: bytes, as: UTF8.self)) }
@@ -180,7 +180,7 @@ public struct CrashSummary: Sendable {
                 }
                 return .found(text(bytes), .kernel, "panicstr")
             } catch {
-                return .missing(error.description)
+                return .missing(error.description(width: dump.addressWidth))
             }
         }()
         panicString = panicFromKernel

@@ -35,7 +35,7 @@ public func versionMatch(kernel: KernelImage, dump: Dump) -> (matches: Bool?, ba
         let bytes = try KernelMemory(kernel: kernel, dump: dump).charArray("version")
         running = .found(trimTrailingNewlines(String(decoding: bytes, as: UTF8.self)), .kernel, "version")
     } catch {
-        running = .missing(error.description)
+        running = .missing(error.description(width: dump.addressWidth))
     }
     if running.value == nil, let line = MessageLines(dump.messageBuffer()).version {
         running = .found(line, .messageBuffer, "boot banner line")

@@ -13,13 +13,16 @@ public enum VariableError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `what` at `address` was read but its contents are not valid; `reason` says why.
     case invalid(what: String, address: UInt64, reason: String)
 
-    /// One line a person can act on.
-    public var description: String {
+    /// One line a person can act on, the address in 16 digits.
+    public var description: String { description(width: .bits64) }
+
+    /// One line a person can act on, the address `width` wide (`Dump.addressWidth`).
+    public func description(width: AddressWidth) -> String {
         switch self {
         case let .noSymbol(name, kernel): return "\(kernel): no symbol '\(name)'"
-        case let .unreadable(what, address, error): return "\(what) at \(hex16(address)): \(error.reason)"
-        case let .unterminated(what, address, maxLength): return "\(what) at \(hex16(address)): no NUL within \(maxLength) bytes"
-        case let .invalid(what, address, reason): return "\(what) at \(hex16(address)): \(reason)"
+        case let .unreadable(what, address, error): return "\(what) at \(width.format(address)): \(error.reason)"
+        case let .unterminated(what, address, maxLength): return "\(what) at \(width.format(address)): no NUL within \(maxLength) bytes"
+        case let .invalid(what, address, reason): return "\(what) at \(width.format(address)): \(reason)"
         }
     }
 }
@@ -150,7 +153,7 @@ public func locateMessageBuffer(dump: Dump, kernel: KernelImage?) -> LocatedMess
         let buffer = try messageBufferThroughPointer(memory, layout: layout ?? dump.messageBufferLayout ?? .current)
         return buffer
     } catch {
-        return LocatedMessageBuffer(buffer: dump.messageBuffer(layout: layout), origin: .section(note: "msgbufp not used: \(error)"))
+        return LocatedMessageBuffer(buffer: dump.messageBuffer(layout: layout), origin: .section(note: "msgbufp not used: \(error.description(width: dump.addressWidth))"))
     }
 }
 

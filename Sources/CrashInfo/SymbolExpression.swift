@@ -138,8 +138,11 @@ public enum SymbolExpressionError: Error, Sendable, Equatable, CustomStringConve
     /// Adding or subtracting an offset left the 64-bit address range.
     case outOfRange(expression: String, base: UInt64)
 
-    /// One line a person can act on.
-    public var description: String {
+    /// One line a person can act on, addresses in 16 digits.
+    public var description: String { description(width: .bits64) }
+
+    /// One line a person can act on, addresses `width` wide (`Dump.addressWidth`).
+    public func description(width: AddressWidth) -> String {
         switch self {
         case let .malformed(expression, position, reason):
             return "malformed address expression '\(expression)' at offset \(position): \(reason)"
@@ -152,17 +155,11 @@ public enum SymbolExpressionError: Error, Sendable, Equatable, CustomStringConve
         case let .needsDump(expression):
             return "'\(expression)' reads a pointer and needs a dump"
         case let .dereferenceFailed(expression, address, error):
-            return "cannot read the pointer for '\(expression)' at \(hex16(address)): \(error.reason)"
+            return "cannot read the pointer for '\(expression)' at \(width.format(address)): \(error.reason)"
         case let .outOfRange(expression, base):
-            return "'\(expression)' leaves the 64-bit address range (base \(hex16(base)))"
+            return "'\(expression)' leaves the 64-bit address range (base \(width.format(base)))"
         }
     }
-}
-
-/// `0x%016x`.
-func hex16(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits
 }
 
 /// Recursive-descent parser over the UTF-8 bytes of an expression.

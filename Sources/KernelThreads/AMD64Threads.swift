@@ -139,16 +139,16 @@ enum AMD64Threads: ThreadArchitecture {
             guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
             guard isKernelAddress(fp) else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
             guard let next = stack.u64(fp), let ret = stack.u64(fp &+ 8) else {
-                return done(.unreadable, "frame at \(hex16(fp)) is not in the dump")
+                return done(.unreadable, "frame at \(memory.hexAddress(fp)) is not in the dump")
             }
-            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(hex16(fp &+ 8)) is 0") }
-            guard isKernelAddress(ret) else { return done(.pcNotKernel, "return address \(hex(ret)) at \(hex16(fp &+ 8)) is not a kernel address") }
+            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp &+ 8)) is 0") }
+            guard isKernelAddress(ret) else { return done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp &+ 8)) is not a kernel address") }
             // ddb classifies by the symbol of ret - 1 (a call that is a function's last instruction).
             let tag = symbols.entry(ret &- 1).map { symbols.tag($0.index) } ?? 0
             guard tag != 0 else {
                 add(ret, fp &+ 16, next)
                 if isKernelAddress(next) && next <= fp {
-                    return done(.loop, "saved frame pointer \(hex(next)) at \(hex16(fp)) does not lie above \(hex(fp))")
+                    return done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
                 }
                 fp = next
                 continue
@@ -161,7 +161,7 @@ enum AMD64Threads: ThreadArchitecture {
             }
             guard let tfBytes = memory.bytes(tf, trapframeSize) else {
                 add(ret, tf, next)
-                return done(.unreadable, "trapframe at \(hex16(tf)) is not in the dump")
+                return done(.unreadable, "trapframe at \(memory.hexAddress(tf)) is not in the dump")
             }
             let f = Fields(bytes: tfBytes, base: 0)
             let tfRIP = f.u64(TF.rip)!, tfRSP = f.u64(TF.rsp)!, tfRBP = f.u64(TF.rbp)!
@@ -176,10 +176,10 @@ enum AMD64Threads: ThreadArchitecture {
             add(ret, tf, next, trap: TrapFrameInfo(kind: kind.rawValue, number: number, name: kind == .trap ? trapName(number) : nil,
                                                    address: VirtualAddress(tf), pc: tfRIP, sp: tfRSP, fp: tfRBP,
                                                    fromUser: fromUser, registerNames: ("rip", "rsp", "rbp")))
-            if fromUser { return done(.userTrapframe, .fromUser(kind: kind.rawValue, trapframe: tf)) }
+            if fromUser { return done(.userTrapframe, .fromUser(kind: kind.rawValue, trapframe: tf, width: memory.dump.addressWidth)) }
             guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
             add(tfRIP, tfRSP, tfRBP)
-            guard tfRIP != 0 else { return done(.noPC, "kernel-mode trapframe at \(hex16(tf)) has rip 0") }
+            guard tfRIP != 0 else { return done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(tf)) has rip 0") }
             guard isKernelAddress(tfRIP) else { return done(.pcNotKernel, "trapframe rip \(hex(tfRIP)) is not a kernel address") }
             if trapRBPs.contains(tfRBP) { return done(.loop, "trapframe rbp \(hex(tfRBP)) was seen before") }
             trapRBPs.append(tfRBP)

@@ -137,7 +137,7 @@ enum ARM64Threads: ThreadArchitecture {
         for layout in trapframeLayouts(kernel) where record >= UInt64(layout.size) {
             let address = record - UInt64(layout.size)
             guard let bytes = memory.bytes(address, layout.size) else {
-                missing = missing ?? "trapframe at \(hex16(address)) is not in the dump"
+                missing = missing ?? "trapframe at \(memory.hexAddress(address)) is not in the dump"
                 continue
             }
             let f = Fields(bytes: bytes, base: 0)
@@ -148,7 +148,7 @@ enum ARM64Threads: ThreadArchitecture {
             first = first ?? tf
         }
         if let first { return .success(first) }
-        return .failure(ReadFailure(reason: missing ?? "no trapframe fits below \(hex16(record))"))
+        return .failure(ReadFailure(reason: missing ?? "no trapframe fits below \(memory.hexAddress(record))"))
     }
 
     /// Frame 0 from the pcb (pc = pcb lr, sp = pcb_sp, fp = x29), then the frame records: [fp] the caller's
@@ -189,19 +189,19 @@ enum ARM64Threads: ThreadArchitecture {
             guard isKernelAddress(fp) else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
             guard fp & 7 == 0 else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not 8-byte aligned") }
             guard let saved = stack.u64(fp), let raw = stack.u64(fp &+ 8) else {
-                return done(.unreadable, "frame record at \(hex16(fp)) is not in the dump")
+                return done(.unreadable, "frame record at \(memory.hexAddress(fp)) is not in the dump")
             }
             let ret = canonical(raw)
             let next = canonical(saved)
-            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(hex16(fp &+ 8)) is 0") }
+            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp &+ 8)) is 0") }
             guard isKernelAddress(ret) else {
-                return done(.pcNotKernel, "return address \(hex(ret)) at \(hex16(fp &+ 8)) is not a kernel address")
+                return done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp &+ 8)) is not a kernel address")
             }
             let tag = symbols.entry(ret &- 4).map { symbols.tag($0.index) } ?? 0
             guard tag != 0 else {
                 add(ret, fp &+ 16, next)
                 if isKernelAddress(next) && next <= fp {
-                    return done(.loop, "saved frame pointer \(hex(next)) at \(hex16(fp)) does not lie above \(hex(fp))")
+                    return done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
                 }
                 fp = next
                 continue
@@ -213,7 +213,7 @@ enum ARM64Threads: ThreadArchitecture {
             // A vector: `next` is its frame record, right above its trapframe.
             guard isKernelAddress(next), next > fp else {
                 add(ret, fp &+ 16, next)
-                return done(.loop, "exception frame record \(hex(next)) saved at \(hex16(fp)) does not lie above \(hex(fp))")
+                return done(.loop, "exception frame record \(hex(next)) saved at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
             }
             let tf: Trapframe
             switch trapframe(below: next, memory: memory, kernel: kernel) {
@@ -228,10 +228,10 @@ enum ARM64Threads: ThreadArchitecture {
                 kind: vector.kind, number: number, name: vector == .irq ? nil : exceptionClassName(tf.esr),
                 address: VirtualAddress(tf.address), pc: tf.elr, sp: tf.sp, fp: tf.fp, fromUser: tf.fromUser,
                 registerNames: ("pc", "sp", "fp")))
-            if tf.fromUser { return done(.userTrapframe, .fromUser(kind: vector.kind, trapframe: tf.address)) }
+            if tf.fromUser { return done(.userTrapframe, .fromUser(kind: vector.kind, trapframe: tf.address, width: memory.dump.addressWidth)) }
             guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
             add(tf.elr, tf.sp, tf.fp)
-            guard tf.elr != 0 else { return done(.noPC, "kernel-mode trapframe at \(hex16(tf.address)) has elr 0") }
+            guard tf.elr != 0 else { return done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(tf.address)) has elr 0") }
             guard isKernelAddress(tf.elr) else { return done(.pcNotKernel, "trapframe elr \(hex(tf.elr)) is not a kernel address") }
             if trapFPs.contains(tf.fp) { return done(.loop, "trapframe fp \(hex(tf.fp)) was seen before") }
             trapFPs.append(tf.fp)

@@ -173,18 +173,18 @@ enum I386Threads: ThreadArchitecture {
             guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
             guard isKernelAddress(fp) else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
             guard fp <= 0xffff_fff8, let savedEBP = stack.u32(fp), let savedEIP = stack.u32(fp + 4) else {
-                return done(.unreadable, "frame at \(hex16(fp)) is not in the dump")
+                return done(.unreadable, "frame at \(memory.hexAddress(fp)) is not in the dump")
             }
             let next = UInt64(savedEBP), ret = UInt64(savedEIP)
-            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(hex16(fp + 4)) is 0") }
+            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp + 4)) is 0") }
             guard isKernelAddress(ret) else {
-                return done(.pcNotKernel, "return address \(hex(ret)) at \(hex16(fp + 4)) is not a kernel address")
+                return done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp + 4)) is not a kernel address")
             }
             let tag = symbols.entry(linked(ret, kernel) &- 1).map { symbols.tag($0.index) } ?? 0
             guard let stub = Stub(rawValue: tag) else {
                 add(ret, fp + 8, next)
                 if isKernelAddress(next) && next <= fp {
-                    return done(.loop, "saved frame pointer \(hex(next)) at \(hex16(fp)) does not lie above \(hex(fp))")
+                    return done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
                 }
                 fp = next
                 continue
@@ -196,7 +196,7 @@ enum I386Threads: ThreadArchitecture {
             let tf = fp + 8 + 4 * stub.argumentWords
             guard let head = memory.bytes(tf, TF.kernelSize) else {
                 add(ret, fp + 8, next)
-                return done(.unreadable, "trapframe at \(hex16(tf)) is not in the dump")
+                return done(.unreadable, "trapframe at \(memory.hexAddress(tf)) is not in the dump")
             }
             let f = Fields(bytes: head, base: 0)
             let cs = f.u32(TF.cs)!, eflags = f.u32(TF.eflags)!
@@ -206,7 +206,7 @@ enum I386Threads: ThreadArchitecture {
             if fromUser {
                 guard let esp = memory.u32(tf + UInt64(TF.esp)) else {
                     add(ret, fp + 8, next)
-                    return done(.unreadable, "user trapframe at \(hex16(tf)) is not in the dump")
+                    return done(.unreadable, "user trapframe at \(memory.hexAddress(tf)) is not in the dump")
                 }
                 tfESP = UInt64(esp)
             }
@@ -219,10 +219,10 @@ enum I386Threads: ThreadArchitecture {
             add(ret, fp + 8, next, trap: TrapFrameInfo(kind: stub.kind, number: number, name: stub == .trap ? trapName(number) : nil,
                                                      address: VirtualAddress(tf), pc: tfEIP, sp: tfESP, fp: tfEBP,
                                                      fromUser: fromUser, registerNames: ("eip", "esp", "ebp")))
-            if fromUser { return done(.userTrapframe, .fromUser(kind: stub.kind, trapframe: tf)) }
+            if fromUser { return done(.userTrapframe, .fromUser(kind: stub.kind, trapframe: tf, width: memory.dump.addressWidth)) }
             guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
             add(tfEIP, tfESP, tfEBP)
-            guard tfEIP != 0 else { return done(.noPC, "kernel-mode trapframe at \(hex16(tf)) has eip 0") }
+            guard tfEIP != 0 else { return done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(tf)) has eip 0") }
             guard isKernelAddress(tfEIP) else { return done(.pcNotKernel, "trapframe eip \(hex(tfEIP)) is not a kernel address") }
             if trapEBPs.contains(tfEBP) { return done(.loop, "trapframe ebp \(hex(tfEBP)) was seen before") }
             trapEBPs.append(tfEBP)

@@ -6,6 +6,9 @@ import MinidumpCore
 struct Memory: Sendable {
     let dump: Dump
 
+    /// `va` as the dump's addresses are shown: `0x` and its pointer width in digits (`Dump.addressWidth`).
+    func hexAddress(_ va: UInt64) -> String { dump.addressWidth.format(va) }
+
     /// The little-endian 64-bit word at `va`, or nil.
     func u64(_ va: UInt64) -> UInt64? {
         guard va <= UInt64.max - 7 else { return nil }

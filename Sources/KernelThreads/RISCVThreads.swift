@@ -146,17 +146,17 @@ enum RISCVThreads: ThreadArchitecture {
             guard fp & 7 == 0 else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not 8-byte aligned") }
             // fp is a kernel address, so fp - 16 does not wrap.
             guard let next = stack.u64(fp &- 16), let ret = stack.u64(fp &- 8) else {
-                return done(.unreadable, "frame record below \(hex16(fp)) is not in the dump")
+                return done(.unreadable, "frame record below \(memory.hexAddress(fp)) is not in the dump")
             }
-            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(hex16(fp &- 8)) is 0") }
+            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp &- 8)) is 0") }
             guard isKernelAddress(ret) else {
-                return done(.pcNotKernel, "return address \(hex(ret)) at \(hex16(fp &- 8)) is not a kernel address")
+                return done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp &- 8)) is not a kernel address")
             }
             let tag = symbols.entry(ret &- 4).map { symbols.tag($0.index) } ?? 0
             guard tag != 0 else {
                 add(ret, fp, next)
                 if isKernelAddress(next) && next <= fp {
-                    return done(.loop, "saved frame pointer \(hex(next)) at \(hex16(fp &- 16)) does not lie above \(hex(fp))")
+                    return done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp &- 16)) does not lie above \(hex(fp))")
                 }
                 fp = next
                 continue
@@ -168,7 +168,7 @@ enum RISCVThreads: ThreadArchitecture {
             // A handler: its trapframe is at the handler frame's sp, which is fp.
             guard let bytes = memory.bytes(fp, TF.size) else {
                 add(ret, fp, next)
-                return done(.unreadable, "trapframe at \(hex16(fp)) is not in the dump")
+                return done(.unreadable, "trapframe at \(memory.hexAddress(fp)) is not in the dump")
             }
             let f = Fields(bytes: bytes, base: 0)
             let sepc = f.u64(TF.sepc)!, tfSP = f.u64(TF.sp)!, tfS0 = f.u64(TF.s0)!, scause = f.u64(TF.scause)!
@@ -189,10 +189,10 @@ enum RISCVThreads: ThreadArchitecture {
             add(ret, fp, next, trap: TrapFrameInfo(
                 kind: kind, number: number, name: name, address: VirtualAddress(fp), pc: sepc, sp: tfSP, fp: tfS0,
                 fromUser: fromUser, registerNames: ("sepc", "sp", "s0"), head: head))
-            if fromUser { return done(.userTrapframe, .fromUser(kind: kind, trapframe: fp)) }
+            if fromUser { return done(.userTrapframe, .fromUser(kind: kind, trapframe: fp, width: memory.dump.addressWidth)) }
             guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
             add(sepc, tfSP, tfS0)
-            guard sepc != 0 else { return done(.noPC, "kernel-mode trapframe at \(hex16(fp)) has sepc 0") }
+            guard sepc != 0 else { return done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(fp)) has sepc 0") }
             guard isKernelAddress(sepc) else { return done(.pcNotKernel, "trapframe sepc \(hex(sepc)) is not a kernel address") }
             if trapFPs.contains(tfS0) { return done(.loop, "trapframe s0 \(hex(tfS0)) was seen before") }
             trapFPs.append(tfS0)

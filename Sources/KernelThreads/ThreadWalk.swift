@@ -122,7 +122,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
         }
         if pointer {
             stoppcbsBase = memory.pointer(stoppcbs.value, size: pointerBytes).map(arch.canonical)
-            if stoppcbsBase == nil { problems.append("stoppcbs: pointer at \(hex16(stoppcbs.value)) is not in the dump") }
+            if stoppcbsBase == nil { problems.append("stoppcbs: pointer at \(memory.hexAddress(stoppcbs.value)) is not in the dump") }
         } else {
             stoppcbsBase = stoppcbs.value
         }
@@ -146,17 +146,17 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
     func node(_ address: UInt64, list: String, kind: String, after: String, seen: inout Set<UInt64>,
               low: Int, high: Int) -> Fields? {
         guard arch.isKernelAddress(address) else {
-            problems.append("\(list): pointer \(hex16(address))\(after) is not a kernel address")
+            problems.append("\(list): pointer \(memory.hexAddress(address))\(after) is not a kernel address")
             return nil
         }
         guard seen.insert(address).inserted else {
-            problems.append("\(list): cycle: the \(kind) at \(hex16(address)) comes again\(after)")
+            problems.append("\(list): cycle: the \(kind) at \(memory.hexAddress(address)) comes again\(after)")
             return nil
         }
         switch memory.bytesOrReason(address &+ UInt64(low), high - low) {
         case .success(let bytes): return Fields(bytes: bytes, base: low)
         case .failure(let f):
-            problems.append("\(list): unreadable \(kind) at \(hex16(address))\(after): \(f.reason)")
+            problems.append("\(list): unreadable \(kind) at \(memory.hexAddress(address))\(after): \(f.reason)")
             return nil
         }
     }
@@ -214,7 +214,7 @@ public func kernelThreads(dump: Dump, kernel: KernelImage, offsets file: (path: 
             if let pcb {
                 switch memory.bytesOrReason(pcb, arch.pcbRegisterBytes(facts)) {
                 case .success(let bytes): registers = arch.registers(pcb: bytes, facts)
-                case .failure(let f): problem = "pcb at \(hex16(pcb)): \(f.reason)"
+                case .failure(let f): problem = "pcb at \(memory.hexAddress(pcb)): \(f.reason)"
                 }
             }
             threads.append(KernelThread(

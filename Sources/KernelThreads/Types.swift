@@ -187,7 +187,7 @@ public struct Backtrace: Sendable, Equatable {
     /// The common details are kept as values and worded only when asked for (`bt --all` on 10,000 threads).
     enum Detail: Sendable, Equatable {
         case text(String)
-        case fromUser(kind: String, trapframe: UInt64)
+        case fromUser(kind: String, trapframe: UInt64, width: AddressWidth)
         case forkTrampoline
     }
     let stopDetail: Detail
@@ -205,7 +205,7 @@ public struct Backtrace: Sendable, Equatable {
     /// When the stop was a trapframe from user mode: the stub's kind and the trapframe's address (the usual
     /// end of a user thread's backtrace, which `kvmdump bt` words itself, 10,000 times for `--all`).
     public var userTrapframe: (kind: String, address: UInt64)? {
-        if case .fromUser(let kind, let tf) = stopDetail { return (kind, tf) }
+        if case .fromUser(let kind, let tf, _) = stopDetail { return (kind, tf) }
         return nil
     }
 
@@ -213,7 +213,7 @@ public struct Backtrace: Sendable, Equatable {
     public var detail: String {
         switch stopDetail {
         case .text(let text): return text
-        case .fromUser(let kind, let tf): return "\(kind) from user mode (trapframe at \(hex16(tf)))"
+        case .fromUser(let kind, let tf, let width): return "\(kind) from user mode (trapframe at \(width.format(tf)))"
         case .forkTrampoline: return "fork_trampoline: the bottom of the thread"
         }
     }
@@ -253,7 +253,11 @@ public enum ThreadError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The offsets file cannot be read (`line` 0) or is malformed at `line`.
     case badOffsetsFile(path: String, line: Int, reason: String)
 
-    public var description: String {
+    /// One line a person can act on, addresses in 16 digits.
+    public var description: String { description(width: .bits64) }
+
+    /// One line a person can act on, addresses `width` wide (`Dump.addressWidth`).
+    public func description(width: AddressWidth) -> String {
         switch self {
         case let .unsupportedArchitecture(kernel, machine):
             let supported = threadArchitectures.map { $0.name }.joined(separator: ", ")
@@ -264,15 +268,10 @@ public enum ThreadError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "kernels older than FreeBSD 11 do not export them: give them with --offsets FILE (see kvmdump(1))"
         case let .absurdOffset(name, value, source, limit):
             return "\(source): \(name) = \(value) is not an offset in 0...\(limit)"
-        case let .unreadable(what, address, reason): return "\(what) at \(hex16(address)): \(reason)"
+        case let .unreadable(what, address, reason): return "\(what) at \(width.format(address)): \(reason)"
         case let .badOffsetsFile(path, line, reason): return line > 0 ? "\(path):\(line): \(reason)" : "\(path): \(reason)"
         }
     }
 }
 
 func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
-
-func hex16(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits
-}

@@ -11,6 +11,8 @@ public struct VirtualAddress: RawRepresentable, Hashable, Comparable, Sendable, 
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
     /// `0x` followed by 16 lowercase hex digits.
     public var description: String { hex(rawValue, width: 16) }
+    /// `0x` followed by lowercase hex digits, zero-padded to `width` (a minimum, never a cut).
+    public func description(width: AddressWidth) -> String { width.format(rawValue) }
     /// Orders by numeric value.
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
     /// The address `bytes` further on, or nil if that passes 2^64.
@@ -18,6 +20,21 @@ public struct VirtualAddress: RawRepresentable, Hashable, Comparable, Sendable, 
         let (sum, overflow) = rawValue.addingReportingOverflow(bytes)
         return overflow ? nil : VirtualAddress(sum)
     }
+}
+
+/// How many hex digits a dump's kernel virtual addresses are shown with: two per byte of a kernel
+/// pointer, so 16 on the 64-bit architectures and 8 on i386, as FreeBSD's own tools print them. The
+/// digits are a minimum: a value wider than the pointer (an amd64 address typed on an i386 dump) is
+/// shown in full.
+public struct AddressWidth: Sendable, Hashable {
+    /// Hex digits an address is zero-padded to.
+    public let digits: Int
+    /// The width for kernel pointers of `pointerSize` bytes.
+    public init(pointerSize: Int) { digits = 2 * pointerSize }
+    /// 16 digits: 64-bit pointers.
+    public static let bits64 = AddressWidth(pointerSize: 8)
+    /// `0x` and lowercase hex digits, zero-padded to `digits`.
+    public func format(_ value: UInt64) -> String { hex(value, width: digits) }
 }
 
 /// A physical (machine) address (bytes).

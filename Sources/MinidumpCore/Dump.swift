@@ -108,6 +108,8 @@ public final class Dump: Sendable {
     public var directMapRange: ClosedRange<UInt64>? { architecture.directMapRange }
     /// Size of a kernel pointer on the dump's architecture, in bytes.
     public var pointerSize: Int { type(of: architecture).pointerSize }
+    /// The digits the dump's virtual addresses are shown with, from `pointerSize` (8 on i386, else 16).
+    public var addressWidth: AddressWidth { AddressWidth(pointerSize: pointerSize) }
     /// The dump's architecture's `struct msgbuf` layout (pointer size and struct sizes).
     public var msgbufShape: MsgbufShape { type(of: architecture).msgbufShape }
     /// Every architecture this build reads, by the name its minidump magic carries.

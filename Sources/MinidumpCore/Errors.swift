@@ -137,8 +137,10 @@ public struct TranslationError: Error, Sendable, Equatable, CustomStringConverti
         self.reason = reason
     }
 
-    /// `0x…: reason`.
-    public var description: String { "\(virtualAddress): \(reason)" }
+    /// `0x…: reason`, the address in 16 digits.
+    public var description: String { description(width: .bits64) }
+    /// `0x…: reason`, the address in the dump's `width` (`Dump.addressWidth`).
+    public func description(width: AddressWidth) -> String { "\(virtualAddress.description(width: width)): \(reason)" }
 
     /// The step of the walk that failed, with the values seen there.
     public enum Reason: Sendable, Equatable, CustomStringConvertible {

@@ -21,6 +21,12 @@ public struct DumpOutline: Sendable {
     /// Set bits in the bitmap, or nil when the bitmap is larger than `countLimit` and was not read.
     public let dumpedPageCount: UInt64?
 
+    /// The digits the dump's virtual addresses are shown with: the pointer size of the architecture
+    /// table the header names, as `Dump.addressWidth` (16 when no registered architecture has the name).
+    public var addressWidth: AddressWidth {
+        registeredArchitectures.first { $0.name == header.architecture }.map { AddressWidth(pointerSize: $0.pointerSize) } ?? .bits64
+    }
+
     /// The largest bitmap counted for an outline: 64 MiB, which describes 2 TiB of RAM.
     public static let countLimit: UInt64 = 64 << 20
 

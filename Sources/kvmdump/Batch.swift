@@ -114,24 +114,24 @@ extension ReadCommand {
                 do throws(SymbolExpressionError) {
                     address = try SymbolExpression.parse(text).evaluate(kernel: kernel, dump: dump)
                 } catch {
-                    Batch.fail(input: line.text, reason: withHexHint(error.description, for: text), json: json, to: out)
+                    Batch.fail(input: line.text, reason: withHexHint(error.description(width: dump.addressWidth), for: text), json: json, to: out)
                     return false
                 }
             }
             guard address.addingReportingOverflow(length - 1).overflow == false else {
-                Batch.fail(input: line.text, reason: "\(Hex.padded(address)) + \(length) bytes runs past the top of the address space",
+                Batch.fail(input: line.text, reason: "\(Hex.address(address, dump.addressWidth)) + \(length) bytes runs past the top of the address space",
                            json: json, to: out)
                 return false
             }
             let result = dump.read(VirtualAddress(address), count: Int(length))
             if json {
                 JSON.object([
-                    ("va", .virtualAddress(address)), ("requested", .uint(length)), ("length", .uint(UInt64(result.bytes.count))),
-                    ("bytes_hex", .hexBytes(result.bytes)), ("error", .optional(result.error) { .string($0.description) }),
+                    ("va", .virtualAddress(address, dump.addressWidth)), ("requested", .uint(length)), ("length", .uint(UInt64(result.bytes.count))),
+                    ("bytes_hex", .hexBytes(result.bytes)), ("error", .optional(result.error) { .string($0.description(width: dump.addressWidth)) }),
                 ]).writeLine(to: out)
             } else if let error = result.error {
                 let partial = result.bytes.isEmpty ? "" : " (\(result.bytes.count) of \(length) bytes readable)"
-                out.line("error: \(error)\(partial)")
+                out.line("error: \(error.description(width: dump.addressWidth))\(partial)")
             } else {
                 let bytes = result.bytes
                 out.withSpace(2 * bytes.count + 1) { span in

@@ -100,7 +100,7 @@ struct ExportCommand: Subcommand {
                 osreldate = UInt32(truncatingIfNeeded: value)
             }
         } catch {
-            console.diagnose("\(dump.path): warning: no threads in the core: \(error)")
+            console.diagnose("\(dump.path): warning: no threads in the core: \(error.description(width: dump.addressWidth))")
         }
         }
         let output: OutputFile

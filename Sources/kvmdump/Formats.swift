@@ -1,8 +1,10 @@
 /// Text formats: hexadecimal numbers, `hexdump -C`, gdb-style words and aligned tables.
 import MappedBytes
+import MinidumpCore
 
-/// Hexadecimal numbers. Conventions: virtual addresses and raw table entries are `0x` + 16 digits,
-/// physical addresses, file offsets and sizes are `0x` + digits without padding; always lowercase.
+/// Hexadecimal numbers. Conventions: virtual addresses are `0x` + the dump's pointer width in digits (16, or
+/// 8 on i386: `Dump.addressWidth`, a minimum), raw table entries `0x` + 16 digits, physical addresses, file
+/// offsets and sizes `0x` + digits without padding; always lowercase.
 enum Hex {
     /// The sixteen lowercase hex digits.
     static let digits: [UInt8] = Array("0123456789abcdef".utf8)
@@ -11,16 +13,31 @@ enum Hex {
     static func short(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
     /// `0x` and lowercase digits, zero-padded to `width` digits.
-    static func padded(_ value: UInt64, width: Int = 16) -> String {
+    static func padded(_ value: UInt64, width: Int) -> String {
         let text = String(value, radix: 16)
         return "0x" + String(repeating: "0", count: max(0, width - text.count)) + text
     }
+
+    /// A virtual address: `0x` and lowercase digits, zero-padded to the dump's address width.
+    static func address(_ value: UInt64, _ width: AddressWidth) -> String { padded(value, width: width.digits) }
+
+    /// A raw 64-bit table entry (PDE, PTE): `0x` and 16 digits.
+    static func entry(_ value: UInt64) -> String { padded(value, width: 16) }
 
     /// The two lowercase hex digits of every byte value: entries 2n and 2n+1 are the digits of n.
     static let pairs: [UInt8] = (0..<256).flatMap { [digits[$0 >> 4], digits[$0 & 0xf]] }
 }
 
-/// `hexdump -C` layout with 16-digit virtual addresses in the left column.
+extension OutputSpan {
+    /// Appends the digits of virtual address `value` (no `0x`), zero-padded to `width`; a value wider
+    /// than `width` keeps all its digits (`put(hex:width:)` would cut them).
+    @inline(__always)
+    mutating func put(address value: UInt64, width: AddressWidth) {
+        put(hex: value, width: max(width.digits, (64 &- value.leadingZeroBitCount &+ 3) / 4))
+    }
+}
+
+/// `hexdump -C` layout with the dump's virtual addresses (16 digits, 8 on i386) in the left column.
 ///
 /// Sixteen bytes per line, a gap after the eighth, printable ASCII between bars; a run of lines identical
 /// to the line before is shown as one `*` line, and the last line holds the address just past the data.
@@ -31,12 +48,17 @@ struct Hexdump {
 
     /// The address of the next byte.
     private(set) var address: UInt64
+    /// The digits of the address column.
+    let width: AddressWidth
     private var previous: (UInt64, UInt64)?
     private var squeezing = false
     private var started = false
 
-    /// A formatter whose first byte is at `address`.
-    init(address: UInt64) { self.address = address }
+    /// A formatter whose first byte is at `address`, addresses shown `width` wide.
+    init(address: UInt64, width: AddressWidth) {
+        self.address = address
+        self.width = width
+    }
 
     /// Formats the next chunk of memory into `out`. Stops early if `out` closes.
     mutating func write(_ bytes: [UInt8], to out: OutputBuffer) {
@@ -54,8 +76,9 @@ struct Hexdump {
                 squeezing = false
                 let lineAddress = address
                 let start = offset
+                let width = width
                 out.withSpace(Self.maximumLine) { span in
-                    Self.formatLine(bytes, start, length, address: lineAddress, into: &span)
+                    Self.formatLine(bytes, start, length, address: lineAddress, width: width, into: &span)
                 }
             }
             previous = current
@@ -69,17 +92,17 @@ struct Hexdump {
     func finish(to out: OutputBuffer) {
         guard started else { return }
         out.withSpace(17) { span in
-            span.put(hex: address, width: 16)
+            span.put(address: address, width: width)
             span.put(0x0a)
         }
     }
 
     @inline(__always)
     private static func formatLine(
-        _ bytes: [UInt8], _ start: Int, _ length: Int, address: UInt64, into span: inout OutputSpan
+        _ bytes: [UInt8], _ start: Int, _ length: Int, address: UInt64, width: AddressWidth, into span: inout OutputSpan
     ) {
         let space = UInt8(ascii: " ")
-        span.put(hex: address, width: 16)
+        span.put(address: address, width: width)
         span.put(space)
         span.put(space)
         for column in 0..<16 {
@@ -108,9 +131,9 @@ enum WordDump {
     /// The longest line: `0x`, 16 digits, `:`, then 16 one-byte words (` 0x` and 2 digits) and a newline (100
     /// bytes); 16-bit words need 2 + 16 + 1 + 8 × 7 + 1 = 76, wider words fewer.
     static let maximumLine = 2 + 16 + 1 + 16 * 5 + 1
-    /// Formats the whole words of `bytes` (the memory at `address`), each `width` bytes, into `out`.
-    /// Trailing bytes that do not fill a word are not shown.
-    static func write(_ bytes: [UInt8], address: UInt64, width: Int, to out: OutputBuffer) {
+    /// Formats the whole words of `bytes` (the memory at `address`, shown `addressWidth` wide), each `width`
+    /// bytes, into `out`. Trailing bytes that do not fill a word are not shown.
+    static func write(_ bytes: [UInt8], address: UInt64, addressWidth: AddressWidth, width: Int, to out: OutputBuffer) {
         let perLine = 16 / width
         let wordCount = bytes.count / width
         var word = 0
@@ -119,7 +142,7 @@ enum WordDump {
             out.withSpace(Self.maximumLine) { span in
                 span.put(UInt8(ascii: "0"))
                 span.put(UInt8(ascii: "x"))
-                span.put(hex: address &+ UInt64(word * width), width: 16)
+                span.put(address: address &+ UInt64(word * width), width: addressWidth)
                 span.put(UInt8(ascii: ":"))
                 for index in word..<(word + lineWords) {
                     span.put(" 0x")

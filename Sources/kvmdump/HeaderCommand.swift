@@ -36,7 +36,7 @@ struct HeaderCommand: Subcommand {
                 ("path", .string(dump.path)), ("file_size", .uint(dump.fileSize)),
                 ("architecture", .string(header.architecture)), ("version", .uint(UInt64(header.version))),
             ]
-            members += header.fields.map { ($0.name, JSON.headerField($0)) }
+            members += header.fields.map { ($0.name, JSON.headerField($0, dump.addressWidth)) }
             members.append(("sections", .array(sections.map { name, range in
                 .object([("name", .string(name)), ("offset", .address(range.offset.rawValue)),
                          ("size", name == "data" && !counted ? .null : .uint(range.length))])
@@ -63,7 +63,7 @@ struct HeaderCommand: Subcommand {
         fields.rows += header.fields.map { field in
             switch field.kind {
             case .size: [field.name, sizeText(field.value)]
-            case .address: [field.name, Hex.padded(field.value)]
+            case .address: [field.name, Hex.address(field.value, dump.addressWidth)]
             case .physicalAddress: [field.name, Hex.short(field.value)]
             }
         }

@@ -111,16 +111,17 @@ struct InfoCommand: Subcommand {
         }
         let full = FullDumpLayout(dump)
         if shared.json {
-            json(summary, crash, full, sizeUnknown).writeLine(to: console.out)
+            json(summary, crash, full, sizeUnknown, dump.addressWidth).writeLine(to: console.out)
         } else {
-            writeText(summary, crash, full, sizeUnknown, console.out)
+            writeText(summary, crash, full, sizeUnknown, dump.addressWidth, console.out)
         }
         return .success
     }
 
     // MARK: Text
 
-    private func writeText(_ s: CrashSummary, _ crash: CrashedThread, _ full: FullDumpLayout?, _ sizeUnknown: String?, _ out: OutputBuffer) {
+    private func writeText(_ s: CrashSummary, _ crash: CrashedThread, _ full: FullDumpLayout?, _ sizeUnknown: String?,
+                           _ width: AddressWidth, _ out: OutputBuffer) {
         for warning in s.warnings {
             out.line(warning)
             if warning.hasPrefix(CrashSummary.mismatchWarning) {
@@ -202,7 +203,7 @@ struct InfoCommand: Subcommand {
         let buffer = s.messageBuffer.buffer
         var how: String
         switch s.messageBuffer.origin {
-        case .msgbufp(let pointer): how = "via msgbufp (\(Hex.padded(pointer)))"
+        case .msgbufp(let pointer): how = "via msgbufp (\(Hex.address(pointer, width)))"
         case .section: how = "from the msgbuf section"
         }
         switch buffer.source {
@@ -218,7 +219,7 @@ struct InfoCommand: Subcommand {
             let shown = bt.frames.prefix(CrashedThread.topFrames)
             out.line("backtrace of the crashed thread (\(shown.count) of \(bt.frames.count) frames; all: kvmdump bt):")
             for f in shown {
-                out.line("  #\(f.number) \(Hex.padded(f.pc)) at \(f.location)")
+                out.line("  #\(f.number) \(Hex.address(f.pc, width)) at \(f.location)")
                 if let trap = f.trap { out.line("  " + trap.line) }
             }
             if shown.count == bt.frames.count { out.line("  stop: \(bt.stop.rawValue): \(bt.detail)") }
@@ -230,7 +231,8 @@ struct InfoCommand: Subcommand {
 
     // MARK: JSON
 
-    private func json(_ s: CrashSummary, _ crash: CrashedThread, _ full: FullDumpLayout?, _ sizeUnknown: String?) -> JSON {
+    private func json(_ s: CrashSummary, _ crash: CrashedThread, _ full: FullDumpLayout?, _ sizeUnknown: String?,
+                      _ width: AddressWidth) -> JSON {
         let h = s.header
         var info: JSON = .null
         if let i = s.info, let path = s.infoPath {
@@ -252,7 +254,7 @@ struct InfoCommand: Subcommand {
         var msgbuf: [(String, JSON)] = []
         switch s.messageBuffer.origin {
         case .msgbufp(let pointer):
-            msgbuf += [("via", .string("msgbufp")), ("msgbufp", .virtualAddress(pointer)), ("note", .null)]
+            msgbuf += [("via", .string("msgbufp")), ("msgbufp", .virtualAddress(pointer, width)), ("note", .null)]
         case .section(let note):
             msgbuf += [("via", .string("section")), ("msgbufp", .null), ("note", .optional(note, JSON.string))]
         }
@@ -271,7 +273,7 @@ struct InfoCommand: Subcommand {
             ("path", .string(s.dumpPath)), ("architecture", .string(h.architecture)), ("version", .uint(UInt64(h.version))),
             ("file_size", sizeUnknown == nil ? .uint(s.fileSize) : .null), ("expected_file_size", .uint(s.expectedFileSize)),
             ("truncated", sizeUnknown == nil ? .bool(s.fileSize < s.expectedFileSize) : .null), ("data_pages", .uint(s.dataPages)),
-        ] + (sizeUnknown.map { [("size_unknown", JSON.string($0))] } ?? []) + h.fields.map { ($0.name, JSON.headerField($0)) }
+        ] + (sizeUnknown.map { [("size_unknown", JSON.string($0))] } ?? []) + h.fields.map { ($0.name, JSON.headerField($0, width)) }
         return .object([
             ("dump", .object(dumpMembers)),
             ("kernel", .optional(s.kernelPath, JSON.string)),
@@ -293,11 +295,11 @@ struct InfoCommand: Subcommand {
                 JSON.object([("value", .string(t.name)), ("source", .string("kernel")),
                              ("note", .string("td_name of the thread whose td_tid is dumptid"))])
             } ?? .object([("value", .null), ("source", .null), ("note", .string(crash.note ?? CrashSummary.threadNameReason))])),
-            ("crashed_thread", .optional(crash.thread) { .object(ThreadSupport.json($0)) }),
+            ("crashed_thread", .optional(crash.thread) { .object(ThreadSupport.json($0, width)) }),
             ("backtrace", .optional(crash.backtrace) { bt in
                 .object([
                     ("frames", .array(bt.frames.prefix(CrashedThread.topFrames).map { f in
-                        .object([("number", .int(Int64(f.number))), ("pc", .virtualAddress(f.pc)), ("location", .string(f.location)),
+                        .object([("number", .int(Int64(f.number))), ("pc", .virtualAddress(f.pc, width)), ("location", .string(f.location)),
                                  ("trap", .optional(f.trap) { .string($0.line) })])
                     })),
                     ("frame_count", .int(Int64(bt.frames.count))), ("stop", .string(bt.stop.rawValue)),
@@ -358,7 +360,7 @@ struct CrashedThread {
             backtrace = bt
             signature = CrashSignature(panicString: panicString, backtrace: bt)
         } catch {
-            note = error.description
+            note = error.description(width: dump.addressWidth)
         }
     }
 }

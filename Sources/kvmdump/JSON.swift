@@ -1,7 +1,7 @@
 /// A small JSON value and its compact serialisation.
 ///
-/// Conventions used by every command: virtual addresses and raw 64-bit table entries are strings
-/// `"0x%016x"`; physical addresses and file offsets are strings `"0x%x"`; sizes and counts are numbers;
+/// Conventions used by every command: virtual addresses are strings `"0x%016x"` (`"0x%08x"` on a dump
+/// with 4-byte pointers: `Dump.addressWidth`), raw 64-bit table entries `"0x%016x"`; physical addresses and file offsets are strings `"0x%x"`; sizes and counts are numbers;
 /// byte data that need not be text is a string of hex digits (`"7f454c46"`).
 import MappedBytes
 import MinidumpCore
@@ -20,17 +20,17 @@ enum JSON {
     case array([JSON])
     case object([(String, JSON)])
 
-    /// A virtual address: `"0x%016x"`.
-    static func virtualAddress(_ value: UInt64) -> JSON { .string(Hex.padded(value)) }
+    /// A virtual address: `"0x%016x"`, or as many digits as `width` says.
+    static func virtualAddress(_ value: UInt64, _ width: AddressWidth) -> JSON { .string(Hex.address(value, width)) }
     /// A physical address or file offset: `"0x%x"`.
     static func address(_ value: UInt64) -> JSON { .string(Hex.short(value)) }
     /// A raw 64-bit entry (PDE, PTE): `"0x%016x"`.
-    static func entry(_ value: UInt64) -> JSON { .string(Hex.padded(value)) }
-    /// A header field: a size as a number, an address as an address string.
-    static func headerField(_ field: HeaderField) -> JSON {
+    static func entry(_ value: UInt64) -> JSON { .string(Hex.entry(value)) }
+    /// A header field: a size as a number, an address as an address string `width` wide.
+    static func headerField(_ field: HeaderField, _ width: AddressWidth) -> JSON {
         switch field.kind {
         case .size: .uint(field.value)
-        case .address: .virtualAddress(field.value)
+        case .address: .virtualAddress(field.value, width)
         case .physicalAddress: .address(field.value)
         }
     }

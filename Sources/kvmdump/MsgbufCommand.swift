@@ -72,7 +72,7 @@ struct MsgbufCommand: Subcommand {
             if kernel != nil {
                 switch located.origin {
                 case .msgbufp(let pointer):
-                    members += [("via", .string("msgbufp")), ("msgbufp", .virtualAddress(pointer)), ("via_note", .null)]
+                    members += [("via", .string("msgbufp")), ("msgbufp", .virtualAddress(pointer, dump.addressWidth)), ("via_note", .null)]
                 case .section(let note):
                     members += [("via", .string("section")), ("msgbufp", .null), ("via_note", .optional(note, JSON.string))]
                 }
@@ -86,7 +86,7 @@ struct MsgbufCommand: Subcommand {
                 members += [("source", .string("fallback")), ("fallback_reason", .string(reason))]
             }
             members += [
-                ("msg_ptr", .optional(structure) { .virtualAddress($0.ringAddress.rawValue) }),
+                ("msg_ptr", .optional(structure) { .virtualAddress($0.ringAddress.rawValue, dump.addressWidth) }),
                 ("msg_magic", .optional(structure) { .address(UInt64($0.magic)) }),
                 ("msg_size", .optional(structure) { .uint(UInt64($0.size)) }),
                 ("msg_wseq", .optional(structure) { .uint(UInt64($0.writeSequence)) }),

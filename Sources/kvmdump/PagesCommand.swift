@@ -33,11 +33,12 @@ struct PagesCommand: Subcommand {
         dump.buildIndex()  // every page of the kernel map: the whole index once
         // The library coalesces; this command formats.
         let ranges = dump.pageRanges(includeDirectMap: includeDirectMap)
+        let width = dump.addressWidth
         if shared.json {
             JSON.object([("ranges", .array(ranges.map { range in
                 .object([
                     ("map", .string(range.map.rawValue)),
-                    ("va_start", .virtualAddress(range.virtualStart)), ("va_end", .virtualAddress(range.virtualStart &+ range.size)),
+                    ("va_start", .virtualAddress(range.virtualStart, width)), ("va_end", .virtualAddress(range.virtualStart &+ range.size, width)),
                     ("pa_start", .address(range.physicalStart)), ("pa_end", .address(range.physicalStart &+ range.size)),
                     ("size", .uint(range.size)), ("page_size", .uint(range.pageSize)),
                     ("prot", .string(protection(range))), ("state", .string(range.state.rawValue)),
@@ -48,7 +49,7 @@ struct PagesCommand: Subcommand {
         var table = Table(headers: ["MAP", "VA START", "VA END", "PA START", "PA END", "SIZE", "PAGE", "PROT", "STATE"])
         table.rows = ranges.map { range in
             [
-                range.map.rawValue, Hex.padded(range.virtualStart), Hex.padded(range.virtualStart &+ range.size),
+                range.map.rawValue, Hex.address(range.virtualStart, width), Hex.address(range.virtualStart &+ range.size, width),
                 Hex.short(range.physicalStart), Hex.short(range.physicalStart &+ range.size), Hex.short(range.size),
                 PageSize(rawValue: range.pageSize).description, protection(range), range.state.rawValue,
             ]

@@ -113,7 +113,7 @@ struct ReadCommand: Subcommand {
             throw UsageError("--len \(length) is not a multiple of the word size (\(width))")
         }
         guard address.addingReportingOverflow(length - 1).overflow == false else {
-            throw UsageError("\(Hex.padded(address)) + \(length) bytes runs past the top of the address space")
+            throw UsageError("\(Hex.padded(address, width: 16)) + \(length) bytes runs past the top of the address space")
         }
         count = Int(length)
     }
@@ -128,7 +128,7 @@ struct ReadCommand: Subcommand {
             var resolved = self
             resolved.address = try target.resolve(kernel: try shared.openSymbols(dump: dump, console: console), dump: dump)
             guard resolved.address.addingReportingOverflow(UInt64(count - 1)).overflow == false else {
-                throw CommandFailure(message: "\(target.text) = \(Hex.padded(resolved.address)): + \(count) bytes runs past the top of the address space")
+                throw CommandFailure(message: "\(target.text) = \(Hex.address(resolved.address, dump.addressWidth)): + \(count) bytes runs past the top of the address space")
             }
             return try resolved.run(dump, console)
         }
@@ -145,9 +145,12 @@ struct ReadCommand: Subcommand {
             failure = writeChunks(dump, console.out)
         }
         guard let failure else { return .success }
-        console.diagnose("\(dump.path): \(failure)")
+        console.diagnose("\(dump.path): \(failure.description(width: width(dump)))")
         return .failure
     }
+
+    /// The width of the addresses shown: the dump's for virtual ones, 16 digits for physical ones.
+    private func width(_ dump: Dump) -> AddressWidth { physical ? .bits64 : dump.addressWidth }
 
     /// `count` bytes at `at`: kernel virtual memory, or physical memory with --physical.
     private func fetch(_ dump: Dump, _ at: UInt64, _ count: Int) -> ReadResult {
@@ -157,7 +160,7 @@ struct ReadCommand: Subcommand {
     /// Hexdump, raw and words: reads and prints a megabyte at a time.
     private func writeChunks(_ dump: Dump, _ out: OutputBuffer) -> TranslationError? {
         let chunk = 1 << 20
-        var hexdump = Hexdump(address: address)
+        var hexdump = Hexdump(address: address, width: width(dump))
         var done = 0
         var failure: TranslationError?
         while done < count && !out.isClosed {
@@ -166,7 +169,7 @@ struct ReadCommand: Subcommand {
             switch format {
             case .hexdump: hexdump.write(result.bytes, to: out)
             case .raw: out.write(result.bytes)
-            case .words(let width): WordDump.write(result.bytes, address: start, width: width, to: out)
+            case .words(let width): WordDump.write(result.bytes, address: start, addressWidth: self.width(dump), width: width, to: out)
             case .string: break
             }
             done += result.bytes.count
@@ -207,7 +210,7 @@ struct ReadCommand: Subcommand {
     }
 
     private func writeJSON(_ dump: Dump, _ out: OutputBuffer) -> TranslationError? {
-        var members: [(String, JSON)] = [physical ? ("pa", .address(address)) : ("va", .virtualAddress(address))]
+        var members: [(String, JSON)] = [physical ? ("pa", .address(address)) : ("va", .virtualAddress(address, dump.addressWidth))]
         let failure: TranslationError?
         if format == .string {
             let string = readString(dump)
@@ -229,7 +232,7 @@ struct ReadCommand: Subcommand {
                 members.append(("bytes_hex", .hexBytes(result.bytes)))
             }
         }
-        members.append(("error", .optional(failure) { .string($0.description) }))
+        members.append(("error", .optional(failure) { .string($0.description(width: width(dump))) }))
         JSON.object(members).writeLine(to: out)
         return failure
     }

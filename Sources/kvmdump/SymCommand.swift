@@ -79,21 +79,23 @@ struct SymCommand: Subcommand {
         let offset: UInt64
         let byName: Bool
         let section: String
+        /// How wide addresses are shown (the dump's, else the kernel image's pointers).
+        let width: AddressWidth
 
         var attributes: String {
             "size \(symbol.size), \(SymCommand.typeName(symbol.kind)), \(SymCommand.bindingName(symbol.binding)), \(section)"
         }
 
         var text: String {
-            if byName { return "\(symbol.name) = \(Hex.padded(address)) (\(attributes))" }
+            if byName { return "\(symbol.name) = \(Hex.address(address, width)) (\(attributes))" }
             let place = offset == 0 ? symbol.name : "\(symbol.name)+\(Hex.short(offset))"
-            return "\(Hex.padded(address)) = \(place) (\(attributes))"
+            return "\(Hex.address(address, width)) = \(place) (\(attributes))"
         }
 
         var json: JSON {
             .object([
-                ("input", .string(input)), ("address", .virtualAddress(address)), ("symbol", .string(symbol.name)),
-                ("offset", .uint(offset)), ("symbol_address", .virtualAddress(symbol.value)), ("size", .uint(symbol.size)),
+                ("input", .string(input)), ("address", .virtualAddress(address, width)), ("symbol", .string(symbol.name)),
+                ("offset", .uint(offset)), ("symbol_address", .virtualAddress(symbol.value, width)), ("size", .uint(symbol.size)),
                 ("type", .string(SymCommand.typeName(symbol.kind))), ("binding", .string(SymCommand.bindingName(symbol.binding))),
                 ("section", .string(section)), ("error", .null),
             ])
@@ -101,19 +103,20 @@ struct SymCommand: Subcommand {
     }
 
     func lookUp(_ argument: AddressArgument, kernel: KernelImage, dump: Dump?) throws(CommandFailure) -> Answer {
+        let width = dump?.addressWidth ?? AddressWidth(pointerSize: Int(kernel.elfClass.wordSize))
         if case .symbol(let name) = argument.expression, !argument.text.contains("&") {
             guard let symbol = kernel.symbol(named: name) else {
                 throw CommandFailure(message: withHexHint("\(kernel.path): no symbol '\(name)'", for: name))
             }
             return Answer(input: argument.text, address: symbol.value, symbol: symbol, offset: 0, byName: true,
-                          section: sectionName(symbol, kernel))
+                          section: sectionName(symbol, kernel), width: width)
         }
         let address = try argument.resolve(kernel: kernel, dump: dump)
         guard let (symbol, offset) = kernel.symbolize(address) else {
-            throw CommandFailure(message: "\(kernel.path): no symbol at \(Hex.padded(address))")
+            throw CommandFailure(message: "\(kernel.path): no symbol at \(Hex.address(address, width))")
         }
         return Answer(input: argument.text, address: address, symbol: symbol, offset: offset, byName: false,
-                      section: sectionName(symbol, kernel))
+                      section: sectionName(symbol, kernel), width: width)
     }
 
     private func sectionName(_ symbol: Symbol, _ kernel: KernelImage) -> String {

@@ -73,7 +73,7 @@ struct AddressArgument: Sendable {
 
     /// A number known without parsing.
     init(constant: UInt64) {
-        text = Hex.padded(constant)
+        text = Hex.padded(constant, width: 16)
         expression = .number(constant)
     }
 
@@ -106,8 +106,9 @@ struct AddressArgument: Sendable {
         do {
             return try expression.evaluate(kernel: kernel, dump: dump)
         } catch {
-            if case .dereferenceFailed = error, let dump { throw CommandFailure(message: "\(dump.path): \(error)") }
-            throw CommandFailure(message: withHexHint(error.description, for: text))
+            let width = dump?.addressWidth ?? kernel.map { AddressWidth(pointerSize: Int($0.elfClass.wordSize)) } ?? .bits64
+            if case .dereferenceFailed = error, let dump { throw CommandFailure(message: "\(dump.path): \(error.description(width: width))") }
+            throw CommandFailure(message: withHexHint(error.description(width: width), for: text))
         }
     }
 }

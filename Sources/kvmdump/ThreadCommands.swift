@@ -36,7 +36,7 @@ enum ThreadSupport {
             keptUntilExit.append(list)
             return (list, dump)
         } catch {
-            throw CommandFailure(message: "\(dump.path): \(error)")
+            throw CommandFailure(message: "\(dump.path): \(error.description(width: dump.addressWidth))")
         }
     }
 
@@ -52,24 +52,27 @@ enum ThreadSupport {
         for problem in list.problems { console.diagnose("\(dump.path): warning: \(problem)") }
     }
 
-    static func json(_ thread: KernelThread) -> [(String, JSON)] {
+    /// A thread's members; addresses and the pcb's registers (the machine's words) `width` wide.
+    static func json(_ thread: KernelThread, _ width: AddressWidth) -> [(String, JSON)] {
         [
             ("tid", .int(Int64(thread.tid))), ("pid", .int(Int64(thread.pid))), ("comm", .string(thread.comm)),
             ("name", .string(thread.name)), ("cpu", .optional(thread.cpu) { .int(Int64($0)) }),
             ("state", .optional(thread.state, JSON.string)),
             ("crashed", .bool(thread.isCrashed)), ("display_name", .string(thread.displayName)),
-            ("address", .virtualAddress(thread.address.rawValue)), ("process", .virtualAddress(thread.processAddress.rawValue)),
-            ("pcb", .optional(thread.pcb) { .virtualAddress($0.rawValue) }), ("pcb_source", .string(thread.pcbSource)),
+            ("address", .virtualAddress(thread.address.rawValue, width)),
+            ("process", .virtualAddress(thread.processAddress.rawValue, width)),
+            ("pcb", .optional(thread.pcb) { .virtualAddress($0.rawValue, width) }), ("pcb_source", .string(thread.pcbSource)),
             ("pcb_problem", .optional(thread.pcbProblem, JSON.string)),
-            ("registers", .object(thread.registers.map { ($0.name, JSON.entry($0.value)) })),
+            ("registers", .object(thread.registers.map { ($0.name, JSON.virtualAddress($0.value, width)) })),
         ]
     }
 
-    static func json(_ t: TrapFrameInfo) -> JSON {
+    /// A trapframe's members, addresses `width` wide.
+    static func json(_ t: TrapFrameInfo, _ width: AddressWidth) -> JSON {
         .object([
             ("kind", .string(t.kind)), ("number", .uint(t.number)), ("name", .optional(t.name, JSON.string)),
-            ("address", .virtualAddress(t.address.rawValue)), ("pc", .virtualAddress(t.pc)),
-            ("sp", .virtualAddress(t.sp)), ("fp", .virtualAddress(t.fp)), ("from_user", .bool(t.fromUser)),
+            ("address", .virtualAddress(t.address.rawValue, width)), ("pc", .virtualAddress(t.pc, width)),
+            ("sp", .virtualAddress(t.sp, width)), ("fp", .virtualAddress(t.fp, width)), ("from_user", .bool(t.fromUser)),
             ("line", .string(t.line)),
         ])
     }
@@ -117,13 +120,14 @@ struct PsCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let list = try source.open(console).list
+        let (list, dump) = try source.open(console)
+        let width = dump.addressWidth
         if source.shared.json {
             JSON.object([
                 ("processes", .array(list.processes.map { p in
                     .object([
                         ("pid", .int(Int64(p.pid))), ("comm", .string(p.comm)), ("flags", .optional(p.flags) { .uint(UInt64($0)) }),
-                        ("threads", .int(Int64(p.threadCount))), ("address", .virtualAddress(p.address.rawValue)),
+                        ("threads", .int(Int64(p.threadCount))), ("address", .virtualAddress(p.address.rawValue, width)),
                     ])
                 })),
                 ThreadSupport.problems(list),
@@ -135,7 +139,7 @@ struct PsCommand: Subcommand {
         table.headers = ["PID", "THR"] + (withFlags ? ["FLAGS"] : []) + ["ADDRESS", "COMM"]
         for p in list.processes {
             table.rows.append([String(p.pid), String(p.threadCount)] + (withFlags ? [Hex.short(UInt64(p.flags ?? 0))] : [])
-                              + [Hex.padded(p.address.rawValue), p.comm])
+                              + [Hex.address(p.address.rawValue, width), p.comm])
         }
         table.write(to: console.out)
         return .success
@@ -166,12 +170,13 @@ struct ThreadsCommand: Subcommand {
     }
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
-        let list = try source.open(console).list
+        let (list, dump) = try source.open(console)
+        let width = dump.addressWidth
         if source.shared.json {
             JSON.object([
                 ("dump_tid", .optional(list.dumpTID) { .int(Int64($0)) }), ("stoppcbs", .string(list.stoppcbsForm)),
                 ("offsets", .string(list.offsets.source)),
-                ("threads", .array(list.threads.map { .object(ThreadSupport.json($0)) })),
+                ("threads", .array(list.threads.map { .object(ThreadSupport.json($0, width)) })),
                 ThreadSupport.problems(list),
             ]).writeLine(to: console.out)
             return .success
@@ -182,7 +187,7 @@ struct ThreadsCommand: Subcommand {
         for t in list.threads {
             table.rows.append([t.isCrashed ? "*" : "", String(t.tid), String(t.pid), t.cpu.map(String.init) ?? "-"]
                               + (withState ? [t.state ?? "-"] : [])
-                              + [t.pcbSource, Hex.padded(t.address.rawValue), t.displayName])
+                              + [t.pcbSource, Hex.address(t.address.rawValue, width), t.displayName])
         }
         table.write(to: console.out)
         return .success
@@ -251,6 +256,7 @@ struct BtCommand: Subcommand {
 
     func run(_ console: Console) throws(CommandFailure) -> ExitStatus {
         let (list, dump) = try source.open(console)
+        let width = dump.addressWidth
         let shared = source.shared
         var selected: [KernelThread] = []
         var failed = false
@@ -283,7 +289,7 @@ struct BtCommand: Subcommand {
             for (i, t) in selected.enumerated() {
                 if i > 0 { out.byte(UInt8(ascii: ",")) }
                 out.byte(UInt8(ascii: "{"))
-                for (key, value) in ThreadSupport.json(t) {
+                for (key, value) in ThreadSupport.json(t, width) {
                     JSON.writeString(key, to: out)
                     out.byte(UInt8(ascii: ":"))
                     value.write(to: out)
@@ -293,7 +299,7 @@ struct BtCommand: Subcommand {
                 out.write("\"frames\":[")
                 for (j, f) in bt.frames.enumerated() {
                     if j > 0 { out.byte(UInt8(ascii: ",")) }
-                    writeFrameJSON(f, out)
+                    writeFrameJSON(f, width, out)
                 }
                 out.write("],\"stop\":")
                 JSON.writeString(bt.stop.rawValue, to: out)
@@ -312,13 +318,13 @@ struct BtCommand: Subcommand {
         }
         for (i, t) in selected.enumerated() {
             if i > 0 { console.out.line() }
-            write(t, list.backtrace(t), console.out)
+            write(t, list.backtrace(t), width, console.out)
             if console.out.isClosed { break }
         }
         return failed ? .failure : .success
     }
 
-    private func write(_ t: KernelThread, _ bt: Backtrace, _ out: OutputBuffer) {
+    private func write(_ t: KernelThread, _ bt: Backtrace, _ width: AddressWidth, _ out: OutputBuffer) {
         out.write("Tracing command ")
         out.write(t.comm)
         out.withSpace(96) { p in
@@ -327,7 +333,7 @@ struct BtCommand: Subcommand {
             p.put(" tid ")
             p.put(decimal: Int(t.tid))
             p.put(" td 0x")
-            p.put(hex: t.address.rawValue, width: 16)
+            p.put(address: t.address.rawValue, width: width)
             if t.isCrashed {
                 p.put(" (crashed)")
             } else if let cpu = t.cpu {
@@ -338,17 +344,17 @@ struct BtCommand: Subcommand {
             p.put(0x0a)
         }
         if isVerbose {
-            out.line("  \(t.displayName); pcb \(t.pcb.map { Hex.padded($0.rawValue) } ?? "none") (\(t.pcbSource))")
+            out.line("  \(t.displayName); pcb \(t.pcb.map { Hex.address($0.rawValue, width) } ?? "none") (\(t.pcbSource))")
             if !t.registers.isEmpty {
-                out.line("  " + t.registers.map { "\($0.name) \(Hex.padded($0.value))" }.joined(separator: " "))
+                out.line("  " + t.registers.map { "\($0.name) \(Hex.address($0.value, width))" }.joined(separator: " "))
             }
         }
         for f in bt.frames {
-            writeFrame(f, out)
+            writeFrame(f, width, out)
             if let trap = f.trap {
                 writeTrap(trap, out)
                 if isVerbose {
-                    out.line("    trapframe \(Hex.padded(trap.address.rawValue)): \(trap.name ?? trap.kind), from \(trap.fromUser ? "user" : "kernel") mode")
+                    out.line("    trapframe \(Hex.address(trap.address.rawValue, width)): \(trap.name ?? trap.kind), from \(trap.fromUser ? "user" : "kernel") mode")
                 }
             }
         }
@@ -357,7 +363,7 @@ struct BtCommand: Subcommand {
             out.write(user.kind)
             out.withSpace(64) { p in
                 p.put(" from user mode (trapframe at 0x")
-                p.put(hex: user.address, width: 16)
+                p.put(address: user.address, width: width)
                 p.put(")\n")
             }
         } else {
@@ -366,16 +372,16 @@ struct BtCommand: Subcommand {
     }
 
     /// One frame object: number, pc, sp, fp, function (or null), offset, location, trap (or null).
-    private func writeFrameJSON(_ f: StackFrame, _ out: OutputBuffer) {
+    private func writeFrameJSON(_ f: StackFrame, _ width: AddressWidth, _ out: OutputBuffer) {
         out.withSpace(96) { p in
             p.put("{\"number\":")
             p.put(decimal: f.number)
             p.put(",\"pc\":\"0x")
-            p.put(hex: f.pc, width: 16)
+            p.put(address: f.pc, width: width)
             p.put("\",\"sp\":\"0x")
-            p.put(hex: f.sp, width: 16)
+            p.put(address: f.sp, width: width)
             p.put("\",\"fp\":\"0x")
-            p.put(hex: f.fp, width: 16)
+            p.put(address: f.fp, width: width)
             p.put("\",\"function\":")
         }
         if let function = f.function { JSON.writeString(function, to: out) } else { out.write("null") }
@@ -385,7 +391,7 @@ struct BtCommand: Subcommand {
         JSON.writeString(f.location, to: out)
         out.write(",\"trap\":")
         if let trap = f.trap {
-            ThreadSupport.json(trap).write(to: out)
+            ThreadSupport.json(trap, width).write(to: out)
         } else {
             out.write("null")
         }
@@ -422,12 +428,12 @@ struct BtCommand: Subcommand {
 
     /// `#N 0x<pc> at <function>+0x<offset>` (and `  sp … fp …` with --verbose), formatted in place: the
     /// 10,000-thread `bt --all` prints about 140,000 of these.
-    private func writeFrame(_ f: StackFrame, _ out: OutputBuffer) {
+    private func writeFrame(_ f: StackFrame, _ width: AddressWidth, _ out: OutputBuffer) {
         out.withSpace(48) { p in
             p.put(UInt8(ascii: "#"))
             p.put(decimal: f.number)
             p.put(" 0x")
-            p.put(hex: f.pc, width: 16)
+            p.put(address: f.pc, width: width)
             p.put(" at ")
             if f.function == nil { p.put(shortHex: f.pc) }
         }
@@ -443,9 +449,9 @@ struct BtCommand: Subcommand {
         if isVerbose {
             out.withSpace(48) { p in
                 p.put("  sp 0x")
-                p.put(hex: f.sp, width: 16)
+                p.put(address: f.sp, width: width)
                 p.put(" fp 0x")
-                p.put(hex: f.fp, width: 16)
+                p.put(address: f.fp, width: width)
             }
         }
         out.byte(0x0a)

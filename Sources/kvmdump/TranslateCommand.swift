@@ -84,8 +84,8 @@ struct TranslateCommand: Subcommand {
                 }
             } catch {
                 failed = true
-                if shared.json { answers.append(json(error)) }
-                console.diagnose("\(dump.path): \(error)")
+                if shared.json { answers.append(json(error, dump)) }
+                console.diagnose("\(dump.path): \(error.description(width: dump.addressWidth))")
             }
         }
         if shared.json { JSON.array(answers).writeLine(to: console.out) }
@@ -116,7 +116,7 @@ struct TranslateCommand: Subcommand {
                 if shared.json { json(translation, dump).writeLine(to: out) } else { writeText(translation, dump, to: out) }
             case .failure(let error):
                 failed = true
-                if shared.json { json(error).writeLine(to: out) } else { out.line("error: \(error)") }
+                if shared.json { json(error, dump).writeLine(to: out) } else { out.line("error: \(error.description(width: dump.addressWidth))") }
             }
         }
         func drain() {
@@ -144,10 +144,10 @@ struct TranslateCommand: Subcommand {
                         if shared.json { json(translation, dump).writeLine(to: out) } else { writeText(translation, dump, to: out) }
                         return !out.isClosed
                     } catch {
-                        failure = error.description
+                        failure = error.description(width: dump.addressWidth)
                     }
                 } catch {
-                    failure = error.description
+                    failure = error.description(width: dump.addressWidth)
                 }
                 failed = true
                 if shared.json {
@@ -181,7 +181,7 @@ struct TranslateCommand: Subcommand {
         guard !explainWalk, size == .size4K || size == .size16K || size == .size2M else { return out.line(text(t, dump)) }
         out.withSpace(96) { span in
             span.put("va 0x")
-            span.put(hex: t.virtualAddress.rawValue, width: 16)
+            span.put(address: t.virtualAddress.rawValue, width: dump.addressWidth)
             span.put(" pa ")
             span.put(shortHex: t.physicalAddress.rawValue)
             span.put(" offset ")
@@ -198,14 +198,15 @@ struct TranslateCommand: Subcommand {
 
     /// `va 0x… pa 0x… offset 0x… map kernel page 4K`, and the walk with --explain.
     private func text(_ t: Translation, _ dump: Dump) -> String {
-        var line = "va \(Hex.padded(t.virtualAddress.rawValue)) pa \(Hex.short(t.physicalAddress.rawValue))"
+        var line = "va \(Hex.address(t.virtualAddress.rawValue, dump.addressWidth)) pa \(Hex.short(t.physicalAddress.rawValue))"
             + " offset \(Hex.short(t.fileOffset.rawValue)) map \(t.map.rawValue)"
             + " page \(t.pageSize)"
         if explainWalk {
             for step in dump.walkSteps(of: t) {
                 let value: String? = switch step.name.kind {
                 case .index, .count: step.value.map { String($0) }
-                case .entry, .virtualAddress: step.value.map { Hex.padded($0) }
+                case .entry: step.value.map { Hex.entry($0) }
+                case .virtualAddress: step.value.map { Hex.address($0, dump.addressWidth) }
                 case .address: step.value.map { Hex.short($0) }
                 }
                 line += " \(step.name.text) \(value ?? "-")"
@@ -219,7 +220,7 @@ struct TranslateCommand: Subcommand {
 
     private func json(_ t: Translation, _ dump: Dump) -> JSON {
         var members: [(String, JSON)] = [
-            ("va", .virtualAddress(t.virtualAddress.rawValue)), ("pa", .address(t.physicalAddress.rawValue)),
+            ("va", .virtualAddress(t.virtualAddress.rawValue, dump.addressWidth)), ("pa", .address(t.physicalAddress.rawValue)),
             ("offset", .address(t.fileOffset.rawValue)), ("map", .string(t.map.rawValue)),
             ("page_size", .uint(t.pageSize.rawValue)),
         ]
@@ -228,7 +229,7 @@ struct TranslateCommand: Subcommand {
                 let wrap: (UInt64) -> JSON = switch step.name.kind {
                 case .index, .count: JSON.uint
                 case .entry: JSON.entry
-                case .virtualAddress: JSON.virtualAddress
+                case .virtualAddress: { JSON.virtualAddress($0, dump.addressWidth) }
                 case .address: JSON.address
                 }
                 return (step.name.key, .optional(step.value, wrap))
@@ -239,7 +240,7 @@ struct TranslateCommand: Subcommand {
         return .object(members)
     }
 
-    private func json(_ error: TranslationError) -> JSON {
-        .object([("va", .virtualAddress(error.virtualAddress.rawValue)), ("error", .string(error.reason.description))])
+    private func json(_ error: TranslationError, _ dump: Dump) -> JSON {
+        .object([("va", .virtualAddress(error.virtualAddress.rawValue, dump.addressWidth)), ("error", .string(error.reason.description))])
     }
 }

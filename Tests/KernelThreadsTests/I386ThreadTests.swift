@@ -68,7 +68,7 @@ let i386RegisterOrder = ["eip", "esp", "ebp", "ebx", "esi", "edi"]
         #expect(syscall.pc == 0x2843_1c57 && syscall.sp == 0xffbf_e84c && syscall.fp == 0xffbf_e878)
         #expect(syscall.line == "--- syscall (202), eip = 0x28431c57, esp = 0xffbfe84c, ebp = 0xffbfe878 ---")
         #expect(bt.stop == .userTrapframe)
-        #expect(bt.detail == "syscall from user mode (trapframe at 0x\(String(syscall.address.rawValue, radix: 16).leftPadded(16)))")
+        #expect(bt.detail == "syscall from user mode (trapframe at 0x\(String(syscall.address.rawValue, radix: 16).leftPadded(8)))")
         #expect(crashed.register("eip") == bt.frames[0].pc && crashed.register("ebp") == bt.frames[0].fp)
     }
 
@@ -140,7 +140,7 @@ let i386RegisterOrder = ["eip", "esp", "ebp", "ebx", "esi", "edi"]
         case .pcbUnmapped(let tid):
             let thread = list.thread(tid: tid)!
             #expect(thread.pcb?.rawValue == I386ThreadKernel.unmapped && thread.registers.isEmpty)
-            #expect(thread.pcbProblem?.hasPrefix("pcb at 0x0000000000e00000: ") == true, "\(thread.pcbProblem ?? "")")
+            #expect(thread.pcbProblem?.hasPrefix("pcb at 0x00e00000: ") == true, "\(thread.pcbProblem ?? "")")
             #expect(list.backtrace(thread).stop == .unreadable && list.backtrace(thread).frames.isEmpty)
         }
     }

@@ -139,9 +139,9 @@ struct I386ExportTests {
             let frames = thread["frames"] as? [[String: Any]] ?? []
             #expect(frames.count == t.frames.count, "tid \(t.tid)")
             for (frame, expected) in zip(frames, t.frames) {
-                #expect(frame["pc"] as? String == String(format: "0x%016lx", expected.pc), "tid \(t.tid)")
-                #expect(frame["sp"] as? String == String(format: "0x%016lx", expected.sp), "tid \(t.tid)")
-                #expect(frame["fp"] as? String == String(format: "0x%016lx", expected.fp), "tid \(t.tid)")
+                #expect(frame["pc"] as? String == String(format: "0x%08lx", expected.pc), "tid \(t.tid)")
+                #expect(frame["sp"] as? String == String(format: "0x%08lx", expected.sp), "tid \(t.tid)")
+                #expect(frame["fp"] as? String == String(format: "0x%08lx", expected.fp), "tid \(t.tid)")
                 #expect(frame["location"] as? String == expected.symbolized, "tid \(t.tid)")
                 let trap = frame["trap"] as? [String: Any]
                 #expect((trap?["kind"] as? String) == expected.trap?.kind, "tid \(t.tid)")

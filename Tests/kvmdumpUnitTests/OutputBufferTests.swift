@@ -5,6 +5,7 @@ import Darwin
 #endif
 @testable import kvmdump
 import MappedBytes
+import MinidumpCore
 import Testing
 
 /// The output buffer and the formatters that write into it: no append may pass the capacity.
@@ -43,7 +44,7 @@ import Testing
             let out = OutputBuffer(fd: sink.fd, capacity: 1000)
             out.write(String(repeating: "x", count: 909))
             out.byte(0x0a)
-            WordDump.write(Array(0..<48), address: 0xffff_ffff_8100_0000, width: 1, to: out)
+            WordDump.write(Array(0..<48), address: 0xffff_ffff_8100_0000, addressWidth: .bits64, width: 1, to: out)
             out.flush()
         }
         let lines = String(decoding: sink.contents(), as: UTF8.self).split(separator: "\n")
@@ -96,5 +97,56 @@ import Testing
                 #expect(String(decoding: sink.contents(), as: UTF8.self) == expected, "capacity \(capacity), prefix \(prefix)")
             }
         }
+    }
+}
+
+/// The formatters' address column: `AddressWidth` digits, a minimum that never cuts a wider value.
+@Suite struct AddressColumns {
+    @Test func widthIsAMinimumNotAMask() {
+        let i386 = AddressWidth(pointerSize: 4)
+        #expect(Hex.address(0xc0_0000, i386) == "0x00c00000")
+        #expect(Hex.address(0xffff_f800_0000_1000, i386) == "0xfffff80000001000")
+        #expect(Hex.address(0xc0_0000, .bits64) == "0x0000000000c00000")
+        var hexdump = Hexdump(address: 0x1_0000_0000 - 16, width: i386)
+        let bytes = Array(repeating: UInt8(0x41), count: 16)
+        let sink = CollectingSink()
+        do {
+            let out = OutputBuffer(fd: sink.fd, capacity: 4096)
+            hexdump.write(bytes, to: out)
+            hexdump.finish(to: out)
+            WordDump.write(bytes, address: 0x1_0000_0000, addressWidth: i386, width: 8, to: out)
+            out.flush()
+        }
+        #expect(sink.lines() == [
+            "fffffff0  41 41 41 41 41 41 41 41  41 41 41 41 41 41 41 41  |AAAAAAAAAAAAAAAA|",
+            "100000000",
+            "0x100000000: 0x4141414141414141 0x4141414141414141",
+        ])
+    }
+}
+
+/// A temporary file's descriptor whose contents are read back as lines.
+private final class CollectingSink {
+    let path: String
+    let fd: Int32
+    init() {
+        var template = Array("/tmp/kvmdump-width-XXXXXX".utf8CString)
+        fd = mkstemp(&template)
+        path = String(cString: template)
+    }
+    func lines() -> [String] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        _ = lseek(fd, 0, SEEK_SET)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n <= 0 { break }
+            result += chunk[..<n]
+        }
+        return String(decoding: result, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+    deinit {
+        close(fd)
+        unlink(path)
     }
 }
