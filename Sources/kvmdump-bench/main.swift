@@ -74,6 +74,26 @@ func machineDescription() -> String {
     return "\(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs (\(model)), Linux \(release), \(formatShort(gib)) GiB RAM"
 }
 
+/// When this benchmark and the `kvmdump` it runs were built (UTC modification times), so that a stale
+/// `kvmdump` (a release build of the benchmark alone does not rebuild it) shows in the report.
+func binaryStamps() throws(BenchError) -> String {
+    func modified(_ path: String) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "\(path) (cannot stat: errno \(errno))" }
+        #if canImport(Darwin)
+        var seconds = info.st_mtimespec.tv_sec
+        #else
+        var seconds = info.st_mtim.tv_sec
+        #endif
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(path) \(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) UTC"
+    }
+    return "kvmdump-bench \(modified(try executablePath())), kvmdump \(modified(try kvmdumpPath()))"
+}
+
 /// The 1-minute load average from /proc/loadavg.
 func loadAverage() -> String {
     (readText(atPath: "/proc/loadavg") ?? "?").split(separator: " ").first.map(String.init) ?? "?"
@@ -128,6 +148,7 @@ func runBenchmark(_ options: BenchOptions) throws(BenchError) {
     var report = "kvmdump-bench\(options.smoke ? " --smoke" : ""): \(settings.runs) runs per figure (median, min, max)\n"
     report += "machine: \(machineDescription())\n"
     report += "load average (1 min) at start \(startLoad), at end \(loadAverage()); other processes share the CPUs\n"
+    report += "binaries: \(try binaryStamps())\n"
     for (dataset, path) in zip(datasets, paths) { report += "dump \(dataset.key): \(dataset.label): \(path)\n" }
     report += "dump t: \(options.smoke ? smokeThreadCount : benchThreadCount) threads (thread fixture): \(threadRun.files[0])\n"
     report += "dump f: ELF full dump, kernel at a quarter of RAM (tables found by the search): \(fullRun.files[0])\n"
