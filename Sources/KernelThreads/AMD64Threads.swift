@@ -68,34 +68,9 @@ enum AMD64Threads: ThreadArchitecture {
         }
     }
 
-    /// `trap_msg[]` of sys/amd64/amd64/trap.c (T_USER, 0x100, masked off).
-    static func trapName(_ number: UInt64) -> String? {
-        switch number & ~0x100 {
-        case 1: "privileged instruction fault"
-        case 3: "breakpoint instruction fault"
-        case 6: "arithmetic trap"
-        case 9: "general protection fault"
-        case 10: "trace trap"
-        case 12: "page fault"
-        case 14: "alignment fault"
-        case 18: "integer divide fault"
-        case 19: "non-maskable interrupt trap"
-        case 20: "overflow trap"
-        case 21: "FPU bounds check fault"
-        case 22: "FPU device not available"
-        case 23: "double fault"
-        case 24: "FPU operand fetch fault"
-        case 25: "invalid TSS fault"
-        case 26: "segment not present fault"
-        case 27: "stack fault"
-        case 28: "machine check trap"
-        case 29: "SIMD floating-point exception"
-        case 30: "reserved (unknown) fault"
-        case 32: "DTrace pid return trap"
-        case 33: "DTrace fasttrap probe trap"
-        default: nil
-        }
-    }
+    /// `trap_msg[]` of sys/amd64/amd64/trap.c (T_USER, 0x100, masked off): the shared x86 names and this architecture's own.
+    private static let ownTrapNames: [UInt64: String] = [10: "trace trap", 30: "reserved (unknown) fault", 33: "DTrace fasttrap probe trap"]
+    static func trapName(_ number: UInt64) -> String? { x86TrapName(number, own: ownTrapNames) }
 
     /// sizeof(struct trapframe) and the fields used (sys/x86/include/frame.h).
     static let trapframeSize = 0xc0
@@ -112,43 +87,28 @@ enum AMD64Threads: ThreadArchitecture {
     static func unwind(registers: [UInt64], memory: Memory, symbols: KernelSymbolizer,
                        limits: WalkLimits, kernel: KernelFacts) -> Backtrace {
         guard registers.count == 8 else { return Backtrace(frames: [], stop: .unreadable, detail: "the pcb's registers are incomplete") }
-        var frames: [StackFrame] = []
-        frames.reserveCapacity(16)
-        func add(_ pc: UInt64, _ sp: UInt64, _ fp: UInt64, trap: TrapFrameInfo? = nil) {
-            let symbol = symbols.entry(pc)
-            frames.append(StackFrame(number: frames.count, pc: pc, sp: sp, fp: fp, function: symbol.map { symbols.name($0.index) },
-                                     offset: symbol?.offset ?? 0, trap: trap))
-        }
-        func done(_ stop: StopReason, _ detail: String) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
-        func done(_ stop: StopReason, _ detail: Backtrace.Detail) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
-
-        let pc0 = registers[0]
-        guard pc0 != 0 else { return done(.noPC, "pcb_rip is 0") }
-        guard limits.maxFrames > 0 else { return done(.frameLimit, "the frame limit is 0") }
         var fp = registers[2]
-        add(pc0, registers[1], fp)
-        guard isKernelAddress(pc0) else { return done(.pcNotKernel, "pcb_rip \(hex(pc0)) is not a kernel address") }
-        if let e = symbols.entry(pc0), symbols.tag(e.index) == 4 {
-            return done(.threadStart, "the thread has not run yet (pcb_rip in fork_trampoline)")
-        }
+        var list = FrameList(symbols: symbols)
+        if let end = list.start(pc: registers[0], sp: registers[1], fp: fp, pcName: "pcb_rip", limits: limits,
+                                isKernel: isKernelAddress, forkTrampolineTag: 4) { return end }
         // Frame pointers increase within a stack; the walk may move to another stack only at a trapframe,
         // and a trapframe's rbp may not come again (that would repeat everything after it).
         var trapRBPs: [UInt64] = []
         var stack = PageReader(memory: memory)
         while true {
-            guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
-            guard isKernelAddress(fp) else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
+            guard list.count < limits.maxFrames else { return list.done(.frameLimit, "\(limits.maxFrames) frames") }
+            guard isKernelAddress(fp) else { return list.done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
             guard let next = stack.u64(fp), let ret = stack.u64(fp &+ 8) else {
-                return done(.unreadable, "frame at \(memory.hexAddress(fp)) is not in the dump")
+                return list.done(.unreadable, "frame at \(memory.hexAddress(fp)) is not in the dump")
             }
-            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp &+ 8)) is 0") }
-            guard isKernelAddress(ret) else { return done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp &+ 8)) is not a kernel address") }
+            guard ret != 0 else { return list.done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp &+ 8)) is 0") }
+            guard isKernelAddress(ret) else { return list.done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp &+ 8)) is not a kernel address") }
             // ddb classifies by the symbol of ret - 1 (a call that is a function's last instruction).
             let tag = symbols.entry(ret &- 1).map { symbols.tag($0.index) } ?? 0
             guard tag != 0 else {
-                add(ret, fp &+ 16, next)
+                list.add(ret, fp &+ 16, next)
                 if isKernelAddress(next) && next <= fp {
-                    return done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
+                    return list.done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
                 }
                 fp = next
                 continue
@@ -156,12 +116,12 @@ enum AMD64Threads: ThreadArchitecture {
             // A stub: its trapframe sits right above the callee's saved rbp and return address.
             let tf = fp &+ 16
             if tag == 4 {
-                add(ret, tf, next)
-                return done(.threadStart, .forkTrampoline)
+                list.add(ret, tf, next)
+                return list.done(.threadStart, .forkTrampoline)
             }
             guard let tfBytes = memory.bytes(tf, trapframeSize) else {
-                add(ret, tf, next)
-                return done(.unreadable, "trapframe at \(memory.hexAddress(tf)) is not in the dump")
+                list.add(ret, tf, next)
+                return list.done(.unreadable, "trapframe at \(memory.hexAddress(tf)) is not in the dump")
             }
             let f = Fields(bytes: tfBytes, base: 0)
             let tfRIP = f.u64(TF.rip)!, tfRSP = f.u64(TF.rsp)!, tfRBP = f.u64(TF.rbp)!
@@ -173,15 +133,15 @@ enum AMD64Threads: ThreadArchitecture {
             case .syscall: number = f.u64(TF.rax)!
             case .interrupt: number = 0
             }
-            add(ret, tf, next, trap: TrapFrameInfo(kind: kind.rawValue, number: number, name: kind == .trap ? trapName(number) : nil,
+            list.add(ret, tf, next, trap: TrapFrameInfo(kind: kind.rawValue, number: number, name: kind == .trap ? trapName(number) : nil,
                                                    address: VirtualAddress(tf), pc: tfRIP, sp: tfRSP, fp: tfRBP,
                                                    fromUser: fromUser, registerNames: ("rip", "rsp", "rbp")))
-            if fromUser { return done(.userTrapframe, .fromUser(kind: kind.rawValue, trapframe: tf, width: memory.dump.addressWidth)) }
-            guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
-            add(tfRIP, tfRSP, tfRBP)
-            guard tfRIP != 0 else { return done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(tf)) has rip 0") }
-            guard isKernelAddress(tfRIP) else { return done(.pcNotKernel, "trapframe rip \(hex(tfRIP)) is not a kernel address") }
-            if trapRBPs.contains(tfRBP) { return done(.loop, "trapframe rbp \(hex(tfRBP)) was seen before") }
+            if fromUser { return list.done(.userTrapframe, .fromUser(kind: kind.rawValue, trapframe: tf, width: memory.dump.addressWidth)) }
+            guard list.count < limits.maxFrames else { return list.done(.frameLimit, "\(limits.maxFrames) frames") }
+            list.add(tfRIP, tfRSP, tfRBP)
+            guard tfRIP != 0 else { return list.done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(tf)) has rip 0") }
+            guard isKernelAddress(tfRIP) else { return list.done(.pcNotKernel, "trapframe rip \(hex(tfRIP)) is not a kernel address") }
+            if trapRBPs.contains(tfRBP) { return list.done(.loop, "trapframe rbp \(hex(tfRBP)) was seen before") }
             trapRBPs.append(tfRBP)
             fp = tfRBP
         }

@@ -163,77 +163,62 @@ enum ARM64Threads: ThreadArchitecture {
         guard registers.count == registerNames.count else {
             return Backtrace(frames: [], stop: .unreadable, detail: "the pcb's registers are incomplete")
         }
-        var frames: [StackFrame] = []
-        frames.reserveCapacity(16)
-        func add(_ pc: UInt64, _ sp: UInt64, _ fp: UInt64, trap: TrapFrameInfo? = nil) {
-            let symbol = symbols.entry(pc)
-            frames.append(StackFrame(number: frames.count, pc: pc, sp: sp, fp: fp, function: symbol.map { symbols.name($0.index) },
-                                     offset: symbol?.offset ?? 0, trap: trap))
-        }
-        func done(_ stop: StopReason, _ detail: String) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
-        func done(_ stop: StopReason, _ detail: Backtrace.Detail) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
-
-        let pc0 = registers[0]
-        guard pc0 != 0 else { return done(.noPC, "the pcb's lr is 0") }
-        guard limits.maxFrames > 0 else { return done(.frameLimit, "the frame limit is 0") }
         var fp = canonical(registers[2])
-        add(pc0, registers[1], fp)
-        guard isKernelAddress(pc0) else { return done(.pcNotKernel, "the pcb's lr \(hex(pc0)) is not a kernel address") }
-        if let e = symbols.entry(pc0), symbols.tag(e.index) == 4 {
-            return done(.threadStart, "the thread has not run yet (the pcb's lr in fork_trampoline)")
-        }
+        var list = FrameList(symbols: symbols)
+        if let end = list.start(pc: registers[0], sp: registers[1], fp: fp, pcName: "the pcb's lr", limits: limits,
+                                isKernel: isKernelAddress, forkTrampolineTag: 4) { return end }
         var trapFPs: [UInt64] = []
         var stack = PageReader(memory: memory)
         while true {
-            guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
-            guard isKernelAddress(fp) else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
-            guard fp & 7 == 0 else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not 8-byte aligned") }
+            guard list.count < limits.maxFrames else { return list.done(.frameLimit, "\(limits.maxFrames) frames") }
+            guard isKernelAddress(fp) else { return list.done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
+            guard fp & 7 == 0 else { return list.done(.fpNotKernel, "frame pointer \(hex(fp)) is not 8-byte aligned") }
             guard let saved = stack.u64(fp), let raw = stack.u64(fp &+ 8) else {
-                return done(.unreadable, "frame record at \(memory.hexAddress(fp)) is not in the dump")
+                return list.done(.unreadable, "frame record at \(memory.hexAddress(fp)) is not in the dump")
             }
             let ret = canonical(raw)
             let next = canonical(saved)
-            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp &+ 8)) is 0") }
+            guard ret != 0 else { return list.done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp &+ 8)) is 0") }
             guard isKernelAddress(ret) else {
-                return done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp &+ 8)) is not a kernel address")
+                return list.done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp &+ 8)) is not a kernel address")
             }
             let tag = symbols.entry(ret &- 4).map { symbols.tag($0.index) } ?? 0
             guard tag != 0 else {
-                add(ret, fp &+ 16, next)
+                list.add(ret, fp &+ 16, next)
                 if isKernelAddress(next) && next <= fp {
-                    return done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
+                    return list.done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
                 }
                 fp = next
                 continue
             }
             if tag == 4 {
-                add(ret, fp &+ 16, next)
-                return done(.threadStart, .forkTrampoline)
+                list.add(ret, fp &+ 16, next)
+                return list.done(.threadStart, .forkTrampoline)
             }
             // A vector: `next` is its frame record, right above its trapframe.
             guard isKernelAddress(next), next > fp else {
-                add(ret, fp &+ 16, next)
-                return done(.loop, "exception frame record \(hex(next)) saved at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
+                list.add(ret, fp &+ 16, next)
+                return list.done(.loop, "exception frame record \(hex(next)) saved at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
             }
             let tf: Trapframe
             switch trapframe(below: next, memory: memory, kernel: kernel) {
             case .success(let found): tf = found
             case .failure(let failure):
-                add(ret, fp &+ 16, next)
-                return done(.unreadable, failure.reason)
+                list.add(ret, fp &+ 16, next)
+                return list.done(.unreadable, failure.reason)
             }
             let vector = Vector(rawValue: tag) ?? .sync
             let number = vector == .irq ? 0 : tf.esr
-            add(ret, fp &+ 16, next, trap: TrapFrameInfo(
+            list.add(ret, fp &+ 16, next, trap: TrapFrameInfo(
                 kind: vector.kind, number: number, name: vector == .irq ? nil : exceptionClassName(tf.esr),
                 address: VirtualAddress(tf.address), pc: tf.elr, sp: tf.sp, fp: tf.fp, fromUser: tf.fromUser,
                 registerNames: ("pc", "sp", "fp")))
-            if tf.fromUser { return done(.userTrapframe, .fromUser(kind: vector.kind, trapframe: tf.address, width: memory.dump.addressWidth)) }
-            guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
-            add(tf.elr, tf.sp, tf.fp)
-            guard tf.elr != 0 else { return done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(tf.address)) has elr 0") }
-            guard isKernelAddress(tf.elr) else { return done(.pcNotKernel, "trapframe elr \(hex(tf.elr)) is not a kernel address") }
-            if trapFPs.contains(tf.fp) { return done(.loop, "trapframe fp \(hex(tf.fp)) was seen before") }
+            if tf.fromUser { return list.done(.userTrapframe, .fromUser(kind: vector.kind, trapframe: tf.address, width: memory.dump.addressWidth)) }
+            guard list.count < limits.maxFrames else { return list.done(.frameLimit, "\(limits.maxFrames) frames") }
+            list.add(tf.elr, tf.sp, tf.fp)
+            guard tf.elr != 0 else { return list.done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(tf.address)) has elr 0") }
+            guard isKernelAddress(tf.elr) else { return list.done(.pcNotKernel, "trapframe elr \(hex(tf.elr)) is not a kernel address") }
+            if trapFPs.contains(tf.fp) { return list.done(.loop, "trapframe fp \(hex(tf.fp)) was seen before") }
             trapFPs.append(tf.fp)
             fp = tf.fp
         }

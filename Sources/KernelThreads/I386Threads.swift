@@ -98,32 +98,9 @@ enum I386Threads: ThreadArchitecture {
         }
     }
 
-    /// `trap_data[]` of sys/i386/i386/trap.c (T_USER, 0x100, masked off).
-    static func trapName(_ number: UInt64) -> String? {
-        switch number & ~0x100 {
-        case 1: "privileged instruction fault"
-        case 3: "breakpoint instruction fault"
-        case 6: "arithmetic trap"
-        case 9: "general protection fault"
-        case 10: "debug exception"
-        case 12: "page fault"
-        case 14: "alignment fault"
-        case 18: "integer divide fault"
-        case 19: "non-maskable interrupt trap"
-        case 20: "overflow trap"
-        case 21: "FPU bounds check fault"
-        case 22: "FPU device not available"
-        case 23: "double fault"
-        case 24: "FPU operand fetch fault"
-        case 25: "invalid TSS fault"
-        case 26: "segment not present fault"
-        case 27: "stack fault"
-        case 28: "machine check trap"
-        case 29: "SIMD floating-point exception"
-        case 32: "DTrace pid return trap"
-        default: nil
-        }
-    }
+    /// `trap_data[]` of sys/i386/i386/trap.c (T_USER, 0x100, masked off): the shared x86 names and this architecture's own.
+    private static let ownTrapNames: [UInt64: String] = [10: "debug exception"]
+    static func trapName(_ number: UInt64) -> String? { x86TrapName(number, own: ownTrapNames) }
 
     /// `struct trapframe` (sys/x86/include/frame.h, i386): 18 words; tf_esp and tf_ss (the last two)
     /// are pushed only when the trap crossed rings.
@@ -148,55 +125,40 @@ enum I386Threads: ThreadArchitecture {
         guard registers.count == registerNames.count else {
             return Backtrace(frames: [], stop: .unreadable, detail: "the pcb's registers are incomplete")
         }
-        var frames: [StackFrame] = []
-        frames.reserveCapacity(16)
-        func add(_ pc: UInt64, _ sp: UInt64, _ fp: UInt64, trap: TrapFrameInfo? = nil) {
-            let symbol = symbols.entry(linked(pc, kernel))
-            frames.append(StackFrame(number: frames.count, pc: pc, sp: sp, fp: fp, function: symbol.map { symbols.name($0.index) },
-                                     offset: symbol?.offset ?? 0, trap: trap))
-        }
-        func done(_ stop: StopReason, _ detail: String) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
-        func done(_ stop: StopReason, _ detail: Backtrace.Detail) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
-
-        let pc0 = registers[0]
-        guard pc0 != 0 else { return done(.noPC, "pcb_eip is 0") }
-        guard limits.maxFrames > 0 else { return done(.frameLimit, "the frame limit is 0") }
         var fp = registers[2]
-        add(pc0, registers[1], fp)
-        guard isKernelAddress(pc0) else { return done(.pcNotKernel, "pcb_eip \(hex(pc0)) is not a kernel address") }
-        if let e = symbols.entry(linked(pc0, kernel)), symbols.tag(e.index) == Stub.forkTrampoline.rawValue {
-            return done(.threadStart, "the thread has not run yet (pcb_eip in fork_trampoline)")
-        }
+        var list = FrameList(symbols: symbols, linked: { linked($0, kernel) })
+        if let end = list.start(pc: registers[0], sp: registers[1], fp: fp, pcName: "pcb_eip", limits: limits,
+                                isKernel: isKernelAddress, forkTrampolineTag: Stub.forkTrampoline.rawValue) { return end }
         var trapEBPs: [UInt64] = []
         var stack = PageReader(memory: memory)
         while true {
-            guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
-            guard isKernelAddress(fp) else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
+            guard list.count < limits.maxFrames else { return list.done(.frameLimit, "\(limits.maxFrames) frames") }
+            guard isKernelAddress(fp) else { return list.done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
             guard fp <= 0xffff_fff8, let savedEBP = stack.u32(fp), let savedEIP = stack.u32(fp + 4) else {
-                return done(.unreadable, "frame at \(memory.hexAddress(fp)) is not in the dump")
+                return list.done(.unreadable, "frame at \(memory.hexAddress(fp)) is not in the dump")
             }
             let next = UInt64(savedEBP), ret = UInt64(savedEIP)
-            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp + 4)) is 0") }
+            guard ret != 0 else { return list.done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp + 4)) is 0") }
             guard isKernelAddress(ret) else {
-                return done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp + 4)) is not a kernel address")
+                return list.done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp + 4)) is not a kernel address")
             }
             let tag = symbols.entry(linked(ret, kernel) &- 1).map { symbols.tag($0.index) } ?? 0
             guard let stub = Stub(rawValue: tag) else {
-                add(ret, fp + 8, next)
+                list.add(ret, fp + 8, next)
                 if isKernelAddress(next) && next <= fp {
-                    return done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
+                    return list.done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp)) does not lie above \(hex(fp))")
                 }
                 fp = next
                 continue
             }
             if stub == .forkTrampoline {
-                add(ret, fp + 8, next)
-                return done(.threadStart, .forkTrampoline)
+                list.add(ret, fp + 8, next)
+                return list.done(.threadStart, .forkTrampoline)
             }
             let tf = fp + 8 + 4 * stub.argumentWords
             guard let head = memory.bytes(tf, TF.kernelSize) else {
-                add(ret, fp + 8, next)
-                return done(.unreadable, "trapframe at \(memory.hexAddress(tf)) is not in the dump")
+                list.add(ret, fp + 8, next)
+                return list.done(.unreadable, "trapframe at \(memory.hexAddress(tf)) is not in the dump")
             }
             let f = Fields(bytes: head, base: 0)
             let cs = f.u32(TF.cs)!, eflags = f.u32(TF.eflags)!
@@ -205,8 +167,8 @@ enum I386Threads: ThreadArchitecture {
             var tfESP = tf + UInt64(TF.esp)
             if fromUser {
                 guard let esp = memory.u32(tf + UInt64(TF.esp)) else {
-                    add(ret, fp + 8, next)
-                    return done(.unreadable, "user trapframe at \(memory.hexAddress(tf)) is not in the dump")
+                    list.add(ret, fp + 8, next)
+                    return list.done(.unreadable, "user trapframe at \(memory.hexAddress(tf)) is not in the dump")
                 }
                 tfESP = UInt64(esp)
             }
@@ -216,15 +178,15 @@ enum I386Threads: ThreadArchitecture {
             case .syscall: number = UInt64(f.u32(TF.eax)!)
             default: number = 0
             }
-            add(ret, fp + 8, next, trap: TrapFrameInfo(kind: stub.kind, number: number, name: stub == .trap ? trapName(number) : nil,
+            list.add(ret, fp + 8, next, trap: TrapFrameInfo(kind: stub.kind, number: number, name: stub == .trap ? trapName(number) : nil,
                                                      address: VirtualAddress(tf), pc: tfEIP, sp: tfESP, fp: tfEBP,
                                                      fromUser: fromUser, registerNames: ("eip", "esp", "ebp")))
-            if fromUser { return done(.userTrapframe, .fromUser(kind: stub.kind, trapframe: tf, width: memory.dump.addressWidth)) }
-            guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
-            add(tfEIP, tfESP, tfEBP)
-            guard tfEIP != 0 else { return done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(tf)) has eip 0") }
-            guard isKernelAddress(tfEIP) else { return done(.pcNotKernel, "trapframe eip \(hex(tfEIP)) is not a kernel address") }
-            if trapEBPs.contains(tfEBP) { return done(.loop, "trapframe ebp \(hex(tfEBP)) was seen before") }
+            if fromUser { return list.done(.userTrapframe, .fromUser(kind: stub.kind, trapframe: tf, width: memory.dump.addressWidth)) }
+            guard list.count < limits.maxFrames else { return list.done(.frameLimit, "\(limits.maxFrames) frames") }
+            list.add(tfEIP, tfESP, tfEBP)
+            guard tfEIP != 0 else { return list.done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(tf)) has eip 0") }
+            guard isKernelAddress(tfEIP) else { return list.done(.pcNotKernel, "trapframe eip \(hex(tfEIP)) is not a kernel address") }
+            if trapEBPs.contains(tfEBP) { return list.done(.loop, "trapframe ebp \(hex(tfEBP)) was seen before") }
             trapEBPs.append(tfEBP)
             fp = tfEBP
         }

@@ -119,56 +119,41 @@ enum RISCVThreads: ThreadArchitecture {
         guard registers.count == registerNames.count else {
             return Backtrace(frames: [], stop: .unreadable, detail: "the pcb's registers are incomplete")
         }
-        var frames: [StackFrame] = []
-        frames.reserveCapacity(16)
-        func add(_ pc: UInt64, _ sp: UInt64, _ fp: UInt64, trap: TrapFrameInfo? = nil) {
-            let symbol = symbols.entry(pc)
-            frames.append(StackFrame(number: frames.count, pc: pc, sp: sp, fp: fp, function: symbol.map { symbols.name($0.index) },
-                                     offset: symbol?.offset ?? 0, trap: trap))
-        }
-        func done(_ stop: StopReason, _ detail: String) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
-        func done(_ stop: StopReason, _ detail: Backtrace.Detail) -> Backtrace { Backtrace(frames: frames, stop: stop, detail: detail) }
-
-        let pc0 = registers[0]
-        guard pc0 != 0 else { return done(.noPC, "pcb_ra is 0") }
-        guard limits.maxFrames > 0 else { return done(.frameLimit, "the frame limit is 0") }
         var fp = registers[5]
-        add(pc0, registers[2], fp)
-        guard isKernelAddress(pc0) else { return done(.pcNotKernel, "pcb_ra \(hex(pc0)) is not a kernel address") }
-        if let e = symbols.entry(pc0), symbols.tag(e.index) == 4 {
-            return done(.threadStart, "the thread has not run yet (pcb_ra in fork_trampoline)")
-        }
+        var list = FrameList(symbols: symbols)
+        if let end = list.start(pc: registers[0], sp: registers[2], fp: fp, pcName: "pcb_ra", limits: limits,
+                                isKernel: isKernelAddress, forkTrampolineTag: 4) { return end }
         var trapFPs: [UInt64] = []
         var stack = PageReader(memory: memory)
         while true {
-            guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
-            guard isKernelAddress(fp) else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
-            guard fp & 7 == 0 else { return done(.fpNotKernel, "frame pointer \(hex(fp)) is not 8-byte aligned") }
+            guard list.count < limits.maxFrames else { return list.done(.frameLimit, "\(limits.maxFrames) frames") }
+            guard isKernelAddress(fp) else { return list.done(.fpNotKernel, "frame pointer \(hex(fp)) is not a kernel address") }
+            guard fp & 7 == 0 else { return list.done(.fpNotKernel, "frame pointer \(hex(fp)) is not 8-byte aligned") }
             // fp is a kernel address, so fp - 16 does not wrap.
             guard let next = stack.u64(fp &- 16), let ret = stack.u64(fp &- 8) else {
-                return done(.unreadable, "frame record below \(memory.hexAddress(fp)) is not in the dump")
+                return list.done(.unreadable, "frame record below \(memory.hexAddress(fp)) is not in the dump")
             }
-            guard ret != 0 else { return done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp &- 8)) is 0") }
+            guard ret != 0 else { return list.done(.zeroReturnAddress, "return address at \(memory.hexAddress(fp &- 8)) is 0") }
             guard isKernelAddress(ret) else {
-                return done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp &- 8)) is not a kernel address")
+                return list.done(.pcNotKernel, "return address \(hex(ret)) at \(memory.hexAddress(fp &- 8)) is not a kernel address")
             }
             let tag = symbols.entry(ret &- 4).map { symbols.tag($0.index) } ?? 0
             guard tag != 0 else {
-                add(ret, fp, next)
+                list.add(ret, fp, next)
                 if isKernelAddress(next) && next <= fp {
-                    return done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp &- 16)) does not lie above \(hex(fp))")
+                    return list.done(.loop, "saved frame pointer \(hex(next)) at \(memory.hexAddress(fp &- 16)) does not lie above \(hex(fp))")
                 }
                 fp = next
                 continue
             }
             if tag == 4 {
-                add(ret, fp, next)
-                return done(.threadStart, .forkTrampoline)
+                list.add(ret, fp, next)
+                return list.done(.threadStart, .forkTrampoline)
             }
             // A handler: its trapframe is at the handler frame's sp, which is fp.
             guard let bytes = memory.bytes(fp, TF.size) else {
-                add(ret, fp, next)
-                return done(.unreadable, "trapframe at \(memory.hexAddress(fp)) is not in the dump")
+                list.add(ret, fp, next)
+                return list.done(.unreadable, "trapframe at \(memory.hexAddress(fp)) is not in the dump")
             }
             let f = Fields(bytes: bytes, base: 0)
             let sepc = f.u64(TF.sepc)!, tfSP = f.u64(TF.sp)!, tfS0 = f.u64(TF.s0)!, scause = f.u64(TF.scause)!
@@ -186,15 +171,15 @@ enum RISCVThreads: ThreadArchitecture {
                 name = nil
                 head = "--- syscall (\(number))"
             }
-            add(ret, fp, next, trap: TrapFrameInfo(
+            list.add(ret, fp, next, trap: TrapFrameInfo(
                 kind: kind, number: number, name: name, address: VirtualAddress(fp), pc: sepc, sp: tfSP, fp: tfS0,
                 fromUser: fromUser, registerNames: ("sepc", "sp", "s0"), head: head))
-            if fromUser { return done(.userTrapframe, .fromUser(kind: kind, trapframe: fp, width: memory.dump.addressWidth)) }
-            guard frames.count < limits.maxFrames else { return done(.frameLimit, "\(limits.maxFrames) frames") }
-            add(sepc, tfSP, tfS0)
-            guard sepc != 0 else { return done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(fp)) has sepc 0") }
-            guard isKernelAddress(sepc) else { return done(.pcNotKernel, "trapframe sepc \(hex(sepc)) is not a kernel address") }
-            if trapFPs.contains(tfS0) { return done(.loop, "trapframe s0 \(hex(tfS0)) was seen before") }
+            if fromUser { return list.done(.userTrapframe, .fromUser(kind: kind, trapframe: fp, width: memory.dump.addressWidth)) }
+            guard list.count < limits.maxFrames else { return list.done(.frameLimit, "\(limits.maxFrames) frames") }
+            list.add(sepc, tfSP, tfS0)
+            guard sepc != 0 else { return list.done(.noPC, "kernel-mode trapframe at \(memory.hexAddress(fp)) has sepc 0") }
+            guard isKernelAddress(sepc) else { return list.done(.pcNotKernel, "trapframe sepc \(hex(sepc)) is not a kernel address") }
+            if trapFPs.contains(tfS0) { return list.done(.loop, "trapframe s0 \(hex(tfS0)) was seen before") }
             trapFPs.append(tfS0)
             fp = tfS0
         }
