@@ -25,49 +25,11 @@ public enum ARM64ThreadActivity: Sendable, Equatable {
 }
 
 /// One arm64 thread to generate.
-public struct ARM64ThreadDescription: Sendable, Equatable {
-    public var tid: Int32
-    /// `td_name` (at most 19 bytes).
-    public var name: String
-    /// `td_oncpu`; nil is NOCPU (-1).
-    public var onCPU: Int?
-    public var activity: ARM64ThreadActivity
-
-    public init(tid: Int32, name: String, onCPU: Int? = nil, activity: ARM64ThreadActivity) {
-        self.tid = tid
-        self.name = name
-        self.onCPU = onCPU
-        self.activity = activity
-    }
-}
-
+public typealias ARM64ThreadDescription = FixtureThread<ARM64ThreadActivity>
 /// One arm64 process to generate.
-public struct ARM64ProcessDescription: Sendable, Equatable {
-    public var pid: Int32
-    public var comm: String
-    public var flags: UInt32
-    /// Threads in `p_threads` order.
-    public var threads: [ARM64ThreadDescription]
-
-    public init(pid: Int32, comm: String, flags: UInt32 = 0x1000_0000, threads: [ARM64ThreadDescription]) {
-        self.pid = pid
-        self.comm = comm
-        self.flags = flags
-        self.threads = threads
-    }
-}
-
-/// Damage done to a generated arm64 thread dump (each must give a bounded walk and a stated reason).
-public enum ARM64ThreadCorruption: Sendable, Equatable {
-    /// Thread `tid`'s frame record `frame` (1 = the record at the pcb's fp) saves its own address as fp.
-    case frameLoop(tid: Int32, frame: Int)
-    /// Thread `tid`'s frame record `frame` saves an fp in the unmapped guard space above its stack.
-    case framePointerUnmapped(tid: Int32, frame: Int)
-    /// Thread `tid`'s frame record `frame` saves an fp outside any stack: a mapped page of zeros.
-    case framePointerOutsideStack(tid: Int32, frame: Int)
-    /// Thread `tid`'s `td_pcb` points into unmapped kernel memory.
-    case pcbUnmapped(tid: Int32)
-}
+public typealias ARM64ProcessDescription = FixtureProcess<ARM64ThreadActivity>
+/// Damage done to a generated arm64 thread dump.
+public typealias ARM64ThreadCorruption = StackCorruption
 
 /// Which `struct trapframe` the generator writes (see ARM64Threads.TrapframeLayout in KernelThreads).
 public enum ARM64TrapframeForm: Sendable, Equatable {

@@ -25,49 +25,11 @@ public enum I386ThreadActivity: Sendable, Equatable {
 }
 
 /// One i386 thread to generate.
-public struct I386ThreadDescription: Sendable, Equatable {
-    public var tid: Int32
-    /// `td_name` (at most 19 bytes).
-    public var name: String
-    /// `td_oncpu`; nil is NOCPU (-1).
-    public var onCPU: Int?
-    public var activity: I386ThreadActivity
-
-    public init(tid: Int32, name: String, onCPU: Int? = nil, activity: I386ThreadActivity) {
-        self.tid = tid
-        self.name = name
-        self.onCPU = onCPU
-        self.activity = activity
-    }
-}
-
+public typealias I386ThreadDescription = FixtureThread<I386ThreadActivity>
 /// One i386 process to generate.
-public struct I386ProcessDescription: Sendable, Equatable {
-    public var pid: Int32
-    public var comm: String
-    public var flags: UInt32
-    /// Threads in `p_threads` order.
-    public var threads: [I386ThreadDescription]
-
-    public init(pid: Int32, comm: String, flags: UInt32 = 0x1000_0000, threads: [I386ThreadDescription]) {
-        self.pid = pid
-        self.comm = comm
-        self.flags = flags
-        self.threads = threads
-    }
-}
-
-/// Damage done to a generated i386 thread dump (each must give a bounded walk and a stated reason).
-public enum I386ThreadCorruption: Sendable, Equatable {
-    /// Thread `tid`'s frame `frame` (1 = the frame at pcb_ebp) saves its own address as ebp.
-    case frameLoop(tid: Int32, frame: Int)
-    /// Thread `tid`'s frame `frame` saves an ebp in the unmapped guard space above its stack.
-    case framePointerUnmapped(tid: Int32, frame: Int)
-    /// Thread `tid`'s frame `frame` saves an ebp outside any stack: a mapped page of zeros.
-    case framePointerOutsideStack(tid: Int32, frame: Int)
-    /// Thread `tid`'s `td_pcb` points into unmapped kernel memory.
-    case pcbUnmapped(tid: Int32)
-}
+public typealias I386ProcessDescription = FixtureProcess<I386ThreadActivity>
+/// Damage done to a generated i386 thread dump.
+public typealias I386ThreadCorruption = StackCorruption
 
 /// Everything the i386 thread fixture generator needs.
 public struct I386ThreadsDescription: Sendable {

@@ -26,49 +26,11 @@ public enum RISCVThreadActivity: Sendable, Equatable {
 }
 
 /// One riscv thread to generate.
-public struct RISCVThreadDescription: Sendable, Equatable {
-    public var tid: Int32
-    /// `td_name` (at most 19 bytes).
-    public var name: String
-    /// `td_oncpu`; nil is NOCPU (-1).
-    public var onCPU: Int?
-    public var activity: RISCVThreadActivity
-
-    public init(tid: Int32, name: String, onCPU: Int? = nil, activity: RISCVThreadActivity) {
-        self.tid = tid
-        self.name = name
-        self.onCPU = onCPU
-        self.activity = activity
-    }
-}
-
+public typealias RISCVThreadDescription = FixtureThread<RISCVThreadActivity>
 /// One riscv process to generate.
-public struct RISCVProcessDescription: Sendable, Equatable {
-    public var pid: Int32
-    public var comm: String
-    public var flags: UInt32
-    /// Threads in `p_threads` order.
-    public var threads: [RISCVThreadDescription]
-
-    public init(pid: Int32, comm: String, flags: UInt32 = 0x1000_0000, threads: [RISCVThreadDescription]) {
-        self.pid = pid
-        self.comm = comm
-        self.flags = flags
-        self.threads = threads
-    }
-}
-
-/// Damage done to a generated riscv thread dump (each must give a bounded walk and a stated reason).
-public enum RISCVThreadCorruption: Sendable, Equatable {
-    /// Thread `tid`'s frame record `frame` (1 = the record below the pcb's s0) saves its own frame pointer.
-    case frameLoop(tid: Int32, frame: Int)
-    /// Thread `tid`'s frame record `frame` saves a frame pointer in the unmapped guard space above its stack.
-    case framePointerUnmapped(tid: Int32, frame: Int)
-    /// Thread `tid`'s frame record `frame` saves a frame pointer outside any stack: a mapped page of zeros.
-    case framePointerOutsideStack(tid: Int32, frame: Int)
-    /// Thread `tid`'s `td_pcb` points into unmapped kernel memory.
-    case pcbUnmapped(tid: Int32)
-}
+public typealias RISCVProcessDescription = FixtureProcess<RISCVThreadActivity>
+/// Damage done to a generated riscv thread dump.
+public typealias RISCVThreadCorruption = StackCorruption
 
 /// Everything the riscv thread fixture generator needs.
 public struct RISCVThreadsDescription: Sendable {

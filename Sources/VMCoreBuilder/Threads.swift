@@ -61,16 +61,16 @@ public enum ThreadActivity: Sendable, Equatable {
     case stoppedByNMIInTimerInterrupt(interrupted: [String], handler: [String])
 }
 
-/// One thread to generate.
-public struct ThreadDescription: Sendable, Equatable {
+/// One thread to generate; `Activity` (what it was doing) is the architecture's.
+public struct FixtureThread<Activity: Sendable & Equatable>: Sendable, Equatable {
     public var tid: Int32
     /// `td_name` (at most 19 bytes).
     public var name: String
     /// `td_oncpu`; nil is NOCPU (-1).
     public var onCPU: Int?
-    public var activity: ThreadActivity
+    public var activity: Activity
 
-    public init(tid: Int32, name: String, onCPU: Int? = nil, activity: ThreadActivity) {
+    public init(tid: Int32, name: String, onCPU: Int? = nil, activity: Activity) {
         self.tid = tid
         self.name = name
         self.onCPU = onCPU
@@ -78,23 +78,41 @@ public struct ThreadDescription: Sendable, Equatable {
     }
 }
 
-/// One process to generate.
-public struct ProcessDescription: Sendable, Equatable {
+/// One process to generate, with its threads.
+public struct FixtureProcess<Activity: Sendable & Equatable>: Sendable, Equatable {
     public var pid: Int32
     /// `p_comm` (at most 19 bytes).
     public var comm: String
     /// `p_flag`.
     public var flags: UInt32
     /// Its threads in `p_threads` order.
-    public var threads: [ThreadDescription]
+    public var threads: [FixtureThread<Activity>]
 
-    public init(pid: Int32, comm: String, flags: UInt32 = 0x1000_0000, threads: [ThreadDescription]) {
+    public init(pid: Int32, comm: String, flags: UInt32 = 0x1000_0000, threads: [FixtureThread<Activity>]) {
         self.pid = pid
         self.comm = comm
         self.flags = flags
         self.threads = threads
     }
 }
+
+/// Damage done to the stacks of a generated arm64, riscv or i386 thread dump (each must give a bounded walk
+/// and a stated reason). Frame 1 is the first frame the pcb's frame pointer leads to.
+public enum StackCorruption: Sendable, Equatable {
+    /// Thread `tid`'s frame `frame` saves its own frame pointer.
+    case frameLoop(tid: Int32, frame: Int)
+    /// Thread `tid`'s frame `frame` saves a frame pointer in the unmapped guard space above its stack.
+    case framePointerUnmapped(tid: Int32, frame: Int)
+    /// Thread `tid`'s frame `frame` saves a frame pointer outside any stack: a mapped page of zeros.
+    case framePointerOutsideStack(tid: Int32, frame: Int)
+    /// Thread `tid`'s `td_pcb` points into unmapped kernel memory.
+    case pcbUnmapped(tid: Int32)
+}
+
+/// One amd64 thread to generate.
+public typealias ThreadDescription = FixtureThread<ThreadActivity>
+/// One amd64 process to generate.
+public typealias ProcessDescription = FixtureProcess<ThreadActivity>
 
 /// Damage done to a generated thread dump (each gives a stated reason and no trap in a reader).
 public enum ThreadCorruption: Sendable, Equatable {

@@ -9,35 +9,9 @@ import VMCoreBuilder
 
 /// The golden arm64 thread fixture's truth, crashed thread first (the core's order).
 private let arm64Truth: ThreadsTruth = try! makeARM64ThreadFixture(.golden()).truth
-private var arm64Ordered: [ThreadTruth] { arm64Truth.threads.filter(\.crashed) + arm64Truth.threads.filter { !$0.crashed } }
-
-/// The pcs a debugger must show: kvmdump's frames up to and including the first exception-vector frame.
-private func expectedFrames(_ t: ThreadTruth) -> [UInt64] {
-    var pcs: [UInt64] = []
-    for frame in t.frames {
-        pcs.append(frame.pc)
-        if frame.trap != nil { break }
-    }
-    return pcs
-}
+private var arm64Ordered: [ThreadTruth] { coreOrder(arm64Truth) }
 
 private func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
-
-/// Exports the arm64 fixture with the kernel copied to `scratch/kernel` (gdb compares the core's
-/// 15-character program name with the executable's); returns the printed command.
-private func exportARM64(_ scratch: TemporaryDirectory, flavor: String) throws -> String {
-    let kernel = scratch.url.appendingPathComponent("kernel")
-    try FileManager.default.copyItem(at: Paths.root.appendingPathComponent("Fixtures/kernel.arm64.threads"), to: kernel)
-    let core = scratch.url.appendingPathComponent("core.\(flavor)").path
-    let result = try Tool.run(["-N", kernel.path, "-M", "Fixtures/vmcore.arm64.threads", "export", "-o", core, "--for", flavor])
-    #expect(result.status == 0, "\(result.stderrText)")
-    #expect(result.stderrText.contains("13 threads"), "\(result.stderrText)")
-    let prefix = "kvmdump: open it with: "
-    guard let line = result.stderrText.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else {
-        throw HarnessError("no command printed: \(result.stderrText)")
-    }
-    return String(line.dropFirst(prefix.count))
-}
 
 @Suite("kvmdump export arm64", .serialized)
 struct ARM64ExportTests {
@@ -50,7 +24,7 @@ struct ARM64ExportTests {
             return
         }
         let scratch = try TemporaryDirectory()
-        let command = try exportARM64(scratch, flavor: "gdb")
+        let command = try exportThreadFixture("arm64", scratch, flavor: "gdb")
         let head = "gdb-multiarch -iex 'set architecture aarch64' -iex 'set osabi GNU/Linux' "
         #expect(command.hasPrefix(head), "\(command)")
         let run = binary + command.dropFirst("gdb-multiarch".count) + " -batch -nx"
@@ -77,11 +51,11 @@ struct ARM64ExportTests {
         #expect(rows.first?.hasPrefix("*") == true)
         let traces = gdbBacktraces(output.components(separatedBy: "@bt\n")[1])
         for t in arm64Ordered {
-            let expected = expectedFrames(t)
+            let expected = framesToFirstTrap(t)
             #expect(Array((traces[t.tid] ?? []).prefix(expected.count)) == expected, "tid \(t.tid): \(traces[t.tid] ?? [])")
         }
         // The crashed thread: doadump ... handle_el1h_sync, 7 frames, as kvmdump shows them.
-        #expect(expectedFrames(crashed).count == 7 && crashed.frames[6].function == "handle_el1h_sync")
+        #expect(framesToFirstTrap(crashed).count == 7 && crashed.frames[6].function == "handle_el1h_sync")
     }
 
     @Test("LLDB opens the arm64 core with the printed command: registers, thread list, backtraces")
@@ -93,7 +67,7 @@ struct ARM64ExportTests {
             return
         }
         let scratch = try TemporaryDirectory()
-        let command = try exportARM64(scratch, flavor: "lldb")
+        let command = try exportThreadFixture("arm64", scratch, flavor: "lldb")
         #expect(command.hasPrefix("lldb \(scratch.url.path)/kernel -c "), "\(command)")
         let hz = arm64Truth.symbols["hz"]!
         let run = binary + command.dropFirst(4) + " --batch --no-lldbinit"
@@ -123,7 +97,7 @@ struct ARM64ExportTests {
         }
         #expect(traces.count == arm64Ordered.count)
         for (trace, t) in zip(traces, arm64Ordered) {
-            let expected = expectedFrames(t)
+            let expected = framesToFirstTrap(t)
             #expect(Array(trace.prefix(expected.count)) == expected, "tid \(t.tid): \(trace)")
         }
     }

@@ -9,7 +9,7 @@ import VMCoreBuilder
 
 /// The golden i386 thread fixture's truth, crashed thread first (the core's order).
 private let i386Truth: ThreadsTruth = try! makeI386ThreadFixture(.golden()).truth
-private var i386Ordered: [ThreadTruth] { i386Truth.threads.filter(\.crashed) + i386Truth.threads.filter { !$0.crashed } }
+private var i386Ordered: [ThreadTruth] { coreOrder(i386Truth) }
 
 /// The pcs before the first one in the trampoline (PMAP_TRM_MIN_ADDRESS and up), and that one.
 private func framesToTrampoline(_ t: ThreadTruth) -> (before: [UInt64], trampoline: UInt64?) {
@@ -23,21 +23,6 @@ private func framesToTrampoline(_ t: ThreadTruth) -> (before: [UInt64], trampoli
 
 private func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
-/// Exports the i386 fixture with the kernel copied to `scratch/kernel`; returns the printed command.
-private func exportI386(_ scratch: TemporaryDirectory, flavor: String) throws -> String {
-    let kernel = scratch.url.appendingPathComponent("kernel")
-    try FileManager.default.copyItem(at: Paths.root.appendingPathComponent("Fixtures/kernel.i386.threads"), to: kernel)
-    let core = scratch.url.appendingPathComponent("core.\(flavor)").path
-    let result = try Tool.run(["-N", kernel.path, "-M", "Fixtures/vmcore.i386.threads", "export", "-o", core, "--for", flavor])
-    #expect(result.status == 0, "\(result.stderrText)")
-    #expect(result.stderrText.contains("13 threads"), "\(result.stderrText)")
-    let prefix = "kvmdump: open it with: "
-    guard let line = result.stderrText.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else {
-        throw HarnessError("no command printed: \(result.stderrText)")
-    }
-    return String(line.dropFirst(prefix.count))
-}
-
 @Suite("kvmdump export i386", .serialized)
 struct I386ExportTests {
     @Test("gdb opens the i386 core with the printed command: memory, registers, threads, backtraces")
@@ -49,7 +34,7 @@ struct I386ExportTests {
             return
         }
         let scratch = try TemporaryDirectory()
-        let command = try exportI386(scratch, flavor: "gdb")
+        let command = try exportThreadFixture("i386", scratch, flavor: "gdb")
         let head = "gdb -iex 'set architecture i386' -iex 'set osabi GNU/Linux' "
         #expect(command.hasPrefix(head), "\(command)")
         let run = binary + command.dropFirst("gdb".count) + " -batch -nx"
@@ -93,7 +78,7 @@ struct I386ExportTests {
             return
         }
         let scratch = try TemporaryDirectory()
-        let command = try exportI386(scratch, flavor: "lldb")
+        let command = try exportThreadFixture("i386", scratch, flavor: "lldb")
         #expect(command.hasPrefix("lldb \(scratch.url.path)/kernel -c "), "\(command)")
         let hz = i386Truth.symbols["hz"]!
         let run = binary + command.dropFirst(4) + " --batch --no-lldbinit"

@@ -10,35 +10,9 @@ import VMCoreBuilder
 
 /// The golden riscv thread fixture's truth, crashed thread first (the core's order).
 private let riscvTruth: ThreadsTruth = try! makeRISCVThreadFixture(.golden()).truth
-private var riscvOrdered: [ThreadTruth] { riscvTruth.threads.filter(\.crashed) + riscvTruth.threads.filter { !$0.crashed } }
-
-/// The pcs a debugger must show: kvmdump's frames up to and including the first exception-handler frame.
-private func expectedFrames(_ t: ThreadTruth) -> [UInt64] {
-    var pcs: [UInt64] = []
-    for frame in t.frames {
-        pcs.append(frame.pc)
-        if frame.trap != nil { break }
-    }
-    return pcs
-}
+private var riscvOrdered: [ThreadTruth] { coreOrder(riscvTruth) }
 
 private func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
-
-/// Exports the riscv fixture with the kernel copied to `scratch/kernel` (gdb compares the core's
-/// 15-character program name with the executable's); returns the printed command.
-private func exportRISCV(_ scratch: TemporaryDirectory, flavor: String) throws -> String {
-    let kernel = scratch.url.appendingPathComponent("kernel")
-    try FileManager.default.copyItem(at: Paths.root.appendingPathComponent("Fixtures/kernel.riscv.threads"), to: kernel)
-    let core = scratch.url.appendingPathComponent("core.\(flavor)").path
-    let result = try Tool.run(["-N", kernel.path, "-M", "Fixtures/vmcore.riscv.threads", "export", "-o", core, "--for", flavor])
-    #expect(result.status == 0, "\(result.stderrText)")
-    #expect(result.stderrText.contains("13 threads"), "\(result.stderrText)")
-    let prefix = "kvmdump: open it with: "
-    guard let line = result.stderrText.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) else {
-        throw HarnessError("no command printed: \(result.stderrText)")
-    }
-    return String(line.dropFirst(prefix.count))
-}
 
 @Suite("kvmdump export riscv", .serialized)
 struct RISCVExportTests {
@@ -51,7 +25,7 @@ struct RISCVExportTests {
             return
         }
         let scratch = try TemporaryDirectory()
-        let command = try exportRISCV(scratch, flavor: "gdb")
+        let command = try exportThreadFixture("riscv", scratch, flavor: "gdb")
         let head = "gdb-multiarch -iex 'set architecture riscv:rv64' -iex 'set osabi GNU/Linux' "
         #expect(command.hasPrefix(head), "\(command)")
         // One bt per thread, not `thread apply all bt`: gdb's riscv prologue unwinder cannot go past a
@@ -92,11 +66,11 @@ struct RISCVExportTests {
                     pcs.append(pc)
                 }
             }
-            let expected = expectedFrames(t)
+            let expected = framesToFirstTrap(t)
             #expect(Array(pcs.prefix(expected.count)) == expected, "tid \(t.tid): \(pcs) in \(String(section))")
         }
         // The crashed thread: doadump ... cpu_exception_handler_supervisor, 7 frames, as kvmdump shows them.
-        #expect(expectedFrames(crashed).count == 7 && crashed.frames[6].function == "cpu_exception_handler_supervisor")
+        #expect(framesToFirstTrap(crashed).count == 7 && crashed.frames[6].function == "cpu_exception_handler_supervisor")
     }
 
     @Test("kvmdump bt --all --json on the riscv fixture: every frame's pc, sp and fp and every trap as the generator's truth")
