@@ -189,23 +189,12 @@ public enum ARM64ThreadKernel {
         ("sys_read", 0x80, false),
     ]
 
-    /// Start, size and label flag of every function.
-    static let layout: [String: (start: UInt64, size: Int, label: Bool)] = {
-        var out: [String: (UInt64, Int, Bool)] = [:]
-        var at = textBase
-        for (name, size, label) in functions {
-            out[name] = (at, size, label)
-            at += UInt64((size + 15) & ~15)
-        }
-        precondition(at <= textBase + UInt64(textSize), "arm64 thread kernel text overflows")
-        return out
-    }()
+    /// The text's layout: start, size and label flag of every function.
+    static let text = FixtureText(functions, base: textBase, size: textSize, what: "arm64 ")
+    static var layout: [String: (start: UInt64, size: Int, label: Bool)] { text.layout }
 
-    /// The start of `name` (names are fixed at compile time: a fixture bug traps).
-    static func start(_ name: String) -> UInt64 {
-        guard let f = layout[name] else { preconditionFailure("no arm64 fixture function \(name)") }
-        return f.start
-    }
+    /// The start of function `name` (a fixture bug traps: names are fixed at compile time).
+    static func start(_ name: String) -> UInt64 { text.start(name) }
 
     /// Return offsets of the `bl` in the assembler routines (after save_registers in the vectors,
     /// after the argument moves in fork_trampoline).

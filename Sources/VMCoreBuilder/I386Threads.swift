@@ -186,23 +186,12 @@ public enum I386ThreadKernel {
         ("Xtimerint", 0x40, true), ("doreti", 0x80, true), ("end_exceptions", 0x10, true),
     ]
 
-    /// Start, size and label flag of every function.
-    static let layout: [String: (start: UInt64, size: Int, label: Bool)] = {
-        var out: [String: (UInt64, Int, Bool)] = [:]
-        var at = textBase
-        for (name, size, label) in functions {
-            out[name] = (at, size, label)
-            at += UInt64((size + 15) & ~15)
-        }
-        precondition(at <= textBase + UInt64(textSize), "i386 thread kernel text overflows")
-        return out
-    }()
+    /// The text's layout: start, size and label flag of every function.
+    static let text = FixtureText(functions, base: textBase, size: textSize, what: "i386 ")
+    static var layout: [String: (start: UInt64, size: Int, label: Bool)] { text.layout }
 
-    /// The start of `name` (names are fixed at compile time: a fixture bug traps).
-    static func start(_ name: String) -> UInt64 {
-        guard let f = layout[name] else { preconditionFailure("no i386 fixture function \(name)") }
-        return f.start
-    }
+    /// The start of function `name` (a fixture bug traps: names are fixed at compile time).
+    static func start(_ name: String) -> UInt64 { text.start(name) }
 
     /// `setidt_disp`: the trampoline copy's distance above the linked exception code.
     public static var setidtDisp: UInt64 { trampolineCopy - start("start_exceptions") }

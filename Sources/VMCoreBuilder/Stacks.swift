@@ -60,23 +60,12 @@ public enum ThreadKernel {
         ("handleevents", 0x200, false),
     ]
 
-    /// Start address and size of every function.
-    static let layout: [String: (start: UInt64, size: Int, label: Bool)] = {
-        var out: [String: (UInt64, Int, Bool)] = [:]
-        var at = textBase
-        for (name, size, label) in functions {
-            out[name] = (at, size, label)
-            at += UInt64((size + 15) & ~15)
-        }
-        precondition(at <= textBase + UInt64(textSize), "thread kernel text overflows")
-        return out
-    }()
+    /// The text's layout: start, size and label flag of every function.
+    static let text = FixtureText(functions, base: textBase, size: textSize, what: "")
+    static var layout: [String: (start: UInt64, size: Int, label: Bool)] { text.layout }
 
     /// The start of function `name` (a fixture bug traps: names are fixed at compile time).
-    static func start(_ name: String) -> UInt64 {
-        guard let f = layout[name] else { preconditionFailure("no fixture function \(name)") }
-        return f.start
-    }
+    static func start(_ name: String) -> UInt64 { text.start(name) }
 
     /// FNV-1a of the text.
     static func fnv(_ text: String) -> UInt64 {
