@@ -116,21 +116,8 @@ public func makeARM64ThreadFixture(_ d: ARM64ThreadsDescription) throws(Generato
         "panic_cpu": 4, "stopped_cpus": 8, "time_second": 8, "time_uptime": 8, "panicbuf": 256, "dumppcb": pcbSize,
         "stoppcbs": UInt64(k.maxCPU) * pcbSize,
     ]
-    image.write(addr["hostname"]!, Array(ARM64Fixture.hostname.utf8) + [0])
-    image.write(addr["panicbuf"]!, Array(ARM64Fixture.panicString.utf8) + [0])
-    image.u64(addr["panicstr"]!, addr["panicbuf"]!)
-    image.u64(addr["msgbufp"]!, msgbufp)
-    image.u32(addr["dumptid"]!, UInt32(bitPattern: d.dumpTID))
-    image.u32(addr["mp_maxid"]!, UInt32(d.cpuCount - 1))
-    image.u32(addr["mp_ncpus"]!, UInt32(d.cpuCount))
-    image.u64(addr["time_second"]!, KernelFixture.timeSecond)
-    image.u64(addr["time_uptime"]!, KernelFixture.timeUptime)
-    var stoppedWord: UInt64 = 0
-    for cpu in d.stoppedCPUs {
-        guard cpu >= 0, cpu < d.cpuCount else { throw .invalidDescription("stopped CPU \(cpu) is not below cpuCount") }
-        stoppedWord |= 1 << UInt64(cpu)
-    }
-    image.u64(addr["stopped_cpus"]!, stoppedWord)
+    try image.writeKernelGlobals(addr, hostname: ARM64Fixture.hostname, panicString: ARM64Fixture.panicString, msgbufp: msgbufp,
+                                 dumpTID: d.dumpTID, cpuCount: d.cpuCount, stoppedCPUs: d.stoppedCPUs)
 
     /// A pcb: FreeBSD 14's (x19–x28, fp, lr, sp) or 13's (x0–x29, lr, reserved, sp); x0–x18 are 0.
     func pcbBytes(lr: UInt64, sp: UInt64, fp: UInt64, x19: [UInt64]) -> [UInt8] {

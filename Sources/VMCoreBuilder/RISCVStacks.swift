@@ -110,21 +110,8 @@ public func makeRISCVThreadFixture(_ d: RISCVThreadsDescription) throws(Generato
         "stoppcbs": UInt64(k.maxCPU) * pcbSize,
     ]
     guard addr["stoppcbs"]! + sizes["stoppcbs"]! <= k.pcpuBase else { throw .invalidDescription("riscv stoppcbs overflow .bss") }
-    image.write(addr["hostname"]!, Array(RISCVFixture.hostname.utf8) + [0])
-    image.write(addr["panicbuf"]!, Array(RISCVFixture.panicString.utf8) + [0])
-    image.u64(addr["panicstr"]!, addr["panicbuf"]!)
-    image.u64(addr["msgbufp"]!, msgbufp)
-    image.u32(addr["dumptid"]!, UInt32(bitPattern: d.dumpTID))
-    image.u32(addr["mp_maxid"]!, UInt32(d.cpuCount - 1))
-    image.u32(addr["mp_ncpus"]!, UInt32(d.cpuCount))
-    image.u64(addr["time_second"]!, KernelFixture.timeSecond)
-    image.u64(addr["time_uptime"]!, KernelFixture.timeUptime)
-    var stoppedWord: UInt64 = 0
-    for cpu in d.stoppedCPUs {
-        guard cpu >= 0, cpu < d.cpuCount else { throw .invalidDescription("stopped CPU \(cpu) is not below cpuCount") }
-        stoppedWord |= 1 << UInt64(cpu)
-    }
-    image.u64(addr["stopped_cpus"]!, stoppedWord)
+    try image.writeKernelGlobals(addr, hostname: RISCVFixture.hostname, panicString: RISCVFixture.panicString, msgbufp: msgbufp,
+                                 dumpTID: d.dumpTID, cpuCount: d.cpuCount, stoppedCPUs: d.stoppedCPUs)
 
     /// The older pcb (`ThreadLayout.riscvFullPCB`) has pcb_t[7] between pcb_tp and pcb_s[12], then pcb_a[8].
     let fullPCB = layout.pcbSize == ThreadLayout.riscvFullPCB.pcbSize

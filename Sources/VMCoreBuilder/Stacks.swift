@@ -274,21 +274,8 @@ public func makeThreadFixture(_ d: ThreadsDescription, base: DumpDescription) th
         "stoppcbs": pointerForm ? 8 : UInt64(k.maxCPU * layout.pcbSize),
     ]
     for (_, offset, bytes) in dataVars { image.write(k.dataBase + offset, bytes) }
-    image.write(addr["hostname"]!, Array(KernelFixture.hostname.utf8) + [0])
-    image.write(addr["panicbuf"]!, Array(k.panicString.utf8) + [0])
-    image.u64(addr["panicstr"]!, addr["panicbuf"]!)
-    image.u64(addr["msgbufp"]!, KernelFixture.msgbufPointer)
-    image.u32(addr["dumptid"]!, UInt32(bitPattern: d.dumpTID))
-    image.u32(addr["mp_maxid"]!, UInt32(d.cpuCount - 1))
-    image.u32(addr["mp_ncpus"]!, UInt32(d.cpuCount))
-    image.u64(addr["time_second"]!, KernelFixture.timeSecond)
-    image.u64(addr["time_uptime"]!, KernelFixture.timeUptime)
-    var stoppedWord: UInt64 = 0
-    for cpu in d.stoppedCPUs {
-        guard cpu >= 0, cpu < d.cpuCount else { throw .invalidDescription("stopped CPU \(cpu) is not below cpuCount") }
-        stoppedWord |= 1 << UInt64(cpu)
-    }
-    image.u64(addr["stopped_cpus"]!, stoppedWord)
+    try image.writeKernelGlobals(addr, hostname: KernelFixture.hostname, panicString: k.panicString, msgbufp: KernelFixture.msgbufPointer,
+                                 dumpTID: d.dumpTID, cpuCount: d.cpuCount, stoppedCPUs: d.stoppedCPUs)
     let stoppcbsArray = pointerForm ? k.stoppcbsHeap : addr["stoppcbs"]!
     if pointerForm { image.u64(addr["stoppcbs"]!, k.stoppcbsHeap) }
 
