@@ -48,11 +48,17 @@ public struct OpenedDumpFile: Sendable {
     /// cache entry): the data pages read as zeros, and the size may be an assumption.
     public let metadataOnly: MetadataOnlyRead?
 
-    init(dump: Dump, decompression: Decompression?, supplier: GzipSupplier? = nil, metadataOnly: MetadataOnlyRead? = nil) {
+    /// What the index cache did (`IndexCache`): nil when it was not used (a small bitmap, a
+    /// compressed dump, a command that reads no pages, or no cache directory).
+    public let indexCache: IndexCache.Use?
+
+    init(dump: Dump, decompression: Decompression?, supplier: GzipSupplier? = nil, metadataOnly: MetadataOnlyRead? = nil,
+         indexCache: IndexCache.Use? = nil) {
         self.dump = dump
         self.decompression = decompression
         self.supplier = supplier
         self.metadataOnly = metadataOnly
+        self.indexCache = indexCache
     }
 
     /// Decompressed bytes decoded on demand so far (a gzip dump read through its checkpoints:
@@ -95,12 +101,17 @@ public enum DumpFiles {
     /// - Parameters:
     ///   - cache: where the decompressed cache lives (default: `DumpCache.fromEnvironment()`).
     ///   - progress: called while a whole stream is decoded (not for a prefix, which is quick).
+    ///   - indexCache: where a plain dump's page index is kept between commands when its bitmap is
+    ///     large and `access` is `.pages` (`IndexCache`; default: `IndexCache.fromEnvironment()`).
     /// - Throws: `DumpError` naming the path given.
     public static func open(_ path: String, access: DumpAccess = .pages, cache: DumpCache? = DumpCache.fromEnvironment(),
+                            indexCache: DumpCache? = IndexCache.fromEnvironment(),
                             progress: DecompressionProgress? = nil) throws(DumpError) -> OpenedDumpFile {
         let path = resolve(path)
         guard let (format, file) = compressed(path) else {
-            return OpenedDumpFile(dump: try Dump(path: path), decompression: nil)
+            let dump = try Dump(path: path)
+            let use = access == .pages ? indexCache.flatMap { IndexCache.apply(to: dump, path: path, cache: $0) } : nil
+            return OpenedDumpFile(dump: dump, decompression: nil, indexCache: use)
         }
         let id = FileIdentity(path: path)
         if access == .metadata, !isCached(id, format: format, cache: cache) {

@@ -1137,6 +1137,25 @@ public final class FillOnceTable: @unchecked Sendable {
         return storage[index]
     }
 
+    /// Every filled entry, in order (a copy).
+    public func snapshot() -> [UInt64] {
+        let count = filled
+        return [UInt64](UnsafeBufferPointer(start: storage, count: count))
+    }
+
+    /// Fills the whole table at once, all or nothing: if nothing is filled yet, `body` appends and
+    /// returns true to publish every entry (the table must then be full), or false to leave the table
+    /// empty. Returns true if the table was filled this way.
+    public func fillAll(_ body: (inout FillOnceWriter) -> Bool) -> Bool {
+        lock.withLock { _ in
+            guard published.load(ordering: .acquiring) == 0 else { return false }
+            var writer = FillOnceWriter(table: self, count: 0)
+            guard body(&writer), writer.count == capacity else { return false }
+            writer.publish()
+            return true
+        }
+    }
+
     /// Appends entries under the lock until `body` returns: `body` gets the writer (its `count` is
     /// the number filled so far) and the running state it may update. New entries are published
     /// when `body` returns and each time it calls `publish`. Appends past `capacity` are dropped.

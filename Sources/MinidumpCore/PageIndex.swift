@@ -86,6 +86,67 @@ struct PageIndex: Sendable {
     /// Builds every block (for batch work: afterwards no lookup takes the build path).
     func buildAll() { build(through: blockCount - 1, releasing: false) }
 
+    /// Words the whole table holds (`tableWords().count`).
+    var tableWordCount: Int { table.capacity }
+
+    /// The whole table, every block built first, and its `IndexChecksum`: what `adopt` takes back
+    /// for the same bitmap.
+    func tableWords() -> (words: [UInt64], checksum: UInt64) {
+        buildAll()
+        let words = table.snapshot()
+        var sum = IndexChecksum()
+        for word in words { sum.add(word) }
+        return (words, sum.value)
+    }
+
+    /// Fills the table from `words` (little-endian, as `tableWords()` gave them for this bitmap)
+    /// instead of counting the bitmap, if no block is built yet, their `IndexChecksum` is `checksum`
+    /// and they are well formed: as many as the table holds, absolute counts non-decreasing by at
+    /// most a block's bits, each block's relative counts non-decreasing from 0 by at most a bin's
+    /// bits, the last edge at most the bitmap's bits. Returns false (the table untouched) otherwise.
+    /// `release(offset, length)` is called behind the reader every 1 MiB of `words`, so that a
+    /// mapped file's pages can leave the resident set. Counts that are well formed but wrong would
+    /// give wrong offsets, never an access outside the file (every read is checked).
+    func adopt(_ words: ByteView, checksum: UInt64, release: (_ offset: Int, _ length: Int) -> Void) -> Bool {
+        guard words.count == table.capacity * 8 else { return false }
+        let binCount = binCount, blockCount = blockCount, bitCount = bitCount
+        let binBits = UInt64(Self.binBits)
+        var sum = IndexChecksum()
+        var released = 0
+        return table.fillAll { writer in
+            var previousBase: UInt64 = 0
+            var previousLast: UInt64 = 0
+            for block in 0..<blockCount {
+                let at = block * Self.blockWords
+                guard let base = words.word(at), base >= previousBase &+ previousLast,
+                      base - previousBase <= binBits * UInt64(Self.edgesPerBlock) else { return false }
+                writer.append(base)
+                sum.add(base)
+                let edges = block == blockCount - 1 ? binCount % Self.edgesPerBlock + 1 : Self.edgesPerBlock
+                var last: UInt64 = 0
+                for slot in 0..<((edges + 3) / 4) {
+                    guard let packed = words.word(at + 1 + slot) else { return false }
+                    for lane in 0..<4 where slot * 4 + lane < edges {
+                        let relative = packed >> (16 * UInt64(lane)) & 0xffff
+                        guard slot + lane == 0 ? relative == 0 : (relative >= last && relative - last <= binBits) else { return false }
+                        last = relative
+                    }
+                    writer.append(packed)
+                    sum.add(packed)
+                }
+                previousBase = base
+                previousLast = last
+                let consumed = (at + Self.blockWords) * 8
+                if consumed - released >= 1 << 20 {
+                    release(released, consumed - released)
+                    released = consumed
+                }
+            }
+            release(released, words.count - released)
+            return previousBase &+ previousLast <= bitCount && sum.value == checksum
+        }
+    }
+
     /// Blocks built so far.
     var blocksBuilt: Int { table.filled == table.capacity ? blockCount : table.filled / Self.blockWords }
 
@@ -99,6 +160,7 @@ struct PageIndex: Sendable {
     /// bitmap pages it counted leave the resident set every 1 MiB, so the high-water RSS of a
     /// one-shot command does not grow with the bitmap; pages in file holes are not read.
     private func build(through last: Int, releasing: Bool) {
+        guard table.filled < table.capacity else { return }
         let bitmap = bitmap, wordCount = wordCount, binCount = binCount, blockCount = blockCount
         let file = shape.file, bitmapOffset = shape.bitmapOffset
         table.fill { writer, total in
@@ -231,5 +293,21 @@ struct PageIndex: Sendable {
             guard wordIndex < wordCount else { return }
             word = bitmap.word(wordIndex) ?? 0
         }
+    }
+}
+
+/// The checksum of a page index's words (`PageIndex.tableWords`, `adopt`): a multiply-xorshift
+/// chain over the words in order, so that a damaged or misplaced copy is not taken for the index.
+struct IndexChecksum {
+    private(set) var value: UInt64 = 0x6b76_6d64_756d_7031
+    private var count: UInt64 = 0
+
+    /// Mixes in the next word.
+    @inline(__always)
+    mutating func add(_ word: UInt64) {
+        count &+= 1
+        var h = (value ^ word ^ count) &* 0x9e37_79b9_7f4a_7c15
+        h ^= h >> 31
+        value = h
     }
 }

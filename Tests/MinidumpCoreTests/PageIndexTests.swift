@@ -213,3 +213,75 @@ func withView<R>(_ words: [UInt64], _ body: (ByteView) -> R) -> R {
                 "SEEK_DATA finds the data after the hole, or the file system does not say")
     }
 }
+
+/// The index as words (`tableWords`, `adopt`): what the tool's index cache keeps between commands.
+@Suite struct PageIndexTransferTests {
+    /// `words`'s `IndexChecksum`.
+    static func checksum(_ words: [UInt64]) -> UInt64 {
+        var sum = IndexChecksum()
+        for word in words { sum.add(word) }
+        return sum.value
+    }
+
+    @Test(arguments: LazyPageIndexTests.shapes.map(\.name) + PageIndexTests.shapes.map(\.name))
+    func anAdoptedIndexAnswersAsTheCountedOne(name: String) {
+        let words = (LazyPageIndexTests.shapes + PageIndexTests.shapes).first { $0.name == name }!.words
+        let (below, _) = LazyPageIndexTests.reference(words)
+        withView(words) { view in
+            let counted = PageIndex(bitmap: view)
+            let (table, checksum) = counted.tableWords()
+            #expect(table.count == counted.tableWordCount)
+            #expect(checksum == Self.checksum(table))
+            let adopted = PageIndex(bitmap: view)
+            var released: [(Int, Int)] = []
+            withView(table) { tableView in
+                #expect(adopted.adopt(tableView, checksum: checksum) { released.append(($0, $1)) })
+            }
+            #expect(adopted.blocksBuilt == adopted.blockCount)
+            #expect(LazyPageIndexTests.mismatches(adopted, words, below, order: Array(0..<(words.count * 64))).isEmpty)
+            #expect(adopted.population == counted.population)
+            // The releases cover the words once, in order.
+            #expect(released.reduce(0) { $0 + $1.1 } == table.count * 8)
+            #expect(released.first?.0 == 0)
+        }
+    }
+
+    @Test func damagedMisplacedOrLateWordsAreRefusedAndTheIndexStillCounts() {
+        let words = LazyPageIndexTests.shapes.first { $0.name == "random-3067" }!.words
+        let (below, _) = LazyPageIndexTests.reference(words)
+        withView(words) { view in
+            let (table, checksum) = PageIndex(bitmap: view).tableWords()
+            #expect(table.count > 17 * 2)
+            func refused(_ candidate: [UInt64], _ sum: UInt64, _ why: Comment) {
+                let index = PageIndex(bitmap: view)
+                withView(candidate) { #expect(!index.adopt($0, checksum: sum) { _, _ in }, why) }
+                #expect(index.blocksBuilt == 0, why)
+                #expect(LazyPageIndexTests.mismatches(index, words, below, order: Array(0..<(words.count * 64)).reversed()).isEmpty, why)
+            }
+            refused(table, checksum ^ 1, "a wrong checksum")
+            var changed = table
+            changed[17] &+= 1  // the second block's absolute count, off by one
+            refused(changed, checksum, "a changed word under the old checksum")
+            // Well-formed checksums over malformed counts: each structural rule on its own.
+            var decreasing = table
+            decreasing[17] = table[0]
+            if table[17] > table[0] { refused(decreasing, Self.checksum(decreasing), "an absolute count below the last edge") }
+            var relative = table
+            relative[1] |= 5  // edge 0 of block 0 must be 0
+            refused(relative, Self.checksum(relative), "a first relative count that is not 0")
+            var jump = table
+            jump[2] = (jump[2] & ~0xffff) | 0xffff  // edge 4: more than a bin's bits after edge 3
+            refused(jump, Self.checksum(jump), "a relative count jumping by more than a bin")
+            var beyond = table
+            beyond[beyond.count - 1] = .max  // the last edge past the bitmap's bits
+            refused(beyond, Self.checksum(beyond), "a last edge past the bitmap")
+            refused(Array(table.dropLast()), Self.checksum(Array(table.dropLast())), "a word short")
+            refused(table + [0], Self.checksum(table + [0]), "a word too many")
+            // Any block built already: the table is not replaced.
+            let started = PageIndex(bitmap: view)
+            _ = started.lookup(3)
+            withView(table) { #expect(!started.adopt($0, checksum: checksum) { _, _ in }) }
+            #expect(started.blocksBuilt == 1)
+        }
+    }
+}
