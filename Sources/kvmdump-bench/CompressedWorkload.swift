@@ -37,8 +37,12 @@ private func compressedCopy(_ dump: String, tool: String, suffix: String) throws
     return target
 }
 
+/// The cache directory every child of the benchmark uses (`KVMDUMP_CACHE`, set by `runBenchmark`),
+/// so that nothing is written to the user's own cache.
+func benchCacheDirectory() -> String { getenv("KVMDUMP_CACHE").map { String(cString: $0) } ?? "/nonexistent" }
+
 /// Removes the cache directory's entries and the directory.
-private func clearCache(_ directory: String) {
+func clearCache(_ directory: String) {
     guard let handle = opendir(directory) else { return }
     while let entry = readdir(handle) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
@@ -51,9 +55,8 @@ private func clearCache(_ directory: String) {
 /// The rows for dump (a) at `path`, reading `address`; `directory` holds the copies and the caches.
 func benchmarkCompressed(path: String, address: UInt64, directory: String, settings: RunSettings) throws(BenchError) -> [Figure] {
     var figures: [Figure] = []
-    let cache = directory + "/kvmdump-bench-cache"
-    defer { clearCache(cache); unsetenv("KVMDUMP_CACHE") }
-    setenv("KVMDUMP_CACHE", cache, 1)
+    let cache = benchCacheDirectory()
+    defer { clearCache(cache) }
     let read = ["read", "0x" + String(address, radix: 16), "--len", "64"]
     for (tool, suffix) in [("/usr/bin/zstd", ".zst"), ("/usr/bin/gzip", ".gz")] {
         guard let copy = try compressedCopy(path, tool: tool, suffix: suffix) else { continue }

@@ -115,6 +115,22 @@ func removeDirectory(_ directory: String, files: [String]) {
     rmdir(directory)
 }
 
+/// One `kvmdump read` on (c) against one on (a), wall and peak RSS (the issue's target: at most 2×),
+/// with the index cache as users get it and without it.
+func oneShotRatios(_ figures: [Figure]) -> [Figure] {
+    var rows: [Figure] = []
+    for (suffix, label) in [("", ""), (", KVMDUMP_INDEX_CACHE=0", " (no index cache)")] {
+        for (measure, unit) in [("wall", "wall"), ("peak RSS", "peak RSS")] {
+            let name = "kvmdump read --len 64\(suffix): \(measure)"
+            guard let a = figures.first(where: { $0.name == name && $0.dump == "a" }),
+                  let c = figures.first(where: { $0.name == name && $0.dump == "c" }), a.samples.median > 0 else { continue }
+            rows.append(Figure(name: "ratio kvmdump read (c) / (a)\(label): \(unit)", dump: "c", unit: .ratio,
+                               samples: c.samples.scaled(by: 1 / a.samples.median), target: suffix.isEmpty ? .atMost(2) : nil))
+        }
+    }
+    return rows
+}
+
 /// The whole benchmark: prepare the dumps, measure each, print the table.
 func runBenchmark(_ options: BenchOptions) throws(BenchError) {
     let started = ContinuousClock().now
@@ -123,6 +139,11 @@ func runBenchmark(_ options: BenchOptions) throws(BenchError) {
     let directory = options.smoke ? try temporaryDirectory() : options.cache
     let paths = try prepareDumps(datasets, in: directory)
     defer { if options.smoke { removeDirectory(directory, files: paths) } }
+    // Every child's caches (decompressed dumps, page indexes) in a directory of the run's own.
+    setenv("KVMDUMP_CACHE", directory + "/kvmdump-bench-cache", 1)
+    unsetenv("KVMDUMP_INDEX_CACHE")
+    clearCache(benchCacheDirectory())
+    defer { clearCache(benchCacheDirectory()) }
     let settings = RunSettings(runs: options.runs ?? (options.smoke ? 2 : 5), smoke: options.smoke,
                                kvmdump: try kvmdumpPath())
     var checksum = Checksum()
@@ -144,6 +165,7 @@ func runBenchmark(_ options: BenchOptions) throws(BenchError) {
     defer { if options.smoke { for file in archRun.files { unlink(file); unlink(file + ".stamp") } } }
     figures += try benchmarkExport(dumps: zip(datasets, paths).map { (key: $0.0.key, path: $0.1) },
                                    threadDump: (threadRun.files[0], threadRun.files[1]), directory: directory, settings: settings)
+    figures += oneShotRatios(figures)
     let elapsed = (ContinuousClock().now - started).seconds
     var report = "kvmdump-bench\(options.smoke ? " --smoke" : ""): \(settings.runs) runs per figure (median, min, max)\n"
     report += "machine: \(machineDescription())\n"
