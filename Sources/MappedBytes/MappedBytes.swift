@@ -921,6 +921,17 @@ extension MappedFile {
     /// True if the bytes are a mapping of the file (not a private copy of in-memory contents).
     public var isFileMapped: Bool { isMapped }
 
+    /// Asks the kernel to map the file in 2 MiB pages where it can (`MADV_HUGEPAGE`: the page cache
+    /// is filled in 2 MiB folios mapped by one TLB entry each), or never (`MADV_NOHUGEPAGE`: only the
+    /// 4 KiB pages touched, and the ones around them, become resident). A hint; nothing for
+    /// in-memory contents or where the system has no such advice.
+    public func adviseHugePages(_ wanted: Bool) {
+        #if os(Linux)
+        guard isMapped, let base else { return }
+        _ = madvise(base, Int(size), wanted ? 14 : 15)  // MADV_HUGEPAGE, MADV_NOHUGEPAGE
+        #endif
+    }
+
     /// Tells the kernel the mapped bytes `[offset, offset + length)` will not be read again soon, so
     /// their pages leave this process's resident set (they are read again from the file if needed).
     /// Does nothing for in-memory contents.

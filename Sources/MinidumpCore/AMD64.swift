@@ -172,8 +172,10 @@ final class AMD64Minidump: MinidumpArchitecture {
     }
 
     /// The group's walks with their loads interleaved: first every map entry (and the located
-    /// page-table page's slot), then every PTE those entries lead to, then the walks themselves,
-    /// which find what they read in the cache.
+    /// page-table page's slot) is prefetched, then every entry is read and the PTE it leads to
+    /// prefetched, then the PTEs are read; 2 MiB pages and the direct map are answered in the second
+    /// pass. An address the passes cannot answer (an invalid entry, a page-table page not located,
+    /// v1) is walked by `walk`, so the answers are `walk`'s.
     func walks(_ vas: ArraySlice<VirtualAddress>, into walks: inout [MapWalk?]) {
         walks.removeAll(keepingCapacity: true)
         guard version >= 2 else {
@@ -187,12 +189,53 @@ final class AMD64Minidump: MinidumpArchitecture {
                 tableOffsets.prefetch(Int(truncatingIfNeeded: first &+ (index & 511)))
             }
         }
+        // A 4 KiB page's walk waits for its PTE: its `physicalAddress` holds the PTE's file offset
+        // until the last pass, and its `path.pte` is 0.
+        var pending = false
         for va in vas {
-            guard let index = kernelMapIndex(va), let entry = entry(index), entry & Self.valid != 0,
-                  entry & Self.pageSizeBit == 0, let table = knownTablePage(index) else { continue }
-            bytes.prefetch(table &+ ((va.rawValue >> 12) & 511) &* 8)
+            guard let index = kernelMapIndex(va) else {
+                if va.rawValue >= directMapBase, va.rawValue < directMapEnd {
+                    walks.append(MapWalk(physicalAddress: PhysicalAddress(va.rawValue &- directMapBase), pageSize: .size4K, map: .directMap))
+                } else {
+                    walks.append(try? walk(va))
+                }
+                continue
+            }
+            guard let entry = entry(index), entry & Self.valid != 0 else {
+                walks.append(try? walk(va))
+                continue
+            }
+            if entry & Self.pageSizeBit != 0 {
+                walks.append(MapWalk(physicalAddress: PhysicalAddress((entry & Self.frame2M) | (va.rawValue & 0x1f_f000)),
+                                     pageSize: .size2M, map: .kernelMap, path: .init(mapIndex: index, pde: entry)))
+                continue
+            }
+            guard let table = knownTablePage(index) else {
+                walks.append(try? walk(va))
+                continue
+            }
+            let at = table &+ ((va.rawValue >> 12) & 511) &* 8
+            bytes.prefetch(at)
+            walks.append(MapWalk(physicalAddress: PhysicalAddress(at), pageSize: .size4K, map: .kernelMap,
+                                 path: .init(mapIndex: index, pde: entry, pte: 0, pageTablePage: entry & Self.frame4K)))
+            pending = true
         }
-        for va in vas { walks.append(try? walk(va)) }
+        guard pending else { return }
+        let supplied = pages.suppliesOnDemand
+        var k = 0
+        for va in vas {
+            defer { k &+= 1 }
+            guard let waiting = walks[k], waiting.map == .kernelMap, waiting.pageSize == .size4K, waiting.path.pte == 0 else { continue }
+            let at = waiting.physicalAddress.rawValue
+            if supplied { pages.supply(offset: at, length: 8) }
+            guard let pte = bytes.uint64(at: at), pte & Self.valid != 0 else {
+                walks[k] = try? walk(va)
+                continue
+            }
+            var path = waiting.path
+            path.pte = pte
+            walks[k] = MapWalk(physicalAddress: PhysicalAddress(pte & Self.frame4K), pageSize: .size4K, map: .kernelMap, path: path)
+        }
     }
 
     /// The kernel-map entry index of `va`, or nil if `va` is outside the kernel map.

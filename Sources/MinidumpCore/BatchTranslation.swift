@@ -8,6 +8,22 @@ import MappedBytes
 /// overlap. Any address the fast path cannot answer (every failure) goes through the ordinary
 /// `translate(_:)`, so errors are the same.
 
+/// One group of a pipelined batch: positions `start..<end`, their walks, bitmap bits and (reads)
+/// file offsets.
+struct GroupWalks {
+    var start = 0
+    var end = 0
+    var walks: [MapWalk?] = []
+    var bits: [UInt64] = []
+    var offsets: [UInt64] = []
+
+    init() {
+        walks.reserveCapacity(Dump.batchGroup)
+        bits.reserveCapacity(Dump.batchGroup)
+        offsets.reserveCapacity(Dump.batchGroup)
+    }
+}
+
 /// The bitmap container held by reference, so a prefetch hint does not copy it.
 final class BitmapPrefetcher: Sendable {
     let container: BitmapContainer
@@ -51,7 +67,9 @@ extension Dump {
     }
 
     /// Translates every address in `addresses`, calling `body` with its position and its result, in
-    /// order. Builds the whole index first (`buildIndex()`), as batch work should.
+    /// order. Builds the whole index first (`buildIndex()`), as batch work should. Groups are
+    /// pipelined: the walks and prefetches of the next group are issued before the lookups of this
+    /// one, so the misses of one group overlap the work of the other.
     public func translate(_ addresses: [VirtualAddress], _ body: (Int, Result<Translation, TranslationError>) -> Void) {
         buildIndex()
         guard let container = bitmapPages?.container else {
@@ -60,16 +78,18 @@ extension Dump {
             }
             return
         }
-        var walks: [MapWalk?] = [], bits: [UInt64] = []
-        walks.reserveCapacity(Self.batchGroup)
-        bits.reserveCapacity(Self.batchGroup)
-        var start = 0
-        while start < addresses.count {
-            let end = min(start + Self.batchGroup, addresses.count)
-            prefetchGroup(addresses[start..<end], container, &walks, &bits)
-            for position in start..<end {
+        var current = GroupWalks(), next = GroupWalks()
+        func stage(_ group: inout GroupWalks, from start: Int) {
+            group.start = start
+            group.end = min(start + Self.batchGroup, addresses.count)
+            if group.start < group.end { prefetchGroup(addresses[group.start..<group.end], container, &group.walks, &group.bits) }
+        }
+        stage(&current, from: 0)
+        while current.start < current.end {
+            stage(&next, from: current.end)
+            for position in current.start..<current.end {
                 let va = addresses[position]
-                if let translation = fastTranslation(va, walks[position &- start], bits[position &- start], container) {
+                if let translation = fastTranslation(va, current.walks[position &- current.start], current.bits[position &- current.start], container) {
                     body(position, .success(translation))
                     continue
                 }
@@ -79,7 +99,7 @@ extension Dump {
                     body(position, .failure(error))
                 }
             }
-            start = end
+            swap(&current, &next)
         }
     }
 
@@ -92,8 +112,9 @@ extension Dump {
     }
 
     /// Reads the 64-bit word at every address in `addresses`, as `readUInt64(_:)` does, calling
-    /// `body` with its position and its result, in order; the data words of a group are prefetched
-    /// once its translations are known.
+    /// `body` with its position and its result, in order. Pipelined as `translate(_:_:)`, one stage
+    /// deeper: a group's data words are prefetched once its translations are known, and read only
+    /// after the next group has been translated.
     public func readUInt64(_ addresses: [VirtualAddress], _ body: (Int, Result<UInt64, TranslationError>) -> Void) {
         buildIndex()
         guard let container = bitmapPages?.container else {
@@ -103,23 +124,33 @@ extension Dump {
             return
         }
         let bytes = file.bytes
-        var walks: [MapWalk?] = [], bits: [UInt64] = [], offsets: [UInt64] = []
-        walks.reserveCapacity(Self.batchGroup)
-        bits.reserveCapacity(Self.batchGroup)
-        offsets.reserveCapacity(Self.batchGroup)
-        var start = 0
-        while start < addresses.count {
-            let end = min(start + Self.batchGroup, addresses.count)
-            offsets.removeAll(keepingCapacity: true)
-            prefetchGroup(addresses[start..<end], container, &walks, &bits)
-            for position in start..<end {
-                let translation = fastTranslation(addresses[position], walks[position &- start], bits[position &- start], container)
+        var walked = GroupWalks(), current = GroupWalks(), next = GroupWalks()
+        /// The walks and bitmap prefetches of the group from `start`.
+        func walk(_ group: inout GroupWalks, from start: Int) {
+            group.start = start
+            group.end = min(start + Self.batchGroup, addresses.count)
+            if group.start < group.end { prefetchGroup(addresses[group.start..<group.end], container, &group.walks, &group.bits) }
+        }
+        /// The walked group's file offsets (`.max`: ask `readUInt64(_:)`), their words prefetched.
+        func locate(_ group: inout GroupWalks) {
+            group.offsets.removeAll(keepingCapacity: true)
+            guard group.start < group.end else { return }
+            for position in group.start..<group.end {
+                let translation = fastTranslation(addresses[position], group.walks[position &- group.start],
+                                                  group.bits[position &- group.start], container)
                 let offset = translation.map { $0.contiguousBytes >= 8 ? $0.fileOffset.rawValue : .max } ?? .max
                 if offset != .max { bytes.prefetch(offset) }
-                offsets.append(offset)
+                group.offsets.append(offset)
             }
-            for position in start..<end {
-                let offset = offsets[position &- start]
+        }
+        walk(&current, from: 0)
+        locate(&current)
+        walk(&walked, from: current.end)
+        while current.start < current.end {
+            walk(&next, from: walked.end)
+            locate(&walked)
+            for position in current.start..<current.end {
+                let offset = current.offsets[position &- current.start]
                 if offset != .max, let word = bytes.uint64(at: offset), !file.hasShrunk {
                     body(position, .success(word))
                     continue
@@ -130,7 +161,8 @@ extension Dump {
                     body(position, .failure(error))
                 }
             }
-            start = end
+            swap(&current, &walked)
+            swap(&walked, &next)
         }
     }
 

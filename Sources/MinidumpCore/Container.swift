@@ -170,12 +170,18 @@ enum ContainerStorage: Sendable {
         }
     }
 
-    /// `PhysicalContainer.presentPages`, called on the concrete type.
+    /// True if the container's bytes come on demand (`supply` does something).
+    var suppliesOnDemand: Bool {
+        if case .bitmap(let container) = self { return container.supplier != nil }
+        return false
+    }
+
     /// Builds the container's whole index now (see `Dump.buildIndex()`).
     func buildIndex() {
         if case .bitmap(let container) = self { container.index.buildAll() }
     }
 
+    /// `PhysicalContainer.presentPages`, called on the concrete type.
     func presentPages(from pa: PhysicalAddress, length: UInt64) -> Int {
         switch self {
         case .bitmap(let container): container.presentPages(from: pa, length: length)
