@@ -32,7 +32,7 @@ final class BitmapPrefetcher: Sendable {
 
 extension Dump {
     /// Addresses whose walks are interleaved.
-    public static let batchGroup = 16
+    public static let batchGroup = 32
 
     /// The fast path's translation of `va`, whose walk is `walk` and whose page is bitmap bit `bit`
     /// (`.max`: none), as `prefetchGroup` found them; nil where the ordinary walk must answer (for
