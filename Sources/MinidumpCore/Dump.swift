@@ -236,7 +236,6 @@ public final class Dump: Sendable {
     /// suits a one-shot command; batch work (many lookups anywhere) calls this first, once.
     /// Thread-safe; later calls return at once.
     public func buildIndex() {
-        file.adviseHugePages(true)
         storage.buildIndex()
         architecture.buildIndex()
     }
