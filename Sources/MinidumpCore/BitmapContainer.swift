@@ -19,7 +19,9 @@ struct BitmapContainer: PhysicalContainer {
     /// (`ContainerStorage.supply`), so that finding the page-table pages at open decodes nothing.
     let supplier: (any ByteSupplier)?
 
-    var pageSize: UInt64 { 1 << memory.pageShift }
+    var pageSize: UInt64 {
+        @inline(__always) get { 1 << memory.pageShift }
+    }
     var describablePages: UInt64 { index.bitCount }
     var dumpedPageCount: UInt64 { index.population }
     var physicalRanges: [PhysicalRange] { memory.ranges }
@@ -31,14 +33,14 @@ struct BitmapContainer: PhysicalContainer {
         fileSize > dataOffset ? min((fileSize - dataOffset) >> memory.pageShift, index.population) : 0
     }
 
-    @inline(__always)
+    @_transparent
     func locate(_ pa: PhysicalAddress, bytes: UInt64) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup) {
         guard let bit = memory.bit(for: pa) else { throw .outsideRanges }
         return try locate(pa, bit: bit, bytes: bytes)
     }
 
     /// `locate(_:bytes:)` for an address whose bitmap bit the caller has (`memory.bit(for: pa)`).
-    @inline(__always)
+    @_transparent
     func locate(_ pa: PhysicalAddress, bit: UInt64, bytes: UInt64) throws(ContainerMiss) -> (offset: FileOffset, lookup: PageLookup) {
         guard let lookup = index.lookup(bit) else { throw .notDumped(bit: bit) }
         let offset = dataOffset &+ lookup.pagesBefore << memory.pageShift
