@@ -32,7 +32,7 @@ final class BitmapPrefetcher: Sendable {
 
 extension Dump {
     /// Addresses whose walks are interleaved.
-    public static let batchGroup = 32
+    public static let batchGroup = 64
 
     /// Batches of at least this many addresses ask for the dump mapped in 2 MiB pages
     /// (`MappedFile.adviseHugePages`), for the rest of the process: random addresses by the
