@@ -56,8 +56,23 @@ public enum IndexCache {
            dump.adoptPageIndex(words, checksum: checksum, release: { file.release(offset: UInt64(headerBytes + $0), length: UInt64($1)) }) {
             return .reused(path: entry)
         }
-        guard let (words, checksum) = dump.pageIndexWords() else { return nil }
-        if let reason = write(words, header: header(of: dump, checksum: checksum), to: entry, directory: cache.directory) {
+        // The entry's file first: where it cannot be written, the index is left to be built as lookups
+        // need it (a one-shot command then counts only part of the bitmap), not built whole for nothing.
+        if let failure = makeDirectories(cache.directory) {
+            return .notWritten(path: entry, reason: "cannot create the cache directory \(cache.directory): \(errorText(failure))")
+        }
+        let temporary = entry + ".tmp.\(processIdentifier)"
+        let out: OutputFile
+        do throws(OutputFileError) {
+            out = try OutputFile(path: temporary, overwrite: true)
+        } catch {
+            return .notWritten(path: entry, reason: "cannot write \(temporary): \(error)")
+        }
+        guard let (words, checksum) = dump.pageIndexWords() else {
+            removeFile(temporary)
+            return nil
+        }
+        if let reason = write(words, header: header(of: dump, checksum: checksum), to: out, temporary: temporary, entry: entry) {
             return .notWritten(path: entry, reason: reason)
         }
         return .written(path: entry)
@@ -76,14 +91,9 @@ public enum IndexCache {
         return bytes
     }
 
-    /// Writes the entry under a temporary name and renames it into place; the reason it failed, or nil.
-    private static func write(_ words: [UInt64], header: [UInt8], to entry: String, directory: String) -> String? {
-        if let failure = makeDirectories(directory) {
-            return "cannot create the cache directory \(directory): \(errorText(failure))"
-        }
-        let temporary = entry + ".tmp.\(processIdentifier)"
+    /// Writes the entry to `out` (the file `temporary`) and renames it to `entry`; the reason it failed, or nil.
+    private static func write(_ words: [UInt64], header: [UInt8], to out: OutputFile, temporary: String, entry: String) -> String? {
         do throws(OutputFileError) {
-            let out = try OutputFile(path: temporary, overwrite: true)
             try out.write(header)
             var chunk: [UInt8] = []
             chunk.reserveCapacity(1 << 16)

@@ -16,6 +16,12 @@ extension Dump {
         return container.index.tableWordCount
     }
 
+    /// True once the whole page index is built (or adopted); a dump without a bitmap has none and says false.
+    public var pageIndexIsBuilt: Bool {
+        guard case .bitmap(let container) = storage else { return false }
+        return container.index.blocksBuilt == container.index.blockCount
+    }
+
     /// The whole page index (the popcount bins), built first if it is not: `pageIndexWordCount`
     /// words and their checksum, for `adoptPageIndex` on a later open of the same file; nil
     /// without a bitmap.

@@ -35,9 +35,11 @@ struct IndexCacheTests {
         #expect(first.dump.pageIndexBitmapBytes >= IndexCache.minimumBitmapBytes)
         let size = try #require(FileIdentity(path: entry)).size
         #expect(size == 48 + UInt64(first.dump.pageIndexWordCount) * 8)
+        #expect(first.dump.pageIndexIsBuilt)
         #expect(offsetsAgree(first.dump, truth))
         let second = try DumpFiles.open(path, cache: nil, indexCache: scratch.cache)
         #expect(second.indexCache == .reused(path: entry))
+        #expect(second.dump.pageIndexIsBuilt)
         #expect(second.dump.dumpedPageCount == UInt64(truth.dumpedPages.count))
         #expect(offsetsAgree(second.dump, truth))
         // Nothing beside the dump, one entry in the cache.
@@ -106,6 +108,7 @@ struct IndexCacheTests {
         }
         #expect(entry.hasPrefix(blocker + "/cache/"))
         #expect(reason.contains("cannot create the cache directory \(blocker)/cache"), "\(reason)")
+        #expect(!opened.dump.pageIndexIsBuilt, "nothing to write it to: the index is left to be built as lookups need it")
         #expect(offsetsAgree(opened.dump, truth))
     }
 
