@@ -5,7 +5,8 @@ import MinidumpCore
 /// commands. A data page's file offset is the number of set bitmap bits below its bit, so the first
 /// lookup in a fresh process counts the bitmap up to it: on a dump of an 8 TiB machine (256 MiB of
 /// bitmap) that is most of the cost of one `kvmdump read`. The first command that reads pages builds
-/// the whole index and writes it here; later ones read it back (checked) instead of counting.
+/// the whole index and writes it here; later ones check it and read it in place (mapped) instead of
+/// counting.
 ///
 /// Entry `NAME.bins` (NAME from the dump file's identity, as `DumpCache` names entries: a changed or
 /// replaced file gets a new one), little-endian: the 16-byte magic, the index's word count, the
@@ -15,7 +16,7 @@ public enum IndexCache {
     /// Dumps whose bitmap is smaller than this (256 GiB of RAM at 4 KiB pages) count it at every
     /// open: that costs less than reading an entry back.
     public static let minimumBitmapBytes: UInt64 = 8 << 20
-    static let magic = Array("KVMDUMP-BINS-V1\n".utf8)
+    static let magic = Array("KVMDUMP-BINS-V2\n".utf8)
     static let headerBytes = 48
 
     /// What the index cache did for one open.
@@ -51,9 +52,8 @@ public enum IndexCache {
         if let file = try? MappedFile(path: entry), file.size == UInt64(headerBytes + dump.pageIndexWordCount * 8),
            let stored = file.bytes.bytes(at: 0, length: UInt64(headerBytes)),
            stored[..<32] == expected[..<32], stored[40..<48] == expected[40..<48],
-           let words = file.bytes.slice(offset: UInt64(headerBytes), length: file.size - UInt64(headerBytes)),
            let checksum = file.bytes.uint64(at: 32),
-           dump.adoptPageIndex(words, checksum: checksum, release: { file.release(offset: UInt64(headerBytes + $0), length: UInt64($1)) }) {
+           dump.adoptPageIndex(from: file, offset: UInt64(headerBytes), checksum: checksum) {
             return .reused(path: entry)
         }
         // The entry's file first: where it cannot be written, the index is left to be built as lookups

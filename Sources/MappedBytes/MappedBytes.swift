@@ -1113,7 +1113,13 @@ extension MappedFile {
 /// lock, appends, and publishes the new count with a releasing store. Memory is reserved at creation
 /// but only the pages written become resident.
 public final class FillOnceTable: @unchecked Sendable {
-    @usableFromInline let storage: UnsafeMutablePointer<UInt64>
+    /// The entries: the table's own memory, or a mapped file's once `adopt` took one (set under the
+    /// lock before the count is published, so a reader that sees the count sees the pointer).
+    @exclusivity(unchecked) @usableFromInline var storage: UnsafeMutablePointer<UInt64>
+    /// The table's own memory, freed at the end whatever `storage` points at.
+    private let allocation: UnsafeMutablePointer<UInt64>
+    /// The file an adopted table lives in, kept open while the table is.
+    private var adoptedFile: MappedFile?
     /// Entries the table can hold.
     public let capacity: Int
     @usableFromInline let published = Atomic<Int>(0)
@@ -1123,11 +1129,12 @@ public final class FillOnceTable: @unchecked Sendable {
     /// A table of `capacity` words, none filled; `state` is the filler's first running value.
     public init(capacity: Int, state: UInt64 = 0) {
         self.capacity = max(capacity, 0)
-        storage = UnsafeMutablePointer<UInt64>.allocate(capacity: max(capacity, 1))
+        allocation = UnsafeMutablePointer<UInt64>.allocate(capacity: max(capacity, 1))
+        storage = allocation
         lock = Mutex(state)
     }
 
-    deinit { storage.deallocate() }
+    deinit { allocation.deallocate() }
 
     /// Number of final entries.
     @inlinable @inline(__always)
@@ -1152,6 +1159,27 @@ public final class FillOnceTable: @unchecked Sendable {
     public func snapshot() -> [UInt64] {
         let count = filled
         return [UInt64](UnsafeBufferPointer(start: storage, count: count))
+    }
+
+    /// Makes the whole table the `capacity` little-endian words of `file` at `offset`, read in place
+    /// (nothing copied, nothing resident until read), if nothing is filled yet, the words are there,
+    /// 8-aligned, and `check` accepts them; otherwise the table is left empty. Returns true if it was
+    /// filled. The file must not change while the table is used: a cache entry replaced by rename is
+    /// fine; one cut in place would read as zeros (the mapping's SIGBUS guard), never fault.
+    public func adopt(_ file: MappedFile, offset: UInt64, check: (ByteView) -> Bool) -> Bool {
+        #if _endian(little)
+        lock.withLock { _ in
+            guard published.load(ordering: .acquiring) == 0,
+                  let view = file.bytes.slice(offset: offset, length: UInt64(capacity) * 8), capacity > 0,
+                  let base = view.base, UInt(bitPattern: base) % 8 == 0, check(view) else { return false }
+            storage = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt64.self))
+            adoptedFile = file
+            published.store(capacity, ordering: .releasing)
+            return true
+        }
+        #else
+        return false
+        #endif
     }
 
     /// Fills the whole table at once, all or nothing: if nothing is filled yet, `body` appends and

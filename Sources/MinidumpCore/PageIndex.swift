@@ -99,52 +99,60 @@ struct PageIndex: Sendable {
         return (words, sum.value)
     }
 
-    /// Fills the table from `words` (little-endian, as `tableWords()` gave them for this bitmap)
-    /// instead of counting the bitmap, if no block is built yet, their `IndexChecksum` is `checksum`
-    /// and they are well formed: as many as the table holds, absolute counts non-decreasing by at
-    /// most a block's bits, each block's relative counts non-decreasing from 0 by at most a bin's
-    /// bits, the last edge at most the bitmap's bits. Returns false (the table untouched) otherwise.
-    /// `release(offset, length)` is called behind the reader every 1 MiB of `words`, so that a
-    /// mapped file's pages can leave the resident set. Counts that are well formed but wrong would
-    /// give wrong offsets, never an access outside the file (every read is checked).
-    func adopt(_ words: ByteView, checksum: UInt64, release: (_ offset: Int, _ length: Int) -> Void) -> Bool {
-        guard words.count == table.capacity * 8 else { return false }
-        let binCount = binCount, blockCount = blockCount, bitCount = bitCount
+    /// Makes the table the little-endian words of `file` from `offset` to its end (as `tableWords()`
+    /// gave them for this bitmap), read in place instead of counting the bitmap, if no block is built
+    /// yet, their `IndexChecksum` is `checksum` and they are well formed: as many as the table holds,
+    /// absolute counts non-decreasing by at most a block's bits, each block's relative counts
+    /// non-decreasing from 0 by at most a bin's bits, the last edge at most the bitmap's bits.
+    /// Returns false (the table untouched) otherwise. Counts that are well formed but wrong would give
+    /// wrong offsets, never an access outside the dump (every read is checked).
+    func adopt(_ file: MappedFile, offset: UInt64, checksum: UInt64) -> Bool {
+        let blockCount = blockCount, binCount = binCount, bitCount = bitCount, length = UInt64(table.capacity) * 8
+        guard file.size >= offset, file.size - offset == length else { return false }
+        let adopted = table.adopt(file, offset: offset) { words in
+            Self.isWellFormed(words, blockCount: blockCount, binCount: binCount, bitCount: bitCount, checksum: checksum)
+        }
+        // The check read every page; lookups bring back the few they need.
+        file.release(offset: offset, length: length)
+        return adopted
+    }
+
+    /// True if `words` hold a table of `blockCount` blocks with the rules of `adopt` and `checksum`.
+    private static func isWellFormed(_ words: ByteView, blockCount: Int, binCount: Int, bitCount: UInt64,
+                                     checksum: UInt64) -> Bool {
         let binBits = UInt64(Self.binBits)
         var sum = IndexChecksum()
-        var released = 0
-        return table.fillAll { writer in
-            var previousBase: UInt64 = 0
-            var previousLast: UInt64 = 0
-            for block in 0..<blockCount {
-                let at = block * Self.blockWords
-                guard let base = words.word(at), base >= previousBase &+ previousLast,
-                      base - previousBase <= binBits * UInt64(Self.edgesPerBlock) else { return false }
-                writer.append(base)
-                sum.add(base)
-                let edges = block == blockCount - 1 ? binCount % Self.edgesPerBlock + 1 : Self.edgesPerBlock
-                var last: UInt64 = 0
-                for slot in 0..<((edges + 3) / 4) {
-                    guard let packed = words.word(at + 1 + slot) else { return false }
-                    for lane in 0..<4 where slot * 4 + lane < edges {
-                        let relative = packed >> (16 * UInt64(lane)) & 0xffff
-                        guard slot + lane == 0 ? relative == 0 : (relative >= last && relative - last <= binBits) else { return false }
-                        last = relative
-                    }
-                    writer.append(packed)
-                    sum.add(packed)
-                }
-                previousBase = base
-                previousLast = last
-                let consumed = (at + Self.blockWords) * 8
-                if consumed - released >= 1 << 20 {
-                    release(released, consumed - released)
-                    released = consumed
-                }
+        var previousBase: UInt64 = 0
+        var previousLast: UInt64 = 0
+        // Any rule broken sets a bit here, checked once a block: the loop over the words has no branches.
+        var bad: UInt64 = 0
+        for block in 0..<blockCount {
+            let at = block * Self.blockWords
+            guard let base = words.word(at) else { return false }
+            bad |= base < previousBase &+ previousLast || base - previousBase > binBits * UInt64(Self.edgesPerBlock) ? 1 : 0
+            sum.add(base)
+            let edges = block == blockCount - 1 ? binCount % Self.edgesPerBlock + 1 : Self.edgesPerBlock
+            // Edge 0 of a block is 0; each later edge is at most a bin's bits above the one before (a
+            // decrease wraps around to a huge difference).
+            var last: UInt64 = 0
+            for slot in 0..<((edges + 3) / 4) {
+                guard let packed = words.word(at + 1 + slot) else { return false }
+                sum.add(packed)
+                if slot == 0 { bad |= packed & 0xffff }
+                // The four lanes minus the lane before each (the previous word's last lane below the
+                // first), in one subtraction: with no decrease no borrow crosses a lane, and every
+                // difference is at most 1024 (a lane past the last edge repeats it: difference 0).
+                let shifted = packed << 16 | last
+                let differences = packed &- shifted
+                bad |= (packed < shifted ? 1 : 0) | differences & 0x8000_8000_8000_8000
+                    | (differences & 0x7fff_7fff_7fff_7fff &+ 0x7bff_7bff_7bff_7bff) & 0x8000_8000_8000_8000
+                last = packed >> 48
             }
-            release(released, words.count - released)
-            return previousBase &+ previousLast <= bitCount && sum.value == checksum
+            guard bad == 0 else { return false }
+            previousBase = base
+            previousLast = last
         }
+        return previousBase &+ previousLast <= bitCount && sum.value == checksum
     }
 
     /// Blocks built so far.
@@ -296,18 +304,31 @@ struct PageIndex: Sendable {
     }
 }
 
-/// The checksum of a page index's words (`PageIndex.tableWords`, `adopt`): a multiply-xorshift
-/// chain over the words in order, so that a damaged or misplaced copy is not taken for the index.
+/// The checksum of a page index's words (`PageIndex.tableWords`, `adopt`): two multiply-xorshift
+/// chains over alternate words, in order, so that a damaged or misplaced copy is not taken for the index.
 struct IndexChecksum {
-    private(set) var value: UInt64 = 0x6b76_6d64_756d_7031
+    private var even: UInt64 = 0x6b76_6d64_756d_7031
+    private var odd: UInt64 = 0x6269_6e73_0000_0002
     private var count: UInt64 = 0
 
-    /// Mixes in the next word.
+    /// The checksum of the words mixed in so far.
+    var value: UInt64 {
+        var h = (even ^ (odd << 32 | odd >> 32) ^ count) &* 0x9e37_79b9_7f4a_7c15
+        h ^= h >> 29
+        return h
+    }
+
+    /// Mixes in the next word: words alternate between two chains, so that one does not wait for
+    /// the other's multiply.
     @inline(__always)
     mutating func add(_ word: UInt64) {
         count &+= 1
-        var h = (value ^ word ^ count) &* 0x9e37_79b9_7f4a_7c15
-        h ^= h >> 31
-        value = h
+        if count & 1 == 1 {
+            even = (even ^ word) &* 0xff51_afd7_ed55_8ccd
+            even ^= even >> 32
+        } else {
+            odd = (odd ^ word) &* 0xc4ce_b9fe_1a85_ec53
+            odd ^= odd >> 29
+        }
     }
 }

@@ -30,15 +30,13 @@ extension Dump {
         return container.index.tableWords()
     }
 
-    /// Takes the page index from `words` (the `pageIndexWordCount` little-endian words that
-    /// `pageIndexWords()` gave for this file, with their `checksum`) instead of counting the bitmap.
-    /// Returns false, and changes nothing, if the dump has no bitmap, any part of its index is built
-    /// already, the checksum differs or the words are not a well-formed index of this bitmap's size.
-    /// `release(offset, length)` is called behind the reader every 1 MiB of `words` (to let a mapped
-    /// file's pages go; offsets are in `words`).
-    public func adoptPageIndex(_ words: ByteView, checksum: UInt64,
-                               release: (_ offset: Int, _ length: Int) -> Void = { _, _ in }) -> Bool {
+    /// Takes the page index from `file` (the `pageIndexWordCount` little-endian words that
+    /// `pageIndexWords()` gave for this dump, from `offset` to the file's end, with their `checksum`),
+    /// read in place instead of counting the bitmap. Returns false, and changes nothing, if the dump
+    /// has no bitmap, any part of its index is built already, the checksum differs or the words are
+    /// not a well-formed index of this bitmap's size. `file` stays open while the dump is.
+    public func adoptPageIndex(from file: MappedFile, offset: UInt64, checksum: UInt64) -> Bool {
         guard case .bitmap(let container) = storage else { return false }
-        return container.index.adopt(words, checksum: checksum, release: release)
+        return container.index.adopt(file, offset: offset, checksum: checksum)
     }
 }
