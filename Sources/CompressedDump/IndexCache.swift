@@ -25,7 +25,8 @@ public enum IndexCache {
         case reused(path: String)
         /// The index was built and written to `path`.
         case written(path: String)
-        /// The index was built but could not be written to `path` (the command goes on without).
+        /// The entry could not be written to `path`, for `reason` (the command goes on without it: where
+        /// the directory or the temporary file cannot be made, the index is not built whole either).
         case notWritten(path: String, reason: String)
     }
 

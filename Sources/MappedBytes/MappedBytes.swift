@@ -921,14 +921,13 @@ extension MappedFile {
     /// True if the bytes are a mapping of the file (not a private copy of in-memory contents).
     public var isFileMapped: Bool { isMapped }
 
-    /// Asks the kernel to map the file in 2 MiB pages where it can (`MADV_HUGEPAGE`: the page cache
-    /// is filled in 2 MiB folios mapped by one TLB entry each), or never (`MADV_NOHUGEPAGE`: only the
-    /// 4 KiB pages touched, and the ones around them, become resident). A hint; nothing for
-    /// in-memory contents or where the system has no such advice.
-    public func adviseHugePages(_ wanted: Bool) {
+    /// Asks the kernel to map the file in 2 MiB pages where it can (`MADV_HUGEPAGE`): pages the page
+    /// cache does not hold yet are then read in 2 MiB folios, each mapped by one TLB entry (and read,
+    /// and counted resident, whole). A hint; nothing for in-memory contents or off Linux.
+    public func adviseHugePages() {
         #if os(Linux)
         guard isMapped, let base else { return }
-        _ = madvise(base, Int(size), wanted ? 14 : 15)  // MADV_HUGEPAGE, MADV_NOHUGEPAGE
+        _ = madvise(base, Int(size), 14)  // MADV_HUGEPAGE
         #endif
     }
 
@@ -1180,19 +1179,6 @@ public final class FillOnceTable: @unchecked Sendable {
         #else
         return false
         #endif
-    }
-
-    /// Fills the whole table at once, all or nothing: if nothing is filled yet, `body` appends and
-    /// returns true to publish every entry (the table must then be full), or false to leave the table
-    /// empty. Returns true if the table was filled this way.
-    public func fillAll(_ body: (inout FillOnceWriter) -> Bool) -> Bool {
-        lock.withLock { _ in
-            guard published.load(ordering: .acquiring) == 0 else { return false }
-            var writer = FillOnceWriter(table: self, count: 0)
-            guard body(&writer), writer.count == capacity else { return false }
-            writer.publish()
-            return true
-        }
     }
 
     /// Appends entries under the lock until `body` returns: `body` gets the writer (its `count` is

@@ -43,7 +43,7 @@ extension Dump {
 
     /// The hint of `hugePageBatch` for a batch of `count` addresses.
     private func adviseForBatch(of count: Int) {
-        if count >= Self.hugePageBatch { file.adviseHugePages(true) }
+        if count >= Self.hugePageBatch { file.adviseHugePages() }
     }
 
     /// The fast path's translation of `va`, whose walk is `walk` and whose page is bitmap bit `bit`
