@@ -78,6 +78,16 @@ extension Dump {
         }
     }
 
+    /// Makes `group` the next group of `addresses`, from `start` (empty past the end), with its walks
+    /// and bitmap prefetches (`prefetchGroup`).
+    @inline(__always)
+    private func walkGroup(_ group: inout GroupWalks, from start: Int, of addresses: [VirtualAddress],
+                           _ container: BitmapContainer) {
+        group.start = start
+        group.end = min(start + Self.batchGroup, addresses.count)
+        if group.start < group.end { prefetchGroup(addresses[group.start..<group.end], container, &group.walks, &group.bits) }
+    }
+
     /// Translates every address in `addresses`, calling `body` with its position and its result, in
     /// order. Builds the whole index first (`buildIndex()`), as batch work should. Groups are
     /// pipelined: the walks and prefetches of the next group are issued before the lookups of this
@@ -92,14 +102,9 @@ extension Dump {
             return
         }
         var current = GroupWalks(), next = GroupWalks()
-        func stage(_ group: inout GroupWalks, from start: Int) {
-            group.start = start
-            group.end = min(start + Self.batchGroup, addresses.count)
-            if group.start < group.end { prefetchGroup(addresses[group.start..<group.end], container, &group.walks, &group.bits) }
-        }
-        stage(&current, from: 0)
+        walkGroup(&current, from: 0, of: addresses, container)
         while current.start < current.end {
-            stage(&next, from: current.end)
+            walkGroup(&next, from: current.end, of: addresses, container)
             for position in current.start..<current.end {
                 let va = addresses[position]
                 if let translation = fastTranslation(va, current.walks[position &- current.start], current.bits[position &- current.start], container) {
@@ -139,12 +144,6 @@ extension Dump {
         }
         let bytes = file.bytes
         var walked = GroupWalks(), current = GroupWalks(), next = GroupWalks()
-        /// The walks and bitmap prefetches of the group from `start`.
-        func walk(_ group: inout GroupWalks, from start: Int) {
-            group.start = start
-            group.end = min(start + Self.batchGroup, addresses.count)
-            if group.start < group.end { prefetchGroup(addresses[group.start..<group.end], container, &group.walks, &group.bits) }
-        }
         /// The walked group's file offsets (`.max`: ask `readUInt64(_:)`), their words prefetched.
         func locate(_ group: inout GroupWalks) {
             group.offsets.removeAll(keepingCapacity: true)
@@ -157,11 +156,11 @@ extension Dump {
                 group.offsets.append(offset)
             }
         }
-        walk(&current, from: 0)
+        walkGroup(&current, from: 0, of: addresses, container)
         locate(&current)
-        walk(&walked, from: current.end)
+        walkGroup(&walked, from: current.end, of: addresses, container)
         while current.start < current.end {
-            walk(&next, from: walked.end)
+            walkGroup(&next, from: walked.end, of: addresses, container)
             locate(&walked)
             for position in current.start..<current.end {
                 let offset = current.offsets[position &- current.start]

@@ -132,8 +132,7 @@ struct PageIndex: Sendable {
             bad |= base < previousBase &+ previousLast || base - previousBase > binBits * UInt64(Self.edgesPerBlock) ? 1 : 0
             sum.add(base)
             let edges = block == blockCount - 1 ? binCount % Self.edgesPerBlock + 1 : Self.edgesPerBlock
-            // Edge 0 of a block is 0; each later edge is at most a bin's bits above the one before (a
-            // decrease wraps around to a huge difference).
+            // Edge 0 of a block is 0; each later edge is at most a bin's bits above the one before.
             var last: UInt64 = 0
             for slot in 0..<((edges + 3) / 4) {
                 guard let packed = words.word(at + 1 + slot) else { return false }
